@@ -1,0 +1,143 @@
+//! The halo2 circuit of a compiled program.
+
+use std::sync::Arc;
+
+use halo2_proofs::{
+    circuit::{Layouter, SimpleFloorPlanner},
+    plonk::{Circuit, ConstraintSystem, Error},
+};
+use ir::{Program, Trace};
+
+use crate::{
+    chips::{self, Selectors},
+    columns::Columns,
+    field::Fr,
+    layout::{self, Ctx},
+    shape::CircuitShape,
+    table,
+};
+
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    pub cols: Columns,
+    pub sel: Selectors,
+    pub shape: CircuitShape,
+}
+
+/// Which witness cell a [`Tamper`] changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TamperTarget {
+    /// An op's output cell.
+    Output,
+    /// A requant's quotient, with the remainder adjusted so the gate still holds.
+    Quotient,
+}
+
+/// A deliberate witness change, for negative tests: a cheating prover's move.
+#[derive(Clone, Debug)]
+pub struct Tamper {
+    pub node: usize,
+    pub element: usize,
+    pub target: TamperTarget,
+    pub delta: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelCircuit {
+    pub program: Arc<Program>,
+    pub shape: CircuitShape,
+    pub trace: Arc<Trace>,
+    pub witness: bool,
+    pub tamper: Vec<Tamper>,
+}
+
+impl ModelCircuit {
+    /// A circuit with a witness from `ir::eval`.
+    pub fn new(program: Arc<Program>, shape: CircuitShape, trace: Arc<Trace>) -> Self {
+        ModelCircuit { program, shape, trace, witness: true, tamper: vec![] }
+    }
+
+    /// A circuit for key generation: the layout only.
+    pub fn for_keygen(program: Arc<Program>, shape: CircuitShape) -> Self {
+        let values = program.nodes.iter().map(|n| vec![0; n.len()]).collect();
+        ModelCircuit { program, shape, trace: Arc::new(Trace { values }), witness: false, tamper: vec![] }
+    }
+
+    /// The public instance column for this circuit's trace.
+    pub fn instances(&self) -> Vec<Fr> {
+        layout::instances(&self.program, &self.trace)
+    }
+
+    pub fn configure_shape(meta: &mut ConstraintSystem<Fr>, shape: &CircuitShape) -> ModelConfig {
+        let cols = Columns::configure(meta, shape);
+        let sel = Selectors {
+            linear: chips::linear::configure(meta, &cols),
+            bilinear: shape.bilinear.then(|| chips::bilinear::configure(meta, &cols)),
+            requant: chips::requant::configure(meta, &cols),
+            max: chips::max::configure(meta, &cols),
+        };
+        table::configure_lookups(meta, &cols, sel.requant, sel.max, shape.range_bits);
+        ModelConfig { cols, sel, shape: shape.clone() }
+    }
+}
+
+impl Circuit<Fr> for ModelCircuit {
+    type Config = ModelConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = CircuitShape;
+
+    fn without_witnesses(&self) -> Self {
+        ModelCircuit { witness: false, tamper: vec![], ..self.clone() }
+    }
+
+    fn params(&self) -> CircuitShape {
+        self.shape.clone()
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, shape: CircuitShape) -> ModelConfig {
+        Self::configure_shape(meta, &shape)
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> ModelConfig {
+        Self::configure_shape(meta, &CircuitShape::default())
+    }
+
+    fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
+        table::assign_table(&mut layouter, &config.cols, config.shape.rem_bits, config.shape.range_bits)?;
+        let (program, trace) = (&self.program, &self.trace);
+        let public = layouter.assign_region(
+            || "model",
+            |mut region| {
+                let zero = region.assign_advice_from_constant(|| "zero", config.cols.acc, 0, Fr::zero())?.cell();
+                let mut ctx = Ctx::new(
+                    &mut region,
+                    &config.cols,
+                    &config.sel,
+                    config.shape.rem_bits,
+                    zero,
+                    1,
+                    self.witness,
+                    &self.tamper,
+                );
+                let assigned = layout::assign_program(&mut ctx, program, trace);
+                ctx.finish()?;
+                let mut public = vec![];
+                if program.input_visibility == ir::Visibility::Public {
+                    for cells in &assigned.input_cells {
+                        public.extend(cells.iter().copied());
+                    }
+                }
+                if program.output_visibility == ir::Visibility::Public {
+                    for o in &program.outputs {
+                        public.extend(assigned.cells[o.value].iter().map(|c| c.unwrap_or(zero)));
+                    }
+                }
+                Ok(public)
+            },
+        )?;
+        for (row, cell) in public.into_iter().enumerate() {
+            layouter.constrain_instance(cell, config.cols.instance, row);
+        }
+        Ok(())
+    }
+}

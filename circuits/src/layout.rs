@@ -1,0 +1,213 @@
+//! Places a whole program in one region, op by op: the one exhaustive
+//! `match` from ir ops to chips, and the row accounting the planner uses.
+
+use halo2_proofs::{
+    circuit::{Cell, Region, Value},
+    plonk::{Advice, Column, Error, Fixed, Selector},
+};
+use ir::{Activation, Op, Program, Trace};
+
+use crate::{
+    chips::{self, Selectors},
+    columns::Columns,
+    field::{fe, Fr},
+    Tamper, TamperTarget,
+};
+
+/// A tensor's cells, flattened; `None` is the constant 0 (no cell).
+pub type Cells = Vec<Option<Cell>>;
+
+/// Row allocator and assignment helpers over the one region.
+pub struct Ctx<'a, 'r> {
+    pub region: &'a mut Region<'r, Fr>,
+    pub cols: &'a Columns,
+    pub sel: &'a Selectors,
+    pub rem_bits: u32,
+    /// A cell constrained to the constant 0 (for padding fed to max, public zeros).
+    pub zero: Cell,
+    row: usize,
+    witness: bool,
+    tamper: &'a [Tamper],
+    error: Option<Error>,
+}
+
+impl<'a, 'r> Ctx<'a, 'r> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        region: &'a mut Region<'r, Fr>,
+        cols: &'a Columns,
+        sel: &'a Selectors,
+        rem_bits: u32,
+        zero: Cell,
+        first_row: usize,
+        witness: bool,
+        tamper: &'a [Tamper],
+    ) -> Self {
+        Ctx { region, cols, sel, rem_bits, zero, row: first_row, witness, tamper, error: None }
+    }
+
+    pub fn next_row(&mut self) -> usize {
+        self.row += 1;
+        self.row - 1
+    }
+
+    pub fn rows_used(&self) -> usize {
+        self.row
+    }
+
+    pub fn enable(&mut self, sel: Selector, row: usize) {
+        if let Err(e) = sel.enable(self.region, row) {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    pub fn fixed(&mut self, col: Column<Fixed>, row: usize, v: i64) {
+        self.region.assign_fixed(col, row, fe(v));
+    }
+
+    pub fn fixed_fe(&mut self, col: Column<Fixed>, row: usize, v: Fr) {
+        self.region.assign_fixed(col, row, v);
+    }
+
+    pub fn advice(&mut self, col: Column<Advice>, row: usize, v: i64) -> Cell {
+        let value = if self.witness { Value::known(fe(v)) } else { Value::unknown() };
+        self.region.assign_advice(col, row, value).cell()
+    }
+
+    /// Assigns `v` and constrains it equal to `src` (a copy through the permutation).
+    pub fn copy(&mut self, col: Column<Advice>, row: usize, v: i64, src: Cell) -> Cell {
+        let cell = self.advice(col, row, v);
+        self.region.constrain_equal(cell, src);
+        cell
+    }
+
+    /// `v` plus any test tampering registered for this cell.
+    pub fn tampered(&self, node: usize, element: usize, target: TamperTarget, v: i64) -> i64 {
+        v + self
+            .tamper
+            .iter()
+            .filter(|t| t.node == node && t.element == element && t.target == target)
+            .map(|t| t.delta)
+            .sum::<i64>()
+    }
+
+    pub fn finish(self) -> Result<usize, Error> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.row),
+        }
+    }
+}
+
+/// Cells of every node, and the cells of public instances in instance order.
+pub struct Assigned {
+    pub cells: Vec<Cells>,
+    pub input_cells: Vec<Vec<Cell>>,
+}
+
+fn concat(cells: &[Cells], ids: &[usize]) -> Cells {
+    ids.iter().flat_map(|&v| cells[v].iter().copied()).collect()
+}
+
+fn concat_vals(trace: &Trace, ids: &[usize]) -> Vec<i64> {
+    ids.iter().flat_map(|&v| trace.values[v].iter().copied()).collect()
+}
+
+/// Lays out every node of `program` with the values of `trace`.
+pub fn assign_program(ctx: &mut Ctx<'_, '_>, program: &Program, trace: &Trace) -> Assigned {
+    let mut cells: Vec<Cells> = Vec::with_capacity(program.nodes.len());
+    let mut input_cells: Vec<Vec<Cell>> = vec![vec![]; program.inputs.len()];
+    for (i, node) in program.nodes.iter().enumerate() {
+        let out = &trace.values[i];
+        let c = match &node.op {
+            Op::Input { index } => {
+                let mut ins = Vec::with_capacity(out.len());
+                let outs = out
+                    .iter()
+                    .enumerate()
+                    .map(|(e, &v)| {
+                        let (xc, oc) = chips::requant::assign_one(ctx, (i, e), 0, Activation::Identity, v, None, v);
+                        ins.push(xc);
+                        Some(oc)
+                    })
+                    .collect();
+                input_cells[*index] = ins;
+                outs
+            }
+            Op::Linear(op) => {
+                let src = concat(&cells, &op.inputs);
+                let xv = concat_vals(trace, &op.inputs);
+                chips::linear::assign(ctx, i, op, &src, &xv, out)
+            }
+            Op::Bilinear(op) => chips::bilinear::assign(
+                ctx,
+                i,
+                op,
+                (&cells[op.a], &trace.values[op.a]),
+                (&cells[op.b], &trace.values[op.b]),
+                out,
+            ),
+            Op::Requant(op) => chips::requant::assign(ctx, i, op, &cells[op.input], &trace.values[op.input], out),
+            Op::Max(op) => chips::max::assign(ctx, i, op, &cells[op.input], &trace.values[op.input], out),
+            Op::Gather(op) => chips::gather::assign(op, &concat(&cells, &op.inputs)),
+        };
+        cells.push(c);
+    }
+    Assigned { cells, input_cells }
+}
+
+/// Which elements of each node are the constant 0 (mirrors `assign_program`).
+pub fn zero_masks(program: &Program) -> Vec<Vec<bool>> {
+    let mut masks: Vec<Vec<bool>> = Vec::with_capacity(program.nodes.len());
+    for node in &program.nodes {
+        let m = match &node.op {
+            Op::Gather(g) => {
+                let src: Vec<bool> = g.inputs.iter().flat_map(|&v| masks[v].iter().copied()).collect();
+                g.map.iter().map(|&c| c == ir::ZERO_SRC || src[c as usize]).collect()
+            }
+            Op::Requant(r) => masks[r.input].clone(),
+            Op::Max(m) => (0..m.outputs()).map(|o| m.row(o).len() == 1 && masks[m.input][m.cols[m.row_ptr[o] as usize] as usize]).collect(),
+            _ => vec![false; node.len()],
+        };
+        masks.push(m);
+    }
+    masks
+}
+
+/// Rows the program takes with `lanes` lanes (excluding the zero row).
+pub fn count_rows(program: &Program, lanes: usize) -> usize {
+    let masks = zero_masks(program);
+    program
+        .nodes
+        .iter()
+        .map(|node| match &node.op {
+            Op::Input { .. } => node.len(),
+            Op::Linear(op) => {
+                let src: Vec<bool> = op.inputs.iter().flat_map(|&v| masks[v].iter().copied()).collect();
+                chips::linear::rows(op, lanes, |c| src[c])
+            }
+            Op::Bilinear(op) => chips::bilinear::rows(op, lanes, |c| masks[op.a][c], |c| masks[op.b][c]),
+            Op::Requant(op) => masks[op.input].iter().filter(|z| !**z).count(),
+            Op::Max(op) => chips::max::rows(op),
+            Op::Gather(_) => 0,
+        })
+        .sum()
+}
+
+/// Instance values: public inputs (quantized), then public outputs.
+pub fn instances(program: &Program, trace: &Trace) -> Vec<Fr> {
+    let mut v = Vec::with_capacity(program.num_instances());
+    if program.input_visibility == ir::Visibility::Public {
+        for idx in 0..program.inputs.len() {
+            if let Some(n) = program.nodes.iter().position(|n| matches!(n.op, Op::Input { index } if index == idx)) {
+                v.extend(trace.values[n].iter().map(|&x| fe(x)));
+            }
+        }
+    }
+    if program.output_visibility == ir::Visibility::Public {
+        for o in &program.outputs {
+            v.extend(trace.values[o.value].iter().map(|&x| fe(x)));
+        }
+    }
+    v
+}

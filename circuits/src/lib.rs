@@ -1,0 +1,22 @@
+//! Halo2 chips that constrain exactly what `ir::eval` computes.
+//!
+//! - [`columns`]: the shared column set (advice lanes, fixed weight lanes, tags).
+//! - [`chips`]: one file per op family; each adds its gate and assigns its rows.
+//! - [`table`]: the one lookup table (remainder limbs, activation range, ReLU).
+//! - [`layout`]: the one exhaustive `match` from ir ops to chips.
+//! - [`shape`]: the circuit's shape (lanes, k) chosen by a cost estimate.
+//! - [`circuit`]: the `halo2_proofs::plonk::Circuit` implementation.
+
+pub mod chips;
+pub mod circuit;
+pub mod columns;
+pub mod error;
+pub mod field;
+pub mod layout;
+pub mod shape;
+pub mod table;
+
+pub use circuit::{ModelCircuit, Tamper, TamperTarget};
+pub use error::CircuitError;
+pub use field::{fe, fe_to_i64, Fr};
+pub use shape::{plan, CircuitShape, CostReport};

@@ -1,0 +1,247 @@
+//! Each chip against `ir::eval` under MockProver, and each chip's
+//! tampered-witness test, which must fail at the named constraint.
+
+use std::sync::Arc;
+
+use circuits::{plan, ModelCircuit, Tamper, TamperTarget};
+use halo2_proofs::dev::{MockProver, VerifyFailure};
+use ir::*;
+
+const S: u32 = 4;
+
+struct B {
+    nodes: Vec<Node>,
+    inputs: Vec<InputSpec>,
+}
+
+impl B {
+    fn new() -> Self {
+        B { nodes: vec![], inputs: vec![] }
+    }
+    fn push(&mut self, op: Op, shape: Vec<usize>) -> usize {
+        self.nodes.push(Node { name: format!("n{}", self.nodes.len()), op, shape, scale: S });
+        self.nodes.len() - 1
+    }
+    fn input(&mut self, shape: Vec<usize>) -> usize {
+        let index = self.inputs.len();
+        self.inputs.push(InputSpec { name: format!("in{index}"), shape: shape.clone() });
+        self.push(Op::Input { index }, shape)
+    }
+    fn program(self, outs: &[usize], input_vis: Visibility) -> Program {
+        let outputs = outs
+            .iter()
+            .map(|&v| OutputSpec { name: format!("out{v}"), value: v, shape: self.nodes[v].shape.clone() })
+            .collect();
+        let p = Program {
+            format_version: FORMAT_VERSION,
+            name: "test".into(),
+            quant: QuantSettings { scale_bits: S, range_bits: 7, rem_bits: S },
+            inputs: self.inputs,
+            nodes: self.nodes,
+            outputs,
+            input_visibility: input_vis,
+            output_visibility: Visibility::Public,
+        };
+        p.validate().unwrap();
+        p
+    }
+}
+
+fn dense(inputs: Vec<usize>, n_in: usize, w: &[i64], bias: &[i64]) -> Op {
+    let n_out = bias.len();
+    let mut row_ptr = vec![0u32];
+    let mut cols = vec![];
+    let mut weights = vec![];
+    for o in 0..n_out {
+        for i in 0..n_in {
+            cols.push(i as u32);
+            weights.push(w[o * n_in + i]);
+        }
+        row_ptr.push(cols.len() as u32);
+    }
+    Op::Linear(LinearOp { inputs, row_ptr, cols, weights, bias: bias.to_vec() })
+}
+
+fn run(p: &Program, inputs: &[Vec<i64>], tamper: Vec<Tamper>, edit: impl FnOnce(&mut Trace)) -> Result<(), Vec<VerifyFailure>> {
+    let trace = eval(p, inputs).unwrap();
+    let instances_honest = circuits::layout::instances(p, &trace);
+    let mut trace = trace;
+    edit(&mut trace);
+    let report = plan(p).unwrap();
+    let mut c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace));
+    c.tamper = tamper;
+    let prover = MockProver::run(report.shape.k, &c, vec![instances_honest]).unwrap();
+    prover.verify()
+}
+
+fn assert_fails_with(r: Result<(), Vec<VerifyFailure>>, needle: &str) {
+    let errs = r.expect_err("tampered witness must not verify");
+    let text = format!("{errs:?}");
+    assert!(text.contains(needle), "expected a failure mentioning {needle:?}, got {errs:#?}");
+}
+
+/// Input(6) -> Linear(3 outputs, 6 terms) -> Requant(relu)
+fn mlp() -> (Program, Vec<Vec<i64>>, usize, usize) {
+    let mut b = B::new();
+    let x = b.input(vec![1, 6]);
+    let w: Vec<i64> = (0..18).map(|i| (i % 7) - 3).collect();
+    let l = b.push(dense(vec![x], 6, &w, &[5, -40, 100]), vec![1, 3]);
+    let r = b.push(Op::Requant(RequantOp { input: l, shift: S, act: Activation::Relu }), vec![1, 3]);
+    (b.program(&[r], Visibility::Private), vec![vec![10, -20, 30, 7, -8, 16]], l, r)
+}
+
+#[test]
+fn linear_and_requant_match_eval() {
+    let (p, inp, _, r) = mlp();
+    let t = eval(&p, &inp).unwrap();
+    assert!(t.values[r].iter().any(|&v| v == 0) && t.values[r].iter().any(|&v| v > 0), "exercise both relu branches: {:?}", t.values[r]);
+    run(&p, &inp, vec![], |_| {}).unwrap();
+}
+
+#[test]
+fn linear_tampered_output_fails() {
+    let (p, inp, l, _) = mlp();
+    let t = vec![Tamper { node: l, element: 1, target: TamperTarget::Output, delta: 1 }];
+    assert_fails_with(run(&p, &inp, t, |_| {}), "linear");
+}
+
+#[test]
+fn requant_dishonest_quotient_fails() {
+    let (p, inp, _, r) = mlp();
+    let t = vec![Tamper { node: r, element: 2, target: TamperTarget::Quotient, delta: 1 }];
+    assert_fails_with(run(&p, &inp, t, |_| {}), "remainder limb 0");
+}
+
+#[test]
+fn relu_tampered_output_fails() {
+    let (p, inp, _, r) = mlp();
+    let trace = eval(&p, &inp).unwrap();
+    let neg = trace.values[r].iter().position(|&v| v == 0).unwrap();
+    // Pass the negative pre-activation through instead of 0.
+    let t = vec![Tamper { node: r, element: neg, target: TamperTarget::Output, delta: -3 }];
+    assert_fails_with(run(&p, &inp, t, |_| {}), "quotient range + activation");
+}
+
+#[test]
+fn wrong_public_output_fails() {
+    let (p, inp, _, r) = mlp();
+    let trace = eval(&p, &inp).unwrap();
+    let report = plan(&p).unwrap();
+    let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace));
+    let mut inst = c.instances();
+    inst[0] += circuits::fe(1);
+    let _ = r;
+    let prover = MockProver::run(report.shape.k, &c, vec![inst]).unwrap();
+    assert!(prover.verify().is_err());
+}
+
+#[test]
+fn input_out_of_range_is_rejected_by_eval_and_circuit() {
+    let (p, _, _, _) = mlp();
+    let big = vec![vec![10, -20, 30, 7, -8, 200]];
+    assert!(matches!(eval(&p, &big), Err(IrError::OutOfRange { .. })));
+    // A prover that skips the check: the input's range lookup fails.
+    let ok = vec![vec![10, -20, 30, 7, -8, 16]];
+    let trace = eval(&p, &ok).unwrap();
+    let mut trace2 = trace.clone();
+    trace2.values[0][5] = 200;
+    let t2 = eval(&p, &ok).unwrap();
+    let _ = t2;
+    let report = plan(&p).unwrap();
+    let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace2));
+    let prover = MockProver::run(report.shape.k, &c, vec![c.instances()]).unwrap();
+    assert!(prover.verify().is_err());
+}
+
+/// Input(2x3) -> Gather(transpose + zero pad) -> Max(windows) and Bilinear (x*x)
+fn moves() -> (Program, Vec<Vec<i64>>, [usize; 5]) {
+    let mut b = B::new();
+    let x = b.input(vec![2, 3]);
+    // transpose to 3x2 and append a zero: [x0, x3, x1, x4, x2, x5, 0]
+    let g = b.push(Op::Gather(GatherOp { inputs: vec![x], map: vec![0, 3, 1, 4, 2, 5, ZERO_SRC] }), vec![7]);
+    let m = b.push(Op::Max(MaxOp { input: g, row_ptr: vec![0, 2, 4, 7, 8], cols: vec![0, 1, 2, 3, 4, 5, 6, 6] }), vec![4]);
+    let bl = b.push(
+        Op::Bilinear(BilinearOp { a: x, b: g, row_ptr: vec![0, 1, 3, 4], pairs: vec![(0, 0), (1, 2), (2, 4), (5, 6)] }),
+        vec![3],
+    );
+    let rq = b.push(Op::Requant(RequantOp { input: bl, shift: S, act: Activation::Identity }), vec![3]);
+    let x2 = b.input(vec![2]);
+    let sum = b.push(
+        Op::Linear(LinearOp { inputs: vec![m, x2], row_ptr: vec![0, 2], cols: vec![0, 4], weights: vec![1, -1], bias: vec![0] }),
+        vec![1],
+    );
+    (b.program(&[m, rq, sum], Visibility::Public), vec![vec![-5, 9, 3, 12, -7, 0], vec![4, -4]], [g, m, bl, rq, sum])
+}
+
+#[test]
+fn gather_max_bilinear_match_eval() {
+    let (p, inp, [_, m, bl, _, _]) = moves();
+    let t = eval(&p, &inp).unwrap();
+    assert_eq!(t.values[m], vec![12, 9, 3, 0]);
+    assert_eq!(t.values[bl], vec![25, 9 * 9 + 3 * 3, 0]);
+    run(&p, &inp, vec![], |_| {}).unwrap();
+}
+
+#[test]
+fn max_tampered_output_fails() {
+    let (p, inp, [_, m, ..]) = moves();
+    // Claim the smaller candidate as the max.
+    let t = vec![Tamper { node: m, element: 0, target: TamperTarget::Output, delta: -17 }];
+    assert_fails_with(run(&p, &inp, t, |_| {}), "max diff");
+    let t = vec![Tamper { node: m, element: 1, target: TamperTarget::Output, delta: 1 }];
+    assert!(run(&p, &inp, t, |_| {}).is_err());
+}
+
+#[test]
+fn bilinear_tampered_output_fails() {
+    let (p, inp, [_, _, bl, ..]) = moves();
+    let t = vec![Tamper { node: bl, element: 1, target: TamperTarget::Output, delta: 16 }];
+    assert_fails_with(run(&p, &inp, t, |_| {}), "bilinear");
+}
+
+#[test]
+fn gather_miswired_value_fails() {
+    let (p, inp, [g, ..]) = moves();
+    // The consumers read a value that is not the gathered input cell.
+    assert_fails_with(run(&p, &inp, vec![], |t| t.values[g][1] += 1), "Equality constraint not satisfied");
+}
+
+#[test]
+fn wrong_public_input_fails() {
+    let (p, inp, _) = moves();
+    let trace = eval(&p, &inp).unwrap();
+    let report = plan(&p).unwrap();
+    let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace));
+    let mut inst = c.instances();
+    assert_eq!(inst.len(), 6 + 2 + 4 + 3 + 1);
+    inst[2] += circuits::fe(1);
+    let prover = MockProver::run(report.shape.k, &c, vec![inst]).unwrap();
+    assert!(prover.verify().is_err());
+}
+
+#[test]
+fn multi_limb_rescale_matches_eval_and_rejects_tamper() {
+    let mut b = B::new();
+    let x = b.input(vec![4]);
+    // average-pool-like: weight m = round(2^(2S) / 3) over 3 elements, shift 2S
+    let l = b.push(
+        Op::Linear(LinearOp { inputs: vec![x], row_ptr: vec![0, 3, 4], cols: vec![0, 1, 2, 3], weights: vec![85, 85, 85, 256], bias: vec![0, 0] }),
+        vec![2],
+    );
+    let r = b.push(Op::Requant(RequantOp { input: l, shift: 2 * S, act: Activation::Identity }), vec![2]);
+    let p = b.program(&[r], Visibility::Private);
+    let inp = vec![vec![30, -31, 50, -77]];
+    let t = eval(&p, &inp).unwrap();
+    assert_eq!(t.values[r], vec![16, -77]);
+    run(&p, &inp, vec![], |_| {}).unwrap();
+    let tm = vec![Tamper { node: r, element: 0, target: TamperTarget::Quotient, delta: -1 }];
+    assert!(run(&p, &inp, tm, |_| {}).is_err());
+}
+
+#[test]
+fn plan_reports_a_consistent_shape() {
+    let (p, _, _, _) = mlp();
+    let rep = plan(&p).unwrap();
+    assert!(rep.rows <= rep.usable_rows && rep.table_rows <= rep.usable_rows);
+    assert!(rep.candidates.iter().any(|c| c.lanes == rep.shape.lanes && c.k == rep.shape.k));
+}

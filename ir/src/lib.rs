@@ -1,0 +1,19 @@
+//! `ir`: the contract between the ONNX front-end (`compiler`) and the proving
+//! back-end (`circuits`, `prover`).
+//!
+//! A [`Program`] is a list of integer [`Node`]s in topological order; node `i`
+//! produces value `i`. Each op states its exact integer semantics in
+//! [`eval`]; the circuits constrain exactly that, so `eval` is the reference
+//! every chip is tested against. No halo2 and no ONNX in here.
+
+pub mod error;
+pub mod eval;
+pub mod op;
+pub mod program;
+pub mod quant;
+
+pub use error::IrError;
+pub use eval::{eval, quantize_inputs, rescale, activate, Trace};
+pub use op::{Activation, BilinearOp, GatherOp, LinearOp, MaxOp, Op, RequantOp, ZERO_SRC};
+pub use program::{InputSpec, Node, OutputSpec, Program, ValueId, Visibility, FORMAT_VERSION};
+pub use quant::{dequantize, quantize, QuantSettings};

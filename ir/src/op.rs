@@ -1,0 +1,136 @@
+//! The closed set of integer ops. Every ONNX op lowers to a few of these, so
+//! the circuit implements a small set. Each op documents its exact semantics;
+//! `eval.rs` implements them, and the chips in `circuits` constrain them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::program::ValueId;
+
+/// Marker in [`GatherOp::map`] for a constant zero element (padding).
+pub const ZERO_SRC: u32 = u32::MAX;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Model input `index`, quantized at the program scale and range-checked.
+    Input { index: usize },
+    /// Sparse affine map with constant weights (Gemm, MatMul by a constant,
+    /// Conv, pooling sums, Add/Sub, BatchNorm, constants).
+    Linear(LinearOp),
+    /// Sums of products of two activations (Mul, MatMul of activations).
+    Bilinear(BilinearOp),
+    /// Rounding rescale fused with an activation.
+    Requant(RequantOp),
+    /// Maximum over windows (MaxPool).
+    Max(MaxOp),
+    /// Index map: data movement, costs no arithmetic.
+    Gather(GatherOp),
+}
+
+impl Op {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "input",
+            Op::Linear(_) => "linear",
+            Op::Bilinear(_) => "bilinear",
+            Op::Requant(_) => "requant",
+            Op::Max(_) => "max",
+            Op::Gather(_) => "gather",
+        }
+    }
+
+    /// Values this op reads.
+    pub fn inputs(&self) -> Vec<ValueId> {
+        match self {
+            Op::Input { .. } => vec![],
+            Op::Linear(l) => l.inputs.clone(),
+            Op::Bilinear(b) => vec![b.a, b.b],
+            Op::Requant(r) => vec![r.input],
+            Op::Max(m) => vec![m.input],
+            Op::Gather(g) => g.inputs.clone(),
+        }
+    }
+}
+
+/// `out[o] = bias[o] + sum_{t in row_ptr[o]..row_ptr[o+1]} x[cols[t]] * weights[t]`
+/// where `x` is the concatenation of the flattened `inputs`, in order.
+/// A row with no terms is a constant (`bias[o]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearOp {
+    pub inputs: Vec<ValueId>,
+    pub row_ptr: Vec<u32>,
+    pub cols: Vec<u32>,
+    pub weights: Vec<i64>,
+    pub bias: Vec<i64>,
+}
+
+impl LinearOp {
+    pub fn outputs(&self) -> usize {
+        self.bias.len()
+    }
+    pub fn row(&self, o: usize) -> std::ops::Range<usize> {
+        self.row_ptr[o] as usize..self.row_ptr[o + 1] as usize
+    }
+}
+
+/// `out[o] = sum_{t in row_ptr[o]..row_ptr[o+1]} a[pairs[t].0] * b[pairs[t].1]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BilinearOp {
+    pub a: ValueId,
+    pub b: ValueId,
+    pub row_ptr: Vec<u32>,
+    pub pairs: Vec<(u32, u32)>,
+}
+
+impl BilinearOp {
+    pub fn outputs(&self) -> usize {
+        self.row_ptr.len() - 1
+    }
+    pub fn row(&self, o: usize) -> std::ops::Range<usize> {
+        self.row_ptr[o] as usize..self.row_ptr[o + 1] as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    Identity,
+    Relu,
+}
+
+/// Elementwise: `q = floor((x + h) / 2^shift)` with `h = 2^(shift-1)` (0 when
+/// `shift == 0`), i.e. round half up; then `out = act(q)`. The quotient `q` is
+/// range-checked to the program's activation range, so this op is also the
+/// range check of model inputs (`shift == 0`, `Identity`).
+/// `shift` is 0 or a multiple of `rem_bits`, at most `MAX_REM_LIMBS` limbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequantOp {
+    pub input: ValueId,
+    pub shift: u32,
+    pub act: Activation,
+}
+
+/// `out[o] = max_{t in row_ptr[o]..row_ptr[o+1]} x[cols[t]]`; every window is
+/// non-empty, and `max - x` must fit the program's difference range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaxOp {
+    pub input: ValueId,
+    pub row_ptr: Vec<u32>,
+    pub cols: Vec<u32>,
+}
+
+impl MaxOp {
+    pub fn outputs(&self) -> usize {
+        self.row_ptr.len() - 1
+    }
+    pub fn row(&self, o: usize) -> std::ops::Range<usize> {
+        self.row_ptr[o] as usize..self.row_ptr[o + 1] as usize
+    }
+}
+
+/// `out[o] = x[map[o]]` over the concatenation of the flattened `inputs`,
+/// or 0 where `map[o] == ZERO_SRC`. Reshape, Transpose, Concat, Slice, Pad,
+/// Expand, Tile and broadcasting are all gathers: wiring, no arithmetic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatherOp {
+    pub inputs: Vec<ValueId>,
+    pub map: Vec<u32>,
+}

@@ -1,0 +1,187 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{error::IrError, op::Op, quant::QuantSettings};
+
+/// Bumped whenever the serialized form changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Index of a node, and of the value it produces.
+pub type ValueId = usize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Public,
+    Private,
+    /// Constants baked into the circuit's fixed columns (weights only).
+    Fixed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputSpec {
+    pub name: String,
+    pub value: ValueId,
+    pub shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// The ONNX node this came from, for error messages.
+    pub name: String,
+    pub op: Op,
+    pub shape: Vec<usize>,
+    /// Fractional bits of the values this node produces.
+    pub scale: u32,
+}
+
+impl Node {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub format_version: u32,
+    pub name: String,
+    pub quant: QuantSettings,
+    pub inputs: Vec<InputSpec>,
+    pub nodes: Vec<Node>,
+    pub outputs: Vec<OutputSpec>,
+    pub input_visibility: Visibility,
+    pub output_visibility: Visibility,
+}
+
+impl Program {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bincode::serialize(self).expect("serializing an in-memory program cannot fail")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Program, IrError> {
+        let p: Program = bincode::deserialize(bytes).map_err(|e| IrError::Decode(e.to_string()))?;
+        if p.format_version != FORMAT_VERSION {
+            return Err(IrError::FormatVersion { expected: FORMAT_VERSION, got: p.format_version });
+        }
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Structural checks: topological order, index bounds, shift limits.
+    /// Run on every decoded program, so later stages may index freely.
+    pub fn validate(&self) -> Result<(), IrError> {
+        let q = &self.quant;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let bad = |reason: String| IrError::Malformed { node: i, name: node.name.clone(), reason };
+            let n_out = node.len();
+            for &inp in &node.op.inputs() {
+                if inp >= i {
+                    return Err(bad(format!("reads value {inp} which is not computed before it")));
+                }
+            }
+            let concat_len: usize = node.op.inputs().iter().map(|&v| self.nodes[v].len()).sum();
+            let check_ptr = |row_ptr: &[u32], terms: usize| -> Result<(), IrError> {
+                if row_ptr.len() != n_out + 1
+                    || row_ptr.first() != Some(&0)
+                    || *row_ptr.last().unwrap_or(&0) as usize != terms
+                    || row_ptr.windows(2).any(|w| w[0] > w[1])
+                {
+                    return Err(bad("row pointers do not match the output shape".into()));
+                }
+                Ok(())
+            };
+            match &node.op {
+                Op::Input { index } => {
+                    let spec = self
+                        .inputs
+                        .get(*index)
+                        .ok_or_else(|| bad(format!("input index {index} out of range")))?;
+                    if spec.shape != node.shape {
+                        return Err(bad("input shape differs from its spec".into()));
+                    }
+                }
+                Op::Linear(l) => {
+                    check_ptr(&l.row_ptr, l.cols.len())?;
+                    if l.weights.len() != l.cols.len() || l.bias.len() != n_out {
+                        return Err(bad("weights/bias length mismatch".into()));
+                    }
+                    if l.cols.iter().any(|&c| c as usize >= concat_len) {
+                        return Err(bad("column index out of range".into()));
+                    }
+                }
+                Op::Bilinear(b) => {
+                    check_ptr(&b.row_ptr, b.pairs.len())?;
+                    let (la, lb) = (self.nodes[b.a].len(), self.nodes[b.b].len());
+                    if b.pairs.iter().any(|&(x, y)| x as usize >= la || y as usize >= lb) {
+                        return Err(bad("pair index out of range".into()));
+                    }
+                }
+                Op::Requant(r) => {
+                    if self.nodes[r.input].len() != n_out {
+                        return Err(bad("requant changes the element count".into()));
+                    }
+                    if r.shift != 0
+                        && (q.rem_bits == 0
+                            || r.shift % q.rem_bits != 0
+                            || r.shift / q.rem_bits > QuantSettings::MAX_REM_LIMBS)
+                    {
+                        return Err(bad(format!(
+                            "shift {} is not 0 or a multiple of {} up to {} limbs",
+                            r.shift,
+                            q.rem_bits,
+                            QuantSettings::MAX_REM_LIMBS
+                        )));
+                    }
+                }
+                Op::Max(m) => {
+                    check_ptr(&m.row_ptr, m.cols.len())?;
+                    if m.row_ptr.windows(2).any(|w| w[0] == w[1]) {
+                        return Err(bad("empty max window".into()));
+                    }
+                    let la = self.nodes[m.input].len();
+                    if m.cols.iter().any(|&c| c as usize >= la) {
+                        return Err(bad("window index out of range".into()));
+                    }
+                }
+                Op::Gather(g) => {
+                    if g.map.len() != n_out {
+                        return Err(bad("gather map length differs from the output size".into()));
+                    }
+                    if g.map.iter().any(|&c| c != crate::op::ZERO_SRC && c as usize >= concat_len) {
+                        return Err(bad("gather index out of range".into()));
+                    }
+                }
+            }
+        }
+        for o in &self.outputs {
+            if o.value >= self.nodes.len() {
+                return Err(IrError::Malformed {
+                    node: o.value,
+                    name: o.name.clone(),
+                    reason: "output refers to a missing value".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of public instance values: public inputs, then public outputs.
+    pub fn num_instances(&self) -> usize {
+        let mut n = 0;
+        if self.input_visibility == Visibility::Public {
+            n += self.inputs.iter().map(|i| i.shape.iter().product::<usize>()).sum::<usize>();
+        }
+        if self.output_visibility == Visibility::Public {
+            n += self.outputs.iter().map(|o| self.nodes[o.value].len()).sum::<usize>();
+        }
+        n
+    }
+}

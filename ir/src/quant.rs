@@ -1,0 +1,44 @@
+//! Fixed-point conventions: a value `v` at scale `s` stands for `v / 2^s`.
+
+use serde::{Deserialize, Serialize};
+
+/// Circuit-wide quantization settings, fixed at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantSettings {
+    /// Fractional bits of every activation (`s`); weights use the same scale.
+    pub scale_bits: u32,
+    /// Every range-checked activation `q` satisfies `-2^range_bits <= q < 2^range_bits`.
+    pub range_bits: u32,
+    /// Bits of one remainder limb of a rescale; every rescale shift is a
+    /// multiple of this (or zero), at most [`QuantSettings::MAX_REM_LIMBS`] limbs.
+    pub rem_bits: u32,
+}
+
+impl QuantSettings {
+    pub const MAX_REM_LIMBS: u32 = 3;
+
+    /// Inclusive bounds of a range-checked activation.
+    pub fn act_bounds(&self) -> (i64, i64) {
+        (-(1i64 << self.range_bits), (1i64 << self.range_bits) - 1)
+    }
+
+    /// Inclusive upper bound of a max-pool difference (`max - x`, never negative).
+    pub fn diff_max(&self) -> i64 {
+        (1i64 << (self.range_bits + 1)) - 1
+    }
+}
+
+/// Round-half-away-from-zero quantization of a float at `scale_bits`.
+/// Returns `None` for NaN/inf or values beyond `i64`.
+pub fn quantize(x: f64, scale_bits: u32) -> Option<i64> {
+    let v = (x * (1u64 << scale_bits) as f64).round();
+    if v.is_finite() && v.abs() < 9.0e18 {
+        Some(v as i64)
+    } else {
+        None
+    }
+}
+
+pub fn dequantize(v: i64, scale_bits: u32) -> f64 {
+    v as f64 / (1u64 << scale_bits) as f64
+}

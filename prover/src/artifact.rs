@@ -1,0 +1,81 @@
+//! Atomic writes (never a half-written artifact) and hex encodings.
+
+use std::{fs, io::Write, path::Path};
+
+use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
+
+use crate::error::ProverError;
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and
+/// a rename, so readers see the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| ProverError::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let res = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(ProverError::io(path, e));
+    }
+    Ok(())
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>, ProverError> {
+    fs::read(path).map_err(|e| ProverError::io(path, e))
+}
+
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(2 + bytes.len() * 2);
+    s.push_str("0x");
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+pub fn from_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// A field element as a 0x-prefixed 32-byte big-endian word (an EVM uint256).
+pub fn fr_to_hex(f: &Fr) -> String {
+    let mut r = f.to_repr();
+    r.reverse();
+    to_hex(&r)
+}
+
+/// Parses a 32-byte big-endian word; `None` if malformed or not below the modulus.
+pub fn fr_from_hex(s: &str) -> Option<Fr> {
+    let b = from_hex(s)?;
+    if b.len() != 32 {
+        return None;
+    }
+    let mut r = [0u8; 32];
+    for (i, x) in b.iter().rev().enumerate() {
+        r[i] = *x;
+    }
+    Option::from(Fr::from_repr(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn hex_roundtrip() {
+        let f = -Fr::from(7);
+        assert_eq!(fr_from_hex(&fr_to_hex(&f)), Some(f));
+        assert_eq!(from_hex("0x00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(from_hex("0x0"), None);
+        assert_eq!(fr_from_hex(&format!("0x{}", "ff".repeat(32))), None);
+    }
+}

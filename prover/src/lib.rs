@@ -1,0 +1,21 @@
+//! SRS, key generation, proving and verification, and the artifact files.
+//!
+//! - [`srs`]: KZG parameters: a deterministic development SRS, files, downsizing.
+//! - [`transcript`]: the EVM-friendly Keccak transcript the on-chain verifier replays.
+//! - [`keys`]: proving/verifying keys, bound to the program they were made for.
+//! - [`proof`]: prove and verify.
+//! - [`artifact`]: atomic file writes and the hex encodings of proofs and instances.
+
+pub mod artifact;
+pub mod error;
+pub mod keys;
+pub mod proof;
+pub mod srs;
+pub mod transcript;
+
+pub use error::ProverError;
+pub use keys::{digest, keygen, Keys};
+pub use proof::{prove, verify};
+
+pub use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+pub use halo2_proofs::poly::kzg::commitment::ParamsKZG;

@@ -1,0 +1,55 @@
+//! Proving and verification: KZG on BN254, SHPLONK openings, EVM transcript.
+
+use circuits::ModelCircuit;
+use halo2_proofs::{
+    plonk::{create_proof, verify_proof, ProvingKey, VerifyingKey},
+    poly::kzg::{
+        commitment::KZGCommitmentScheme,
+        multiopen::{ProverSHPLONK, VerifierSHPLONK},
+        strategy::SingleStrategy,
+    },
+};
+use rand_core::OsRng;
+
+use crate::{
+    error::ProverError,
+    transcript::{ChallengeEvm, EvmTranscript},
+    Bn256, Fr, G1Affine, ParamsKZG,
+};
+
+/// Proves `circuit` (which carries its witness); returns the proof bytes and
+/// the public instances they were proven against.
+pub fn prove(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: ModelCircuit) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
+    let instances = circuit.instances();
+    let mut transcript = EvmTranscript::<G1Affine, Vec<u8>>::new(Vec::new());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, ChallengeEvm<G1Affine>, _, _, _>(
+        params,
+        pk,
+        &[circuit],
+        &[&[&instances]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Prove(format!("{e:?}")))?;
+    Ok((transcript.into_inner(), instances))
+}
+
+/// Checks `proof` against the verifying key and public instances. Rejects
+/// trailing bytes, so a proof has exactly one encoding.
+pub fn verify(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> Result<(), ProverError> {
+    let mut reader = proof;
+    let mut transcript = EvmTranscript::<G1Affine, &mut &[u8]>::new(&mut reader);
+    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, ChallengeEvm<G1Affine>, _, SingleStrategy<'_, Bn256>>(
+        params,
+        vk,
+        SingleStrategy::new(params),
+        &[&[instances]],
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Rejected(format!("{e:?}")))?;
+    drop(transcript);
+    if !reader.is_empty() {
+        return Err(ProverError::Rejected(format!("{} trailing bytes after the proof", reader.len())));
+    }
+    Ok(())
+}
