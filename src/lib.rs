@@ -1,1 +1,23 @@
+//! `zkinfer`: prove that an ONNX model, on an input, produced an output.
+//!
+//! The facade a service links. Typed calls over an artifact folder:
+//! [`compile`] → [`setup`] → [`prove`] → [`verify`]. Paths are given by the
+//! caller; nothing here reads environment variables.
+//!
+//! Artifact folder (`DIR`):
+//! - `program.bin`: the compiled integer program (`ir::Program`, versioned).
+//! - `settings.json`: human-readable circuit settings (k, rows, columns, scales...).
+//! - `pk.bin`, `vk.bin`: keys, bound to the program digest (`setup`).
+//! - `srs.bin`: the KZG parameters at the circuit's k (`setup`).
 
+pub mod accuracy;
+pub mod artifacts;
+pub mod error;
+pub mod pipeline;
+
+pub use accuracy::{max_abs_error, AccuracyReport};
+pub use artifacts::{ProofFile, Settings};
+pub use compiler::{CompileError, CompileOptions};
+pub use error::Error;
+pub use ir::{Program, Visibility};
+pub use pipeline::{compile, compile_bytes, load, prove, read_proof_file, setup, verify, CompiledModel, ProveOutcome, SrsSource};

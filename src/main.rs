@@ -1,1 +1,354 @@
-fn main() {}
+//! The `zkinfer` command line. The only place that reads environment
+//! variables, terminals and default paths.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use zkinfer::{pipeline, CompileOptions, SrsSource, Visibility};
+
+#[derive(Parser)]
+#[command(name = "zkinfer", version, about = "Zero-knowledge proofs of ONNX model inference (Halo2, KZG on BN254)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Vis {
+    Public,
+    Private,
+}
+
+impl From<Vis> for Visibility {
+    fn from(v: Vis) -> Self {
+        match v {
+            Vis::Public => Visibility::Public,
+            Vis::Private => Visibility::Private,
+        }
+    }
+}
+
+#[derive(clap::Args, Clone)]
+struct CompileArgs {
+    /// Sample inputs to calibrate ranges on: an input.json ({"input_data": ...})
+    /// or {"calibration_data": [[input 0 floats, ...], ...]} (one entry per sample).
+    #[arg(long, value_name = "INPUT.json")]
+    calibrate: Option<PathBuf>,
+    /// Fixed-point fractional bits of activations and weights.
+    #[arg(long, value_name = "N")]
+    scale_bits: Option<u32>,
+    /// Activation range: |values| < 2^N at the fixed-point scale (overrides calibration).
+    #[arg(long, value_name = "N")]
+    range_bits: Option<u32>,
+    #[arg(long, value_enum, default_value = "private")]
+    input_visibility: Vis,
+    #[arg(long, value_enum, default_value = "public")]
+    output_visibility: Vis,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile an ONNX model into DIR (program.bin, settings.json).
+    Compile {
+        model: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        args: CompileArgs,
+    },
+    /// Generate proving and verifying keys into DIR.
+    Setup {
+        dir: PathBuf,
+        /// A halo2 KZG params file (downsized when larger than needed). Without it,
+        /// an insecure deterministic development SRS is used.
+        #[arg(long, value_name = "FILE")]
+        srs: Option<PathBuf>,
+    },
+    /// Write a development KZG SRS (insecure: for testing only).
+    Srs {
+        #[arg(long)]
+        k: u32,
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Prove the model in DIR on an input.
+    Prove {
+        dir: PathBuf,
+        #[arg(long, value_name = "INPUT.json")]
+        input: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "PROOF.json")]
+        out: PathBuf,
+    },
+    /// Verify a proof against the model in DIR.
+    Verify { dir: PathBuf, proof: PathBuf },
+    /// compile, setup, prove and verify in one go, with a summary.
+    Run {
+        model: PathBuf,
+        #[arg(long, value_name = "INPUT.json")]
+        input: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Reference outputs ({"output_data": [[...]]}) to report the error against.
+        #[arg(long, value_name = "EXPECTED.json")]
+        expected: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        srs: Option<PathBuf>,
+        #[command(flatten)]
+        args: CompileArgs,
+    },
+    /// List a model's ops and shapes, and which are supported.
+    Inspect {
+        model: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the whole path on the embedded example model (an MNIST-sized MLP).
+    Demo {
+        #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "out/demo")]
+        out: PathBuf,
+    },
+}
+
+fn spinner(msg: &str) -> ProgressBar {
+    // indicatif draws only on a terminal; piped output stays quiet.
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+fn step<T>(msg: &str, f: impl FnOnce() -> Result<T>) -> Result<(T, Duration)> {
+    let pb = spinner(msg);
+    let t = Instant::now();
+    let r = f();
+    pb.finish_and_clear();
+    Ok((r?, t.elapsed()))
+}
+
+/// Peak resident memory of this process (Linux), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn srs_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("ZKINFER_CACHE") {
+        return PathBuf::from(d);
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".cache").join("zkinfer"),
+        None => PathBuf::from(".zkinfer-cache"),
+    }
+}
+
+fn srs_source(srs: Option<PathBuf>) -> SrsSource {
+    match srs {
+        Some(p) => SrsSource::File(p),
+        None => {
+            eprintln!("WARNING: no --srs given: using the deterministic DEVELOPMENT SRS. It is INSECURE (anyone can forge proofs); use a ceremony SRS for production.");
+            SrsSource::DevCached(srs_cache_dir())
+        }
+    }
+}
+
+fn read_text(p: &Path) -> Result<String> {
+    std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+}
+
+fn read_inputs(p: &Path) -> Result<Vec<Vec<f64>>> {
+    compiler::parse_input_json(&read_text(p)?).with_context(|| format!("input file {}", p.display()))
+}
+
+/// Calibration samples: `calibration_data` (samples → inputs → floats) or one input.json.
+fn read_calibration(p: &Path) -> Result<Vec<Vec<Vec<f64>>>> {
+    let text = read_text(p)?;
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", p.display()))?;
+    if let Some(samples) = v.get("calibration_data") {
+        let samples: Vec<Vec<Vec<f64>>> = serde_json::from_value(samples.clone())
+            .with_context(|| format!("{}: calibration_data must be [[[floats]]] (samples → inputs → values)", p.display()))?;
+        if samples.is_empty() {
+            bail!("{}: calibration_data is empty", p.display());
+        }
+        return Ok(samples);
+    }
+    Ok(vec![compiler::parse_input_json(&text).with_context(|| format!("calibration file {}", p.display()))?])
+}
+
+fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
+    let calibration = match &a.calibrate {
+        Some(p) => read_calibration(p)?,
+        None => vec![],
+    };
+    Ok(CompileOptions {
+        scale_bits: a.scale_bits,
+        range_bits: a.range_bits,
+        calibration,
+        input_visibility: a.input_visibility.into(),
+        output_visibility: a.output_visibility.into(),
+    })
+}
+
+fn print_compiled(m: &pipeline::CompiledModel) {
+    let s = &m.settings;
+    println!(
+        "compiled {}: k={} rows={} (of {} usable) lanes={} advice_columns={} fixed_columns={} lookups={} table_rows={} scale_bits={} range_bits={} macs={} instances={}",
+        s.model, s.k, s.rows, s.usable_rows, s.lanes, s.advice_columns, s.fixed_columns, s.lookups, s.lookup_table_rows, s.scale_bits, s.range_bits, s.macs, s.num_instances
+    );
+    let alts: Vec<String> = s.layout_candidates.iter().map(|c| format!("lanes {}: k={} rows={}", c.lanes, c.k, c.rows)).collect();
+    println!("layout candidates: {}", alts.join("; "));
+}
+
+fn write_proof(out: &Path, proof: &zkinfer::ProofFile) -> Result<()> {
+    let json = serde_json::to_vec_pretty(proof)?;
+    prover::artifact::write_atomic(out, &json)?;
+    Ok(())
+}
+
+struct RunSummary {
+    lines: Vec<String>,
+}
+
+fn run_all(
+    model: ModelRef<'_>,
+    input: &[Vec<f64>],
+    out: &Path,
+    expected: Option<Vec<Vec<f64>>>,
+    srs: SrsSource,
+    opts: CompileOptions,
+) -> Result<RunSummary> {
+    let (m, t_compile) = step("compiling", || {
+        Ok(match model {
+            ModelRef::File(p) => pipeline::compile(p, &opts, out)?,
+            ModelRef::Bytes(b, name) => pipeline::compile_bytes(b, name, &opts, out)?,
+        })
+    })?;
+    print_compiled(&m);
+    let (su, t_setup) = step("setup (keys)", || Ok(pipeline::setup(out, &srs)?))?;
+    let (po, t_prove) = step("proving", || Ok(pipeline::prove(out, input)?))?;
+    let proof_path = out.join("proof.json");
+    write_proof(&proof_path, &po.proof)?;
+    let (_, t_verify) = step("verifying", || Ok(pipeline::verify(out, &po.proof, &proof_path)?))?;
+    let proof_bytes = (po.proof.proof.len() - 2) / 2;
+    let mut lines = vec![
+        format!("verified"),
+        format!("model        {}", m.settings.model),
+        format!("k            {}", m.settings.k),
+        format!("rows         {} of {}", m.settings.rows, 1u64 << m.settings.k),
+        format!("compile      {:.2} s", t_compile.as_secs_f64()),
+        format!("setup        {:.2} s (srs {:.2} s, keygen {:.2} s, pk {} bytes, vk {} bytes)", t_setup.as_secs_f64(), su.srs_ms as f64 / 1e3, su.keygen_ms as f64 / 1e3, su.pk_bytes, su.vk_bytes),
+        format!("prove        {:.2} s (witness {:.3} s)", t_prove.as_secs_f64(), po.witness_ms as f64 / 1e3),
+        format!("verify       {:.3} s", t_verify.as_secs_f64()),
+        format!("proof        {} bytes -> {}", proof_bytes, proof_path.display()),
+        format!("peak memory  {:.0} MiB", peak_rss_mib().unwrap_or(f64::NAN)),
+        format!("outputs      {:?}", po.proof.outputs),
+    ];
+    if let Some(exp) = expected {
+        match zkinfer::max_abs_error(&po.proof.outputs, &exp) {
+            Some(a) => lines.push(format!(
+                "accuracy     max abs error {:.6} vs float reference ({:.3}% of output range {:.4})",
+                a.max_abs_error,
+                100.0 * a.relative_error,
+                a.output_range
+            )),
+            None => lines.push("accuracy     expected outputs have a different shape".into()),
+        }
+    }
+    Ok(RunSummary { lines })
+}
+
+enum ModelRef<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8], &'a str),
+}
+
+const DEMO_MODEL: &[u8] = include_bytes!("../examples/mlp/model.onnx");
+const DEMO_INPUT: &str = include_str!("../examples/mlp/input.json");
+const DEMO_EXPECTED: &str = include_str!("../examples/mlp/expected.json");
+const DEMO_CALIBRATION: &str = include_str!("../examples/mlp/calibration.json");
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Compile { model, out, args } => {
+            let opts = compile_options(&args)?;
+            let (m, t) = step("compiling", || Ok(pipeline::compile(&model, &opts, &out)?))?;
+            print_compiled(&m);
+            println!("wrote {} and {} in {:.2} s", out.join("program.bin").display(), out.join("settings.json").display(), t.as_secs_f64());
+        }
+        Cmd::Setup { dir, srs } => {
+            let src = srs_source(srs);
+            let (s, t) = step("generating keys", || Ok(pipeline::setup(&dir, &src)?))?;
+            println!("setup k={} pk={} bytes vk={} bytes in {:.2} s -> {}", s.k, s.pk_bytes, s.vk_bytes, t.as_secs_f64(), dir.display());
+        }
+        Cmd::Srs { k, out } => {
+            if !(1..=prover::srs::MAX_SRS_K).contains(&k) {
+                bail!("--k must be between 1 and {}", prover::srs::MAX_SRS_K);
+            }
+            eprintln!("WARNING: this is a deterministic DEVELOPMENT SRS; it is INSECURE for production.");
+            let (params, t) = step("making SRS", || Ok(prover::srs::dev_srs(k)))?;
+            prover::srs::write(&out, &params)?;
+            println!("wrote k={k} SRS to {} in {:.2} s", out.display(), t.as_secs_f64());
+        }
+        Cmd::Prove { dir, input, out } => {
+            let inputs = read_inputs(&input)?;
+            let (po, t) = step("proving", || Ok(pipeline::prove(&dir, &inputs)?))?;
+            write_proof(&out, &po.proof)?;
+            println!("proved in {:.2} s ({} proof bytes) -> {}", t.as_secs_f64(), (po.proof.proof.len() - 2) / 2, out.display());
+            println!("outputs {:?}", po.proof.outputs);
+        }
+        Cmd::Verify { dir, proof } => {
+            let pf = pipeline::read_proof_file(&proof)?;
+            pipeline::verify(&dir, &pf, &proof)?;
+            println!("verified");
+        }
+        Cmd::Run { model, input, out, expected, srs, args } => {
+            let opts = compile_options(&args)?;
+            let inputs = read_inputs(&input)?;
+            let expected = match expected {
+                Some(p) => Some(compiler::parse_expected_json(&read_text(&p)?).with_context(|| format!("expected file {}", p.display()))?),
+                None => None,
+            };
+            let out = out.unwrap_or_else(|| PathBuf::from("out").join(model.file_stem().unwrap_or_default()));
+            let s = run_all(ModelRef::File(&model), &inputs, &out, expected, srs_source(srs), opts)?;
+            for l in s.lines {
+                println!("{l}");
+            }
+        }
+        Cmd::Inspect { model, json } => {
+            let bytes = std::fs::read(&model).with_context(|| format!("cannot read {}", model.display()))?;
+            let report = compiler::inspect_bytes(&bytes).with_context(|| format!("{}", model.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+        }
+        Cmd::Demo { out } => {
+            let inputs = compiler::parse_input_json(DEMO_INPUT)?;
+            let expected = compiler::parse_expected_json(DEMO_EXPECTED)?;
+            let cal: serde_json::Value = serde_json::from_str(DEMO_CALIBRATION)?;
+            let calibration: Vec<Vec<Vec<f64>>> = serde_json::from_value(cal["calibration_data"].clone())?;
+            let opts = CompileOptions { calibration, ..CompileOptions::default() };
+            println!("demo: an MNIST-sized MLP (784-32-16-10, examples/mlp) -> {}", out.display());
+            let s = run_all(ModelRef::Bytes(DEMO_MODEL, "examples/mlp"), &inputs, &out, Some(expected), srs_source(None), opts)?;
+            for l in s.lines {
+                println!("{l}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,434 @@
+//! ONNX -> float [`Graph`]: decoding, static shape inference and the
+//! per-op-family converters in [`ops`]. Constant subgraphs (shape
+//! computations, weight transposes) are folded as they are built, because
+//! shape inference of later nodes needs their values.
+
+pub mod attrs;
+pub mod eval;
+pub mod graph;
+pub mod index;
+pub mod inspect;
+pub mod ops;
+pub mod tensor;
+
+use std::collections::HashMap;
+
+use onnx_protobuf::{type_proto, Message, ModelProto, NodeProto};
+
+use crate::error::{CompileError, Result};
+use attrs::Attrs;
+use graph::{FOp, Graph, GraphInput, Node, ValueId};
+use index::numel_checked;
+use inspect::{InspectReport, NodeReport, TensorReport};
+use tensor::{dtype_name, from_proto, is_float_dtype, Tensor, MAX_ELEMENTS};
+
+/// One ONNX node being converted.
+pub struct NodeCtx<'a> {
+    pub proto: &'a NodeProto,
+    pub name: String,
+    pub op: String,
+    /// Resolved inputs; `None` for omitted optional inputs (`""`).
+    pub inputs: Vec<Option<ValueId>>,
+}
+
+impl<'a> NodeCtx<'a> {
+    pub fn attrs(&self) -> Attrs<'_> {
+        Attrs {
+            node: self.proto,
+            name: &self.name,
+        }
+    }
+
+    pub fn input(&self, i: usize) -> Result<ValueId> {
+        self.opt_input(i)
+            .ok_or_else(|| self.shape_err(format!("missing required input {i}")))
+    }
+
+    pub fn opt_input(&self, i: usize) -> Option<ValueId> {
+        self.inputs.get(i).copied().flatten()
+    }
+
+    pub fn shape_err(&self, reason: impl Into<String>) -> CompileError {
+        CompileError::Shape {
+            node: self.name.clone(),
+            op: self.op.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// This node cannot be lowered (e.g. a data-dependent operand that must be constant).
+    pub fn unsupported(&self) -> CompileError {
+        CompileError::Unsupported {
+            ops: vec![(self.op.clone(), self.name.clone())],
+        }
+    }
+
+    /// A helper node's name, derived from this node's.
+    pub fn sub(&self, what: &str) -> String {
+        format!("{}/{what}", self.name)
+    }
+}
+
+/// Builds the graph node by node, folding nodes whose inputs are all constant.
+#[derive(Default)]
+pub struct Builder {
+    pub graph: Graph,
+}
+
+impl Builder {
+    pub fn shape(&self, v: ValueId) -> &[usize] {
+        self.graph
+            .nodes
+            .get(v)
+            .map(|n| n.shape.as_slice())
+            .unwrap_or(&[])
+    }
+
+    pub fn konst(&self, v: ValueId) -> Option<&Tensor> {
+        self.graph.konst(v)
+    }
+
+    pub fn is_const(&self, v: ValueId) -> bool {
+        self.konst(v).is_some()
+    }
+
+    pub fn push(
+        &mut self,
+        ctx: &NodeCtx,
+        name: &str,
+        op: FOp,
+        inputs: Vec<ValueId>,
+        shape: Vec<usize>,
+    ) -> Result<ValueId> {
+        if !matches!(numel_checked(&shape), Some(n) if n <= MAX_ELEMENTS) {
+            return Err(ctx.shape_err(format!("output shape {shape:?} is too large")));
+        }
+        if !inputs.is_empty() && inputs.iter().all(|&i| self.is_const(i)) {
+            let ins: Vec<&Tensor> = inputs.iter().filter_map(|&i| self.konst(i)).collect();
+            let t = eval::eval_op(&op, &ins, &shape)?;
+            return Ok(self.push_const(name, t));
+        }
+        self.graph.nodes.push(Node {
+            name: name.to_string(),
+            op,
+            inputs,
+            shape,
+        });
+        Ok(self.graph.nodes.len() - 1)
+    }
+
+    pub fn push_const(&mut self, name: &str, t: Tensor) -> ValueId {
+        let shape = t.shape.clone();
+        self.graph.nodes.push(Node {
+            name: name.to_string(),
+            op: FOp::Const(t),
+            inputs: vec![],
+            shape,
+        });
+        self.graph.nodes.len() - 1
+    }
+
+    /// A constant integer operand (shapes, axes, indices); a non-constant one
+    /// makes the node unsupported.
+    pub fn const_ints(&self, ctx: &NodeCtx, v: ValueId) -> Result<Vec<i64>> {
+        let t = self.konst(v).ok_or_else(|| ctx.unsupported())?;
+        t.to_i64()
+            .ok_or_else(|| ctx.shape_err("expected integer values"))
+    }
+}
+
+/// The outcome of loading: the graph, a per-node report, and every
+/// unsupported node found.
+pub struct Loaded {
+    pub graph: Graph,
+    pub report: InspectReport,
+    pub unsupported: Vec<(String, String)>,
+}
+
+/// Binds dynamic dimensions (`dim_param` or `<= 0`): from the element count
+/// of a sample when exactly one dimension is dynamic, else to 1.
+fn bind_shape(dims: &[Option<usize>], len: Option<usize>) -> Vec<usize> {
+    let dynamic = dims.iter().filter(|d| d.is_none()).count();
+    let known: usize = dims.iter().flatten().product();
+    let bound = match (dynamic, len) {
+        (1, Some(n)) if known > 0 && n % known == 0 && n > 0 => n / known,
+        _ => 1,
+    };
+    dims.iter().map(|d| d.unwrap_or(bound)).collect()
+}
+
+/// Loads a model. `input_lens` (element counts of a sample's inputs) bind
+/// dynamic dimensions. `lenient` keeps going past every error (for inspection).
+pub fn load(
+    bytes: &[u8],
+    path: &str,
+    input_lens: Option<&[usize]>,
+    lenient: bool,
+) -> Result<Loaded> {
+    let decode = |reason: String| CompileError::Decode {
+        path: path.to_string(),
+        reason,
+    };
+    let model = ModelProto::parse_from_bytes(bytes)
+        .map_err(|e| decode(format!("not a valid ONNX protobuf, or truncated ({e})")))?;
+    let g = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| decode("the file holds no graph".into()))?;
+    if g.node.is_empty() && g.output.is_empty() {
+        return Err(decode("the graph has no nodes and no outputs".into()));
+    }
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .unwrap_or(0);
+    let mut report = InspectReport {
+        opset,
+        ir_version: model.ir_version,
+        producer: model.producer_name.clone(),
+        inputs: vec![],
+        outputs: vec![],
+        nodes: vec![],
+    };
+    let mut b = Builder::default();
+    let mut names: HashMap<String, ValueId> = HashMap::new();
+    // Values that cannot be computed; `Some` names the node to blame when used.
+    let mut poisoned: HashMap<String, Option<(String, String)>> = HashMap::new();
+    let mut unsupported: Vec<(String, String)> = Vec::new();
+    let note_unsupported = |list: &mut Vec<(String, String)>, item: (String, String)| {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    };
+
+    for init in &g.initializer {
+        let t = from_proto(init)?;
+        let id = b.push_const(&init.name, t);
+        names.insert(init.name.clone(), id);
+    }
+    let mut input_index = 0usize;
+    for vi in &g.input {
+        if names.contains_key(&vi.name) {
+            continue; // an initializer listed as an input (old exporters)
+        }
+        let (elem, dims) = match &vi.type_.value {
+            Some(type_proto::Value::TensorType(t)) => {
+                let dims: Option<Vec<Option<usize>>> = t.shape.as_ref().map(|s| {
+                    s.dim
+                        .iter()
+                        .map(|d| match d.value {
+                            Some(
+                                onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(v),
+                            ) if v > 0 => Some(v as usize),
+                            _ => None,
+                        })
+                        .collect()
+                });
+                (t.elem_type, dims)
+            }
+            _ => (0, None),
+        };
+        let len = input_lens.and_then(|l| l.get(input_index).copied());
+        let shape = match dims {
+            Some(d) => bind_shape(&d, len),
+            None => vec![len.unwrap_or(1)],
+        };
+        report.inputs.push(TensorReport {
+            name: vi.name.clone(),
+            shape: Some(shape.clone()),
+            dtype: dtype_name(elem).into(),
+        });
+        if !is_float_dtype(elem) && !lenient {
+            return Err(CompileError::UnsupportedType {
+                tensor: vi.name.clone(),
+                dtype: dtype_name(elem).into(),
+            });
+        }
+        if !matches!(numel_checked(&shape), Some(n) if n <= MAX_ELEMENTS) {
+            return Err(CompileError::Tensor {
+                tensor: vi.name.clone(),
+                reason: format!("shape {shape:?} is too large"),
+            });
+        }
+        b.graph.inputs.push(GraphInput {
+            name: vi.name.clone(),
+            shape: shape.clone(),
+        });
+        b.graph.nodes.push(Node {
+            name: vi.name.clone(),
+            op: FOp::Input(input_index),
+            inputs: vec![],
+            shape,
+        });
+        names.insert(vi.name.clone(), b.graph.nodes.len() - 1);
+        input_index += 1;
+    }
+
+    for (k, proto) in g.node.iter().enumerate() {
+        let name = if !proto.name.is_empty() {
+            proto.name.clone()
+        } else if let Some(o) = proto.output.first().filter(|o| !o.is_empty()) {
+            o.clone()
+        } else {
+            format!("{}_{k}", proto.op_type)
+        };
+        let op = proto.op_type.clone();
+        let mut node_report = NodeReport {
+            name: name.clone(),
+            op_type: op.clone(),
+            input_shapes: vec![],
+            output_shapes: vec![],
+            supported: ops::is_supported(&op)
+                && (proto.domain.is_empty() || proto.domain == "ai.onnx"),
+            note: None,
+        };
+        let mut inputs = Vec::with_capacity(proto.input.len());
+        let mut blocked = false;
+        for inp in &proto.input {
+            if inp.is_empty() {
+                inputs.push(None);
+            } else if let Some(&id) = names.get(inp) {
+                inputs.push(Some(id));
+            } else if let Some(blame) = poisoned.get(inp) {
+                if let Some(item) = blame.clone() {
+                    note_unsupported(&mut unsupported, item);
+                }
+                blocked = true;
+                inputs.push(None);
+            } else {
+                let err = CompileError::Shape {
+                    node: name.clone(),
+                    op: op.clone(),
+                    reason: format!(
+                        "input '{inp}' is not produced by any earlier node or initializer"
+                    ),
+                };
+                if !lenient {
+                    return Err(err);
+                }
+                node_report.note = Some(err.to_string());
+                blocked = true;
+                inputs.push(None);
+            }
+        }
+        node_report.input_shapes = inputs
+            .iter()
+            .map(|i| i.map(|i| b.shape(i).to_vec()))
+            .collect();
+        let poison_all = |poisoned: &mut HashMap<String, Option<(String, String)>>| {
+            for o in proto.output.iter().filter(|o| !o.is_empty()) {
+                poisoned.insert(o.clone(), None);
+            }
+        };
+        let converter = ops::converter(&op).filter(|_| node_report.supported);
+        let result = match converter {
+            _ if blocked => {
+                // Downstream of an unsupported node: report it only if its own op is unsupported.
+                if !node_report.supported {
+                    note_unsupported(&mut unsupported, (op.clone(), name.clone()));
+                }
+                poison_all(&mut poisoned);
+                report.nodes.push(node_report);
+                continue;
+            }
+            None => Err(CompileError::Unsupported {
+                ops: vec![(op.clone(), name.clone())],
+            }),
+            Some(convert) => {
+                let ctx = NodeCtx {
+                    proto,
+                    name: name.clone(),
+                    op: op.clone(),
+                    inputs,
+                };
+                convert(&mut b, &ctx)
+            }
+        };
+        match result {
+            Ok(outs) => {
+                for (k, o) in proto.output.iter().enumerate() {
+                    if o.is_empty() {
+                        continue;
+                    }
+                    match outs.get(k) {
+                        Some(&id) => {
+                            names.insert(o.clone(), id);
+                            node_report.output_shapes.push(Some(b.shape(id).to_vec()));
+                        }
+                        None => {
+                            poisoned.insert(
+                                o.clone(),
+                                Some((format!("{op} (output {k})"), name.clone())),
+                            );
+                            node_report.output_shapes.push(None);
+                        }
+                    }
+                }
+            }
+            Err(CompileError::Unsupported { ops }) => {
+                node_report.supported = false;
+                for item in ops {
+                    note_unsupported(&mut unsupported, item);
+                }
+                poison_all(&mut poisoned);
+            }
+            Err(e) => {
+                if !lenient {
+                    return Err(e);
+                }
+                node_report.note = Some(e.to_string());
+                poison_all(&mut poisoned);
+            }
+        }
+        report.nodes.push(node_report);
+    }
+
+    for out in &g.output {
+        let shape = names.get(&out.name).map(|&v| b.shape(v).to_vec());
+        let dtype = match &out.type_.value {
+            Some(type_proto::Value::TensorType(t)) => dtype_name(t.elem_type),
+            _ => "unknown",
+        };
+        report.outputs.push(TensorReport {
+            name: out.name.clone(),
+            shape,
+            dtype: dtype.into(),
+        });
+        if let Some(&v) = names.get(&out.name) {
+            if b.konst(v).is_some_and(|t| t.is_int()) && !lenient {
+                return Err(CompileError::UnsupportedType {
+                    tensor: out.name.clone(),
+                    dtype: "integer".into(),
+                });
+            }
+            b.graph.outputs.push((out.name.clone(), v));
+        } else if let Some(blame) = poisoned.get(&out.name) {
+            if let Some(item) = blame.clone() {
+                note_unsupported(&mut unsupported, item);
+            }
+        } else if !lenient {
+            return Err(CompileError::Shape {
+                node: out.name.clone(),
+                op: "graph output".into(),
+                reason: "not produced by any node".into(),
+            });
+        }
+    }
+    if !unsupported.is_empty() && !lenient {
+        return Err(CompileError::Unsupported { ops: unsupported });
+    }
+    if b.graph.outputs.is_empty() && !lenient {
+        return Err(CompileError::Shape {
+            node: path.into(),
+            op: "graph".into(),
+            reason: "the graph has no outputs".into(),
+        });
+    }
+    Ok(Loaded {
+        graph: b.graph,
+        report,
+        unsupported,
+    })
+}

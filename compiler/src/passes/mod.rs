@@ -1,0 +1,55 @@
+//! The pass pipeline, in order. Graph passes rewrite the float graph; then
+//! `lower` produces the integer program; then program passes tidy it.
+//!
+//! 1. `fold_constants`   evaluate nodes whose inputs are all constant
+//! 2. `collapse_aliases` read through Reshape/Identity/Dropout/Cast aliases
+//! 3. `fold_batchnorm`   fold per-channel affine maps into the preceding Conv/Gemm/MatMul
+//! 4. `merge_gathers`    compose chains of index maps; drop identity maps
+//! 5. `collapse_aliases` again, for aliases the folds created
+//! 6. `dead_nodes`       drop what the outputs do not need; renumber topologically
+//! 7. `lower`            float graph -> `ir::Program` (see `lower.rs` for the rules)
+//! 8. `fuse_requant_relu` merge `Requant(Identity)` + `Requant(0, Relu)`
+//! 9. `ir_dead_nodes`    drop unused integer nodes
+
+pub mod collapse_aliases;
+pub mod dead_nodes;
+pub mod fold_batchnorm;
+pub mod fold_constants;
+pub mod fuse_requant_relu;
+pub mod ir_dead_nodes;
+pub mod lower;
+pub mod merge_gathers;
+
+use crate::error::Result;
+use crate::frontend::graph::Graph;
+
+pub type GraphPass = fn(&mut Graph) -> Result<()>;
+pub type ProgramPass = fn(&mut ir::Program) -> Result<()>;
+
+pub const GRAPH_PASSES: &[(&str, GraphPass)] = &[
+    ("fold_constants", fold_constants::run),
+    ("collapse_aliases", collapse_aliases::run),
+    ("fold_batchnorm", fold_batchnorm::run),
+    ("merge_gathers", merge_gathers::run),
+    ("collapse_aliases", collapse_aliases::run),
+    ("dead_nodes", dead_nodes::run),
+];
+
+pub const PROGRAM_PASSES: &[(&str, ProgramPass)] = &[
+    ("fuse_requant_relu", fuse_requant_relu::run),
+    ("ir_dead_nodes", ir_dead_nodes::run),
+];
+
+pub fn run_graph_passes(g: &mut Graph) -> Result<()> {
+    for (_, pass) in GRAPH_PASSES {
+        pass(g)?;
+    }
+    Ok(())
+}
+
+pub fn run_program_passes(p: &mut ir::Program) -> Result<()> {
+    for (_, pass) in PROGRAM_PASSES {
+        pass(p)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! compile → setup → prove → verify over an artifact folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use circuits::{CircuitShape, CostReport, ModelCircuit};
+use compiler::CompileOptions;
+use ir::{Program, Visibility};
+use prover::{artifact, keys, srs, Fr};
+
+use crate::artifacts::{self, path, ProofFile, Settings};
+use crate::error::Error;
+
+/// A compiled model as loaded from its folder.
+pub struct CompiledModel {
+    pub dir: PathBuf,
+    pub program: Arc<Program>,
+    pub shape: CircuitShape,
+    pub settings: Settings,
+    pub digest: [u8; 32],
+}
+
+fn write_compiled(dir: &Path, program: Program, report: CostReport) -> Result<CompiledModel, Error> {
+    let digest = keys::digest(&program, &report.shape);
+    let settings = Settings::new(&program, &report, &digest);
+    let json = serde_json::to_vec_pretty(&settings).expect("settings serialize");
+    // Keys of an earlier compile would no longer match: remove them first.
+    for stale in [artifacts::PK, artifacts::VK, artifacts::SRS] {
+        let _ = std::fs::remove_file(path(dir, stale));
+    }
+    artifact::write_atomic(&path(dir, artifacts::PROGRAM), &program.to_bytes())?;
+    artifact::write_atomic(&path(dir, artifacts::SETTINGS), &json)?;
+    Ok(CompiledModel { dir: dir.into(), program: Arc::new(program), shape: report.shape, settings, digest })
+}
+
+/// Compiles an ONNX file into `out_dir` (program.bin, settings.json).
+pub fn compile(model: &Path, opts: &CompileOptions, out_dir: &Path) -> Result<CompiledModel, Error> {
+    let program = compiler::compile_file(model, opts)?;
+    let report = circuits::plan(&program)?;
+    write_compiled(out_dir, program, report)
+}
+
+/// Compiles ONNX bytes (e.g. an embedded example) into `out_dir`.
+pub fn compile_bytes(model: &[u8], name: &str, opts: &CompileOptions, out_dir: &Path) -> Result<CompiledModel, Error> {
+    let program = compiler::compile_bytes(model, name, opts)?;
+    let report = circuits::plan(&program)?;
+    write_compiled(out_dir, program, report)
+}
+
+/// Loads a compiled model from its folder.
+pub fn load(dir: &Path) -> Result<CompiledModel, Error> {
+    let p = path(dir, artifacts::PROGRAM);
+    if !p.exists() {
+        return Err(Error::Missing { path: p, hint: "compile the model first (zkinfer compile MODEL.onnx -o DIR)" });
+    }
+    let program = Program::from_bytes(&artifact::read(&p)?).map_err(|e| Error::File { path: p.clone(), reason: e.to_string() })?;
+    let sp = path(dir, artifacts::SETTINGS);
+    let settings: Settings = serde_json::from_slice(&artifact::read(&sp)?)
+        .map_err(|e| Error::File { path: sp.clone(), reason: format!("invalid settings: {e}") })?;
+    let shape = settings.shape.clone();
+    let digest = keys::digest(&program, &shape);
+    if artifact::to_hex(&digest) != settings.digest {
+        return Err(Error::File { path: sp, reason: "does not belong to program.bin (digest differs); compile again".into() });
+    }
+    Ok(CompiledModel { dir: dir.into(), program: Arc::new(program), shape, settings, digest })
+}
+
+/// Where `setup` gets its SRS.
+#[derive(Clone, Debug)]
+pub enum SrsSource {
+    /// A halo2 KZG params file; downsized when larger than needed.
+    File(PathBuf),
+    /// The deterministic development SRS (insecure), cached in this folder.
+    DevCached(PathBuf),
+    /// The deterministic development SRS (insecure), not cached.
+    Dev,
+}
+
+pub struct SetupOutcome {
+    pub k: u32,
+    pub pk_bytes: usize,
+    pub vk_bytes: usize,
+    pub srs_ms: u128,
+    pub keygen_ms: u128,
+}
+
+/// Writes pk.bin, vk.bin and srs.bin into the model folder.
+pub fn setup(dir: &Path, srs_source: &SrsSource) -> Result<SetupOutcome, Error> {
+    let m = load(dir)?;
+    let k = m.shape.k;
+    let t = Instant::now();
+    let params = match srs_source {
+        SrsSource::File(p) => srs::read(p, k)?,
+        SrsSource::DevCached(cache) => srs::cached_dev_srs(cache, k)?,
+        SrsSource::Dev => srs::dev_srs(k),
+    };
+    let srs_ms = t.elapsed().as_millis();
+    let t = Instant::now();
+    let keys = keys::keygen(&params, m.program.clone(), &m.shape)?;
+    let keygen_ms = t.elapsed().as_millis();
+    let pk = keys::pk_bytes(&keys.pk, &m.digest);
+    let vk = keys::vk_bytes(keys.vk(), &m.digest);
+    srs::write(&path(dir, artifacts::SRS), &params)?;
+    artifact::write_atomic(&path(dir, artifacts::VK), &vk)?;
+    artifact::write_atomic(&path(dir, artifacts::PK), &pk)?;
+    Ok(SetupOutcome { k, pk_bytes: pk.len(), vk_bytes: vk.len(), srs_ms, keygen_ms })
+}
+
+pub struct ProveOutcome {
+    pub proof: ProofFile,
+    pub witness_ms: u128,
+    pub prove_ms: u128,
+}
+
+fn need(dir: &Path, name: &str) -> Result<PathBuf, Error> {
+    let p = path(dir, name);
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(Error::Missing { path: p, hint: "run zkinfer setup DIR first" })
+    }
+}
+
+/// Proves the model on float inputs (EZKL's `input_data` form: one flattened
+/// list per input). Range violations are reported before proving starts.
+pub fn prove(dir: &Path, inputs: &[Vec<f64>]) -> Result<ProveOutcome, Error> {
+    let m = load(dir)?;
+    let pk_path = need(dir, artifacts::PK)?;
+    let srs_path = need(dir, artifacts::SRS)?;
+    let t = Instant::now();
+    let q = ir::eval::quantize_inputs(&m.program, inputs)?;
+    let trace = ir::eval(&m.program, &q)?;
+    let witness_ms = t.elapsed().as_millis();
+    let params = srs::read(&srs_path, m.shape.k)?;
+    let pk = keys::read_pk(&pk_path, &m.shape, &m.digest)?;
+    let t = Instant::now();
+    let outputs_quantized = trace.outputs(&m.program);
+    let circuit = ModelCircuit::new(m.program.clone(), m.shape.clone(), Arc::new(trace));
+    let (proof, instances) = prover::prove(&params, &pk, circuit)?;
+    let prove_ms = t.elapsed().as_millis();
+    let outputs = m
+        .program
+        .outputs
+        .iter()
+        .zip(&outputs_quantized)
+        .map(|(o, v)| {
+            let s = m.program.nodes[o.value].scale;
+            v.iter().map(|&x| ir::dequantize(x, s)).collect()
+        })
+        .collect();
+    let proof = ProofFile {
+        proof: artifact::to_hex(&proof),
+        instances: vec![instances.iter().map(artifact::fr_to_hex).collect()],
+        outputs,
+        outputs_quantized,
+        output_shapes: m.program.outputs.iter().map(|o| o.shape.clone()).collect(),
+        scale_bits: m.program.quant.scale_bits,
+        k: m.shape.k,
+        digest: artifact::to_hex(&m.digest),
+        input_visibility: m.program.input_visibility,
+        output_visibility: m.program.output_visibility,
+    };
+    Ok(ProveOutcome { proof, witness_ms, prove_ms })
+}
+
+pub fn read_proof_file(p: &Path) -> Result<ProofFile, Error> {
+    let bytes = artifact::read(p)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::ProofFile { path: p.into(), reason: format!("not a zkinfer proof JSON: {e}") })
+}
+
+/// Verifies a proof against the model folder's verifying key. Also checks
+/// that the convenience fields (`outputs`, `outputs_quantized`) agree with the
+/// proven instances, so they cannot be edited after the fact.
+pub fn verify(dir: &Path, proof: &ProofFile, proof_path: &Path) -> Result<(), Error> {
+    let m = load(dir)?;
+    let bad = |reason: String| Error::ProofFile { path: proof_path.into(), reason };
+    if proof.digest != artifact::to_hex(&m.digest) {
+        return Err(bad(format!(
+            "made for a different model or circuit (digest {}, this model's is {})",
+            proof.digest,
+            artifact::to_hex(&m.digest)
+        )));
+    }
+    let vk = keys::read_vk(&need(dir, artifacts::VK)?, &m.shape, &m.digest)?;
+    let params = srs::read(&need(dir, artifacts::SRS)?, m.shape.k)?;
+    let bytes = artifact::from_hex(&proof.proof).ok_or_else(|| bad("`proof` is not 0x-hex".into()))?;
+    if proof.instances.len() != 1 {
+        return Err(bad(format!("expected 1 instance column, got {}", proof.instances.len())));
+    }
+    let instances: Vec<Fr> = proof.instances[0]
+        .iter()
+        .enumerate()
+        .map(|(i, h)| artifact::fr_from_hex(h).ok_or_else(|| bad(format!("instance {i} is not a 32-byte word below the field modulus"))))
+        .collect::<Result<_, _>>()?;
+    if instances.len() != m.program.num_instances() {
+        return Err(bad(format!("expected {} public instances, got {}", m.program.num_instances(), instances.len())));
+    }
+    if m.program.output_visibility == Visibility::Public {
+        let n_out: usize = m.program.outputs.iter().map(|o| m.program.nodes[o.value].len()).sum();
+        let proven: Vec<Option<i64>> = instances[instances.len() - n_out..].iter().map(circuits::fe_to_i64).collect();
+        let claimed: Vec<i64> = proof.outputs_quantized.iter().flatten().copied().collect();
+        let floats: Vec<f64> = proof.outputs.iter().flatten().copied().collect();
+        let scales: Vec<u32> =
+            m.program.outputs.iter().flat_map(|o| std::iter::repeat(m.program.nodes[o.value].scale).take(m.program.nodes[o.value].len())).collect();
+        let consistent = proven.len() == claimed.len()
+            && claimed.len() == floats.len()
+            && proven
+                .iter()
+                .zip(&claimed)
+                .zip(&floats)
+                .zip(&scales)
+                .all(|(((p, &c), &f), &s)| *p == Some(c) && (ir::dequantize(c, s) - f).abs() < 1e-9);
+        if !consistent {
+            return Err(bad("`outputs`/`outputs_quantized` do not match the proven output instances".into()));
+        }
+    }
+    prover::verify(&params, &vk, &instances, &bytes)?;
+    Ok(())
+}
