@@ -24,5 +24,9 @@ pub fn max_abs_error(got: &[Vec<f64>], reference: &[Vec<f64>]) -> Option<Accurac
         range = all.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     }
     let err = got.iter().flatten().zip(reference.iter().flatten()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-    Some(AccuracyReport { max_abs_error: err, output_range: range, relative_error: if range > 0.0 { err / range } else { err } })
+    Some(AccuracyReport {
+        max_abs_error: err,
+        output_range: range,
+        relative_error: if range > 0.0 { err / range } else { err },
+    })
 }

@@ -34,7 +34,8 @@ pub struct Settings {
     pub lookup_table_rows: usize,
     pub scale_bits: u32,
     pub range_bits: u32,
-    pub rem_bits: u32,
+    /// Limb width of range checks (lookup table: 2^(limb_bits+1) rows).
+    pub limb_bits: u32,
     pub input_visibility: Visibility,
     pub output_visibility: Visibility,
     pub param_visibility: Visibility,
@@ -81,13 +82,21 @@ impl Settings {
             lookup_table_rows: report.table_rows,
             scale_bits: program.quant.scale_bits,
             range_bits: program.quant.range_bits,
-            rem_bits: program.quant.rem_bits,
+            limb_bits: report.shape.limb_bits,
             input_visibility: program.input_visibility,
             output_visibility: program.output_visibility,
             param_visibility: Visibility::Fixed,
             num_instances: program.num_instances(),
-            inputs: program.inputs.iter().map(|i| TensorInfo { name: i.name.clone(), shape: i.shape.clone() }).collect(),
-            outputs: program.outputs.iter().map(|o| TensorInfo { name: o.name.clone(), shape: o.shape.clone() }).collect(),
+            inputs: program
+                .inputs
+                .iter()
+                .map(|i| TensorInfo { name: i.name.clone(), shape: i.shape.clone() })
+                .collect(),
+            outputs: program
+                .outputs
+                .iter()
+                .map(|o| TensorInfo { name: o.name.clone(), shape: o.shape.clone() })
+                .collect(),
             op_counts,
             macs,
             estimated_cost: report.cost,

@@ -20,4 +20,6 @@ pub use artifacts::{ProofFile, Settings};
 pub use compiler::{CompileError, CompileOptions};
 pub use error::Error;
 pub use ir::{Program, Visibility};
-pub use pipeline::{compile, compile_bytes, load, prove, read_proof_file, setup, verify, CompiledModel, ProveOutcome, SrsSource};
+pub use pipeline::{
+    compile, compile_bytes, load, prove, read_proof_file, setup, verify, CompiledModel, ProveOutcome, SrsSource,
+};

@@ -43,6 +43,9 @@ struct CompileArgs {
     /// Activation range: |values| < 2^N at the fixed-point scale (overrides calibration).
     #[arg(long, value_name = "N")]
     range_bits: Option<u32>,
+    /// Significant bits of each layer's quantized weights (default 10).
+    #[arg(long, value_name = "N")]
+    weight_bits: Option<u32>,
     #[arg(long, value_enum, default_value = "private")]
     input_visibility: Vis,
     #[arg(long, value_enum, default_value = "public")]
@@ -96,6 +99,9 @@ enum Cmd {
         expected: Option<PathBuf>,
         #[arg(long, value_name = "FILE")]
         srs: Option<PathBuf>,
+        /// Print the summary as one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         args: CompileArgs,
     },
@@ -166,19 +172,9 @@ fn read_inputs(p: &Path) -> Result<Vec<Vec<f64>>> {
     compiler::parse_input_json(&read_text(p)?).with_context(|| format!("input file {}", p.display()))
 }
 
-/// Calibration samples: `calibration_data` (samples → inputs → floats) or one input.json.
+/// Calibration samples: `{"calibration_data": [[input 0 floats, ...], ...]}` or one input.json.
 fn read_calibration(p: &Path) -> Result<Vec<Vec<Vec<f64>>>> {
-    let text = read_text(p)?;
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", p.display()))?;
-    if let Some(samples) = v.get("calibration_data") {
-        let samples: Vec<Vec<Vec<f64>>> = serde_json::from_value(samples.clone())
-            .with_context(|| format!("{}: calibration_data must be [[[floats]]] (samples → inputs → values)", p.display()))?;
-        if samples.is_empty() {
-            bail!("{}: calibration_data is empty", p.display());
-        }
-        return Ok(samples);
-    }
-    Ok(vec![compiler::parse_input_json(&text).with_context(|| format!("calibration file {}", p.display()))?])
+    compiler::parse_calibration_json(&read_text(p)?).with_context(|| format!("calibration file {}", p.display()))
 }
 
 fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
@@ -189,6 +185,7 @@ fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
     Ok(CompileOptions {
         scale_bits: a.scale_bits,
         range_bits: a.range_bits,
+        weight_bits: a.weight_bits,
         calibration,
         input_visibility: a.input_visibility.into(),
         output_visibility: a.output_visibility.into(),
@@ -197,12 +194,25 @@ fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
 
 fn print_compiled(m: &pipeline::CompiledModel) {
     let s = &m.settings;
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        print_settings(s);
+    }
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn print_settings(s: &zkinfer::Settings) {
     println!(
-        "compiled {}: k={} rows={} (of {} usable) lanes={} advice_columns={} fixed_columns={} lookups={} table_rows={} scale_bits={} range_bits={} macs={} instances={}",
-        s.model, s.k, s.rows, s.usable_rows, s.lanes, s.advice_columns, s.fixed_columns, s.lookups, s.lookup_table_rows, s.scale_bits, s.range_bits, s.macs, s.num_instances
+        "compiled {}: k={} rows={} (of {} usable) lanes={} limb_bits={} advice_columns={} fixed_columns={} lookups={} table_rows={} scale_bits={} range_bits={} macs={} instances={}",
+        s.model, s.k, s.rows, s.usable_rows, s.lanes, s.shape.limb_bits, s.advice_columns, s.fixed_columns, s.lookups, s.lookup_table_rows, s.scale_bits, s.range_bits, s.macs, s.num_instances
     );
-    let alts: Vec<String> = s.layout_candidates.iter().map(|c| format!("lanes {}: k={} rows={}", c.lanes, c.k, c.rows)).collect();
-    println!("layout candidates: {}", alts.join("; "));
+    let alts: Vec<String> = s
+        .layout_candidates
+        .iter()
+        .take(5)
+        .map(|c| format!("lanes {} limb {}: k={} rows={} cost={}", c.lanes, c.limb_bits, c.k, c.rows, c.cost))
+        .collect();
+    println!("cheapest layouts (estimated cost): {}", alts.join("; "));
 }
 
 fn write_proof(out: &Path, proof: &zkinfer::ProofFile) -> Result<()> {
@@ -213,6 +223,7 @@ fn write_proof(out: &Path, proof: &zkinfer::ProofFile) -> Result<()> {
 
 struct RunSummary {
     lines: Vec<String>,
+    json: serde_json::Value,
 }
 
 fn run_all(
@@ -242,15 +253,37 @@ fn run_all(
         format!("k            {}", m.settings.k),
         format!("rows         {} of {}", m.settings.rows, 1u64 << m.settings.k),
         format!("compile      {:.2} s", t_compile.as_secs_f64()),
-        format!("setup        {:.2} s (srs {:.2} s, keygen {:.2} s, pk {} bytes, vk {} bytes)", t_setup.as_secs_f64(), su.srs_ms as f64 / 1e3, su.keygen_ms as f64 / 1e3, su.pk_bytes, su.vk_bytes),
+        format!(
+            "setup        {:.2} s (srs {:.2} s, keygen {:.2} s, pk {} bytes, vk {} bytes)",
+            t_setup.as_secs_f64(),
+            su.srs_ms as f64 / 1e3,
+            su.keygen_ms as f64 / 1e3,
+            su.pk_bytes,
+            su.vk_bytes
+        ),
         format!("prove        {:.2} s (witness {:.3} s)", t_prove.as_secs_f64(), po.witness_ms as f64 / 1e3),
         format!("verify       {:.3} s", t_verify.as_secs_f64()),
         format!("proof        {} bytes -> {}", proof_bytes, proof_path.display()),
         format!("peak memory  {:.0} MiB", peak_rss_mib().unwrap_or(f64::NAN)),
         format!("outputs      {:?}", po.proof.outputs),
     ];
+    let peak = peak_rss_mib();
+    let mut json = serde_json::json!({
+        "model": m.settings.model, "k": m.settings.k, "rows": m.settings.rows,
+        "advice_columns": m.settings.advice_columns, "fixed_columns": m.settings.fixed_columns,
+        "lookups": m.settings.lookups, "lanes": m.settings.lanes, "macs": m.settings.macs,
+        "scale_bits": m.settings.scale_bits, "range_bits": m.settings.range_bits,
+        "compile_s": t_compile.as_secs_f64(), "setup_s": t_setup.as_secs_f64(), "keygen_s": su.keygen_ms as f64 / 1e3,
+        "prove_s": t_prove.as_secs_f64(), "witness_s": po.witness_ms as f64 / 1e3, "verify_s": t_verify.as_secs_f64(),
+        "proof_bytes": proof_bytes, "pk_bytes": su.pk_bytes, "vk_bytes": su.vk_bytes, "peak_rss_mib": peak,
+    });
     if let Some(exp) = expected {
-        match zkinfer::max_abs_error(&po.proof.outputs, &exp) {
+        let acc = zkinfer::max_abs_error(&po.proof.outputs, &exp);
+        if let Some(a) = &acc {
+            json["max_abs_error"] = serde_json::json!(a.max_abs_error);
+            json["relative_error"] = serde_json::json!(a.relative_error);
+        }
+        match acc {
             Some(a) => lines.push(format!(
                 "accuracy     max abs error {:.6} vs float reference ({:.3}% of output range {:.4})",
                 a.max_abs_error,
@@ -260,7 +293,7 @@ fn run_all(
             None => lines.push("accuracy     expected outputs have a different shape".into()),
         }
     }
-    Ok(RunSummary { lines })
+    Ok(RunSummary { lines, json })
 }
 
 enum ModelRef<'a> {
@@ -282,17 +315,32 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
+    if let Cmd::Run { json: true, .. } = cli.cmd {
+        QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     match cli.cmd {
         Cmd::Compile { model, out, args } => {
             let opts = compile_options(&args)?;
             let (m, t) = step("compiling", || Ok(pipeline::compile(&model, &opts, &out)?))?;
             print_compiled(&m);
-            println!("wrote {} and {} in {:.2} s", out.join("program.bin").display(), out.join("settings.json").display(), t.as_secs_f64());
+            println!(
+                "wrote {} and {} in {:.2} s",
+                out.join("program.bin").display(),
+                out.join("settings.json").display(),
+                t.as_secs_f64()
+            );
         }
         Cmd::Setup { dir, srs } => {
             let src = srs_source(srs);
             let (s, t) = step("generating keys", || Ok(pipeline::setup(&dir, &src)?))?;
-            println!("setup k={} pk={} bytes vk={} bytes in {:.2} s -> {}", s.k, s.pk_bytes, s.vk_bytes, t.as_secs_f64(), dir.display());
+            println!(
+                "setup k={} pk={} bytes vk={} bytes in {:.2} s -> {}",
+                s.k,
+                s.pk_bytes,
+                s.vk_bytes,
+                t.as_secs_f64(),
+                dir.display()
+            );
         }
         Cmd::Srs { k, out } => {
             if !(1..=prover::srs::MAX_SRS_K).contains(&k) {
@@ -307,7 +355,12 @@ fn real_main() -> Result<()> {
             let inputs = read_inputs(&input)?;
             let (po, t) = step("proving", || Ok(pipeline::prove(&dir, &inputs)?))?;
             write_proof(&out, &po.proof)?;
-            println!("proved in {:.2} s ({} proof bytes) -> {}", t.as_secs_f64(), (po.proof.proof.len() - 2) / 2, out.display());
+            println!(
+                "proved in {:.2} s ({} proof bytes) -> {}",
+                t.as_secs_f64(),
+                (po.proof.proof.len() - 2) / 2,
+                out.display()
+            );
             println!("outputs {:?}", po.proof.outputs);
         }
         Cmd::Verify { dir, proof } => {
@@ -315,17 +368,24 @@ fn real_main() -> Result<()> {
             pipeline::verify(&dir, &pf, &proof)?;
             println!("verified");
         }
-        Cmd::Run { model, input, out, expected, srs, args } => {
+        Cmd::Run { model, input, out, expected, srs, json, args } => {
             let opts = compile_options(&args)?;
             let inputs = read_inputs(&input)?;
             let expected = match expected {
-                Some(p) => Some(compiler::parse_expected_json(&read_text(&p)?).with_context(|| format!("expected file {}", p.display()))?),
+                Some(p) => Some(
+                    compiler::parse_expected_json(&read_text(&p)?)
+                        .with_context(|| format!("expected file {}", p.display()))?,
+                ),
                 None => None,
             };
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(model.file_stem().unwrap_or_default()));
             let s = run_all(ModelRef::File(&model), &inputs, &out, expected, srs_source(srs), opts)?;
-            for l in s.lines {
-                println!("{l}");
+            if json {
+                println!("{}", s.json);
+            } else {
+                for l in s.lines {
+                    println!("{l}");
+                }
             }
         }
         Cmd::Inspect { model, json } => {
@@ -340,11 +400,17 @@ fn real_main() -> Result<()> {
         Cmd::Demo { out } => {
             let inputs = compiler::parse_input_json(DEMO_INPUT)?;
             let expected = compiler::parse_expected_json(DEMO_EXPECTED)?;
-            let cal: serde_json::Value = serde_json::from_str(DEMO_CALIBRATION)?;
-            let calibration: Vec<Vec<Vec<f64>>> = serde_json::from_value(cal["calibration_data"].clone())?;
+            let calibration = compiler::parse_calibration_json(DEMO_CALIBRATION)?;
             let opts = CompileOptions { calibration, ..CompileOptions::default() };
             println!("demo: an MNIST-sized MLP (784-32-16-10, examples/mlp) -> {}", out.display());
-            let s = run_all(ModelRef::Bytes(DEMO_MODEL, "examples/mlp"), &inputs, &out, Some(expected), srs_source(None), opts)?;
+            let s = run_all(
+                ModelRef::Bytes(DEMO_MODEL, "examples/mlp"),
+                &inputs,
+                &out,
+                Some(expected),
+                srs_source(None),
+                opts,
+            )?;
             for l in s.lines {
                 println!("{l}");
             }

@@ -54,14 +54,18 @@ pub fn load(dir: &Path) -> Result<CompiledModel, Error> {
     if !p.exists() {
         return Err(Error::Missing { path: p, hint: "compile the model first (zkinfer compile MODEL.onnx -o DIR)" });
     }
-    let program = Program::from_bytes(&artifact::read(&p)?).map_err(|e| Error::File { path: p.clone(), reason: e.to_string() })?;
+    let program = Program::from_bytes(&artifact::read(&p)?)
+        .map_err(|e| Error::File { path: p.clone(), reason: e.to_string() })?;
     let sp = path(dir, artifacts::SETTINGS);
     let settings: Settings = serde_json::from_slice(&artifact::read(&sp)?)
         .map_err(|e| Error::File { path: sp.clone(), reason: format!("invalid settings: {e}") })?;
     let shape = settings.shape.clone();
     let digest = keys::digest(&program, &shape);
     if artifact::to_hex(&digest) != settings.digest {
-        return Err(Error::File { path: sp, reason: "does not belong to program.bin (digest differs); compile again".into() });
+        return Err(Error::File {
+            path: sp,
+            reason: "does not belong to program.bin (digest differs); compile again".into(),
+        });
     }
     Ok(CompiledModel { dir: dir.into(), program: Arc::new(program), shape, settings, digest })
 }
@@ -166,7 +170,8 @@ pub fn prove(dir: &Path, inputs: &[Vec<f64>]) -> Result<ProveOutcome, Error> {
 
 pub fn read_proof_file(p: &Path) -> Result<ProofFile, Error> {
     let bytes = artifact::read(p)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::ProofFile { path: p.into(), reason: format!("not a zkinfer proof JSON: {e}") })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::ProofFile { path: p.into(), reason: format!("not a zkinfer proof JSON: {e}") })
 }
 
 /// Verifies a proof against the model folder's verifying key. Also checks
@@ -191,7 +196,10 @@ pub fn verify(dir: &Path, proof: &ProofFile, proof_path: &Path) -> Result<(), Er
     let instances: Vec<Fr> = proof.instances[0]
         .iter()
         .enumerate()
-        .map(|(i, h)| artifact::fr_from_hex(h).ok_or_else(|| bad(format!("instance {i} is not a 32-byte word below the field modulus"))))
+        .map(|(i, h)| {
+            artifact::fr_from_hex(h)
+                .ok_or_else(|| bad(format!("instance {i} is not a 32-byte word below the field modulus")))
+        })
         .collect::<Result<_, _>>()?;
     if instances.len() != m.program.num_instances() {
         return Err(bad(format!("expected {} public instances, got {}", m.program.num_instances(), instances.len())));
@@ -201,8 +209,12 @@ pub fn verify(dir: &Path, proof: &ProofFile, proof_path: &Path) -> Result<(), Er
         let proven: Vec<Option<i64>> = instances[instances.len() - n_out..].iter().map(circuits::fe_to_i64).collect();
         let claimed: Vec<i64> = proof.outputs_quantized.iter().flatten().copied().collect();
         let floats: Vec<f64> = proof.outputs.iter().flatten().copied().collect();
-        let scales: Vec<u32> =
-            m.program.outputs.iter().flat_map(|o| std::iter::repeat(m.program.nodes[o.value].scale).take(m.program.nodes[o.value].len())).collect();
+        let scales: Vec<u32> = m
+            .program
+            .outputs
+            .iter()
+            .flat_map(|o| std::iter::repeat_n(m.program.nodes[o.value].scale, m.program.nodes[o.value].len()))
+            .collect();
         let consistent = proven.len() == claimed.len()
             && claimed.len() == floats.len()
             && proven

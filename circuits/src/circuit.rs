@@ -29,8 +29,10 @@ pub struct ModelConfig {
 pub enum TamperTarget {
     /// An op's output cell.
     Output,
-    /// A requant's quotient, with the remainder adjusted so the gate still holds.
+    /// A range row's quotient, with the remainder adjusted so the rescale still holds.
     Quotient,
+    /// A range row's sign bit.
+    Sign,
 }
 
 /// A deliberate witness change, for negative tests: a cheating prover's move.
@@ -73,10 +75,8 @@ impl ModelCircuit {
         let sel = Selectors {
             linear: chips::linear::configure(meta, &cols),
             bilinear: shape.bilinear.then(|| chips::bilinear::configure(meta, &cols)),
-            requant: chips::requant::configure(meta, &cols),
-            max: chips::max::configure(meta, &cols),
+            range: chips::range::configure(meta, &cols),
         };
-        table::configure_lookups(meta, &cols, sel.requant, sel.max, shape.range_bits);
         ModelConfig { cols, sel, shape: shape.clone() }
     }
 }
@@ -103,7 +103,7 @@ impl Circuit<Fr> for ModelCircuit {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        table::assign_table(&mut layouter, &config.cols, config.shape.rem_bits, config.shape.range_bits)?;
+        table::assign_table(&mut layouter, &config.cols, config.shape.limb_bits)?;
         let (program, trace) = (&self.program, &self.trace);
         let public = layouter.assign_region(
             || "model",
@@ -113,7 +113,7 @@ impl Circuit<Fr> for ModelCircuit {
                     &mut region,
                     &config.cols,
                     &config.sel,
-                    config.shape.rem_bits,
+                    (config.shape.limb_bits, config.shape.range_bits),
                     zero,
                     1,
                     self.witness,

@@ -1,20 +1,23 @@
 //! The column set every chip shares. Chips reuse the same physical columns
 //! with their own selectors, so a model's circuit is as narrow as its widest
-//! chip (the dot-product lanes).
+//! chip.
 
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance, TableColumn};
 
 use crate::{field::Fr, shape::CircuitShape};
 
 /// Role of each column:
-/// - `x[i]`: dot-product operands; requant uses `x[0]` = input, `x[1]` = quotient,
-///   `x[2..5]` = remainder limbs; max uses `x[0]`, `x[1]` = the two candidates.
+/// - `x[i]`: dot-product operands. Range rows (requant, max) use `x[0]` = input
+///   (or `a`), `x[1]` = quotient `q` (or `a - b`), `x[2]` = `b`, `x[3]` = sign of `q`,
+///   `x[4 + j]` = limb `j` (looked up with width `tag[j]`).
 /// - `b[i]`: right operands of activation-by-activation products (only when needed).
 /// - `acc`: running sums and every op's output.
-/// - `w[i]`: constant weights; requant uses `w[0]` = 2^shift, `w[1..4]` = limb weights.
-/// - `bias`: first-row bias of a dot product; requant's rounding offset.
+/// - `w[i]`: constant weights. Range rows: `w[0]` = 2^shift, `w[1]` = range offset,
+///   `w[2]` = ReLU flag, `w[3 + j]` = weight of limb `j` in `q + offset`,
+///   `w[3 + M + j]` = weight of limb `j` in the remainder.
+/// - `bias`: first-row bias of a dot product; a requant's rounding offset.
 /// - `cont`: 1 where a dot product continues the previous row's sum.
-/// - `tag[j]`: which table section lookup `j` reads on this row (0 = inactive).
+/// - `tag[j]`: bit width of limb `j` on this row (0 = unused).
 #[derive(Clone, Debug)]
 pub struct Columns {
     pub x: Vec<Column<Advice>>,
@@ -23,28 +26,32 @@ pub struct Columns {
     pub w: Vec<Column<Fixed>>,
     pub bias: Column<Fixed>,
     pub cont: Column<Fixed>,
-    pub tag: [Column<Fixed>; 4],
+    pub tag: Vec<Column<Fixed>>,
     pub constants: Column<Fixed>,
     pub instance: Column<Instance>,
     pub table: [TableColumn; 3],
 }
 
-/// Lanes a requant row needs: input, quotient and three remainder limbs.
-pub const MIN_LANES: usize = 5;
+/// Lanes a range row needs for `limbs` limb columns.
+pub fn min_lanes(limbs: usize) -> usize {
+    (4 + limbs).max(3 + 2 * limbs)
+}
 
 impl Columns {
     pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: &CircuitShape) -> Self {
-        let lanes = shape.lanes.max(MIN_LANES);
+        let lanes = shape.lanes.max(min_lanes(shape.limbs));
         let x: Vec<_> = (0..lanes).map(|_| meta.advice_column()).collect();
         let b: Vec<_> = if shape.bilinear { (0..lanes).map(|_| meta.advice_column()).collect() } else { vec![] };
         let acc = meta.advice_column();
+        // Only operand lanes and outputs take part in copies; limb lanes beyond
+        // the dot-product width never do, but lanes are shared, so all are enabled.
         for c in x.iter().chain(b.iter()).chain(std::iter::once(&acc)) {
             meta.enable_equality(*c);
         }
         let w: Vec<_> = (0..lanes).map(|_| meta.fixed_column()).collect();
         let bias = meta.fixed_column();
         let cont = meta.fixed_column();
-        let tag = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
+        let tag = (0..shape.limbs).map(|_| meta.fixed_column()).collect();
         let constants = meta.fixed_column();
         meta.enable_constant(constants);
         let instance = meta.instance_column();
@@ -55,5 +62,9 @@ impl Columns {
 
     pub fn lanes(&self) -> usize {
         self.x.len()
+    }
+
+    pub fn limbs(&self) -> usize {
+        self.tag.len()
     }
 }

@@ -22,7 +22,10 @@ pub struct Ctx<'a, 'r> {
     pub region: &'a mut Region<'r, Fr>,
     pub cols: &'a Columns,
     pub sel: &'a Selectors,
-    pub rem_bits: u32,
+    /// Limb width of range checks (the table covers widths 1..=limb_bits).
+    pub limb_bits: u32,
+    /// Activation range: `-2^range_bits <= q < 2^range_bits`.
+    pub range_bits: u32,
     /// A cell constrained to the constant 0 (for padding fed to max, public zeros).
     pub zero: Cell,
     row: usize,
@@ -37,13 +40,13 @@ impl<'a, 'r> Ctx<'a, 'r> {
         region: &'a mut Region<'r, Fr>,
         cols: &'a Columns,
         sel: &'a Selectors,
-        rem_bits: u32,
+        (limb_bits, range_bits): (u32, u32),
         zero: Cell,
         first_row: usize,
         witness: bool,
         tamper: &'a [Tamper],
     ) -> Self {
-        Ctx { region, cols, sel, rem_bits, zero, row: first_row, witness, tamper, error: None }
+        Ctx { region, cols, sel, limb_bits, range_bits, zero, row: first_row, witness, tamper, error: None }
     }
 
     pub fn next_row(&mut self) -> usize {
@@ -166,12 +169,29 @@ pub fn zero_masks(program: &Program) -> Vec<Vec<bool>> {
                 g.map.iter().map(|&c| c == ir::ZERO_SRC || src[c as usize]).collect()
             }
             Op::Requant(r) => masks[r.input].clone(),
-            Op::Max(m) => (0..m.outputs()).map(|o| m.row(o).len() == 1 && masks[m.input][m.cols[m.row_ptr[o] as usize] as usize]).collect(),
+            Op::Max(m) => (0..m.outputs())
+                .map(|o| m.row(o).len() == 1 && masks[m.input][m.cols[m.row_ptr[o] as usize] as usize])
+                .collect(),
             _ => vec![false; node.len()],
         };
         masks.push(m);
     }
     masks
+}
+
+/// Limb columns the program's range rows need with `limb_bits`-bit limbs.
+pub fn limbs_needed(program: &Program, limb_bits: u32) -> usize {
+    let b = program.quant.range_bits;
+    let mut m = chips::range::limbs_needed(b + 1, 0, limb_bits);
+    for node in &program.nodes {
+        let need = match &node.op {
+            Op::Requant(r) => chips::range::limbs_needed(b + 1, r.shift, limb_bits),
+            Op::Max(_) => chips::range::limbs_needed(b + 2, 0, limb_bits),
+            _ => 0,
+        };
+        m = m.max(need);
+    }
+    m.max(1)
 }
 
 /// Rows the program takes with `lanes` lanes (excluding the zero row).

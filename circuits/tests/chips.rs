@@ -35,7 +35,7 @@ impl B {
         let p = Program {
             format_version: FORMAT_VERSION,
             name: "test".into(),
-            quant: QuantSettings { scale_bits: S, range_bits: 7, rem_bits: S },
+            quant: QuantSettings { scale_bits: S, range_bits: 7 },
             inputs: self.inputs,
             nodes: self.nodes,
             outputs,
@@ -62,7 +62,12 @@ fn dense(inputs: Vec<usize>, n_in: usize, w: &[i64], bias: &[i64]) -> Op {
     Op::Linear(LinearOp { inputs, row_ptr, cols, weights, bias: bias.to_vec() })
 }
 
-fn run(p: &Program, inputs: &[Vec<i64>], tamper: Vec<Tamper>, edit: impl FnOnce(&mut Trace)) -> Result<(), Vec<VerifyFailure>> {
+fn run(
+    p: &Program,
+    inputs: &[Vec<i64>],
+    tamper: Vec<Tamper>,
+    edit: impl FnOnce(&mut Trace),
+) -> Result<(), Vec<VerifyFailure>> {
     let trace = eval(p, inputs).unwrap();
     let instances_honest = circuits::layout::instances(p, &trace);
     let mut trace = trace;
@@ -94,7 +99,11 @@ fn mlp() -> (Program, Vec<Vec<i64>>, usize, usize) {
 fn linear_and_requant_match_eval() {
     let (p, inp, _, r) = mlp();
     let t = eval(&p, &inp).unwrap();
-    assert!(t.values[r].iter().any(|&v| v == 0) && t.values[r].iter().any(|&v| v > 0), "exercise both relu branches: {:?}", t.values[r]);
+    assert!(
+        t.values[r].contains(&0) && t.values[r].iter().any(|&v| v > 0),
+        "exercise both relu branches: {:?}",
+        t.values[r]
+    );
     run(&p, &inp, vec![], |_| {}).unwrap();
 }
 
@@ -109,7 +118,7 @@ fn linear_tampered_output_fails() {
 fn requant_dishonest_quotient_fails() {
     let (p, inp, _, r) = mlp();
     let t = vec![Tamper { node: r, element: 2, target: TamperTarget::Quotient, delta: 1 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "remainder limb 0");
+    assert_fails_with(run(&p, &inp, t, |_| {}), "Lookup limb");
 }
 
 #[test]
@@ -119,7 +128,24 @@ fn relu_tampered_output_fails() {
     let neg = trace.values[r].iter().position(|&v| v == 0).unwrap();
     // Pass the negative pre-activation through instead of 0.
     let t = vec![Tamper { node: r, element: neg, target: TamperTarget::Output, delta: -3 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "quotient range + activation");
+    assert_fails_with(run(&p, &inp, t, |_| {}), "out = relu ? q*sign : q");
+}
+
+#[test]
+fn relu_flipped_sign_fails() {
+    let (p, inp, _, r) = mlp();
+    let trace = eval(&p, &inp).unwrap();
+    let neg = trace.values[r].iter().position(|&v| v == 0).unwrap();
+    // Claim a negative pre-activation is positive (and output it).
+    let q = {
+        let l = &trace.values[1];
+        ir::rescale(l[neg], S).0
+    };
+    let t = vec![
+        Tamper { node: r, element: neg, target: TamperTarget::Sign, delta: 1 },
+        Tamper { node: r, element: neg, target: TamperTarget::Output, delta: q },
+    ];
+    assert_fails_with(run(&p, &inp, t, |_| {}), "limb 0 (top limb of q) and sign");
 }
 
 #[test]
@@ -159,7 +185,8 @@ fn moves() -> (Program, Vec<Vec<i64>>, [usize; 5]) {
     let x = b.input(vec![2, 3]);
     // transpose to 3x2 and append a zero: [x0, x3, x1, x4, x2, x5, 0]
     let g = b.push(Op::Gather(GatherOp { inputs: vec![x], map: vec![0, 3, 1, 4, 2, 5, ZERO_SRC] }), vec![7]);
-    let m = b.push(Op::Max(MaxOp { input: g, row_ptr: vec![0, 2, 4, 7, 8], cols: vec![0, 1, 2, 3, 4, 5, 6, 6] }), vec![4]);
+    let m =
+        b.push(Op::Max(MaxOp { input: g, row_ptr: vec![0, 2, 4, 7, 8], cols: vec![0, 1, 2, 3, 4, 5, 6, 6] }), vec![4]);
     let bl = b.push(
         Op::Bilinear(BilinearOp { a: x, b: g, row_ptr: vec![0, 1, 3, 4], pairs: vec![(0, 0), (1, 2), (2, 4), (5, 6)] }),
         vec![3],
@@ -167,7 +194,13 @@ fn moves() -> (Program, Vec<Vec<i64>>, [usize; 5]) {
     let rq = b.push(Op::Requant(RequantOp { input: bl, shift: S, act: Activation::Identity }), vec![3]);
     let x2 = b.input(vec![2]);
     let sum = b.push(
-        Op::Linear(LinearOp { inputs: vec![m, x2], row_ptr: vec![0, 2], cols: vec![0, 4], weights: vec![1, -1], bias: vec![0] }),
+        Op::Linear(LinearOp {
+            inputs: vec![m, x2],
+            row_ptr: vec![0, 2],
+            cols: vec![0, 4],
+            weights: vec![1, -1],
+            bias: vec![0],
+        }),
         vec![1],
     );
     (b.program(&[m, rq, sum], Visibility::Public), vec![vec![-5, 9, 3, 12, -7, 0], vec![4, -4]], [g, m, bl, rq, sum])
@@ -187,7 +220,13 @@ fn max_tampered_output_fails() {
     let (p, inp, [_, m, ..]) = moves();
     // Claim the smaller candidate as the max.
     let t = vec![Tamper { node: m, element: 0, target: TamperTarget::Output, delta: -17 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "max diff");
+    assert_fails_with(run(&p, &inp, t, |_| {}), "max: q = a - b");
+    // ... and with the sign flipped to match the smaller candidate.
+    let t = vec![
+        Tamper { node: m, element: 0, target: TamperTarget::Output, delta: -17 },
+        Tamper { node: m, element: 0, target: TamperTarget::Sign, delta: -1 },
+    ];
+    assert_fails_with(run(&p, &inp, t, |_| {}), "limb 0 (top limb of q) and sign");
     let t = vec![Tamper { node: m, element: 1, target: TamperTarget::Output, delta: 1 }];
     assert!(run(&p, &inp, t, |_| {}).is_err());
 }
@@ -225,7 +264,13 @@ fn multi_limb_rescale_matches_eval_and_rejects_tamper() {
     let x = b.input(vec![4]);
     // average-pool-like: weight m = round(2^(2S) / 3) over 3 elements, shift 2S
     let l = b.push(
-        Op::Linear(LinearOp { inputs: vec![x], row_ptr: vec![0, 3, 4], cols: vec![0, 1, 2, 3], weights: vec![85, 85, 85, 256], bias: vec![0, 0] }),
+        Op::Linear(LinearOp {
+            inputs: vec![x],
+            row_ptr: vec![0, 3, 4],
+            cols: vec![0, 1, 2, 3],
+            weights: vec![85, 85, 85, 256],
+            bias: vec![0, 0],
+        }),
         vec![2],
     );
     let r = b.push(Op::Requant(RequantOp { input: l, shift: 2 * S, act: Activation::Identity }), vec![2]);

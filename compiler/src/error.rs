@@ -19,19 +19,10 @@ pub enum CompileError {
     UnsupportedType { tensor: String, dtype: String },
 
     #[error("node {node} ({op}): {reason}")]
-    Shape {
-        node: String,
-        op: String,
-        reason: String,
-    },
+    Shape { node: String, op: String, reason: String },
 
     #[error("node {node} ({op}): attribute {attribute}: {reason}")]
-    Attribute {
-        node: String,
-        op: String,
-        attribute: String,
-        reason: String,
-    },
+    Attribute { node: String, op: String, attribute: String, reason: String },
 
     #[error("tensor {tensor}: {reason}")]
     Tensor { tensor: String, reason: String },
@@ -40,21 +31,10 @@ pub enum CompileError {
     InputCount { expected: usize, got: usize },
 
     #[error("input {index} ({name}): expected {expected} values (shape {shape:?}), got {got}")]
-    InputLength {
-        index: usize,
-        name: String,
-        shape: Vec<usize>,
-        expected: usize,
-        got: usize,
-    },
+    InputLength { index: usize, name: String, shape: Vec<usize>, expected: usize, got: usize },
 
     #[error("input {index} ({name}) element {element}: value {value} is not a finite number")]
-    NotFinite {
-        index: usize,
-        name: String,
-        element: usize,
-        value: f64,
-    },
+    NotFinite { index: usize, name: String, element: usize, value: f64 },
 
     #[error("calibration: {reason}")]
     Calibration { reason: String },
@@ -67,10 +47,7 @@ pub enum CompileError {
 }
 
 fn format_ops(ops: &[(String, String)]) -> String {
-    ops.iter()
-        .map(|(op, node)| format!("{op} (node '{node}')"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    ops.iter().map(|(op, node)| format!("{op} (node '{node}')")).collect::<Vec<_>>().join(", ")
 }
 
 pub type Result<T> = std::result::Result<T, CompileError>;

@@ -1,9 +1,11 @@
 //! `compiler`: ONNX -> [`ir::Program`].
 //!
 //! Pipeline: [`frontend`] decodes the model into a float graph with static
-//! shapes (one converter per op family), [`passes`] simplify it, [`quantize`]
-//! picks the fixed-point settings (from calibration samples when given),
-//! `passes::lower` emits the integer program and the program passes tidy it.
+//! shapes (one converter per op family), [`passes`] simplify it,
+//! `passes::lower` emits the integer program for given fixed-point settings
+//! and the program passes tidy it; [`quantize`] picks the settings (with
+//! calibration samples: the smallest scale whose program is accurate enough on
+//! them, by compiling and evaluating each candidate).
 
 pub mod error;
 pub mod frontend;
@@ -15,17 +17,21 @@ use std::path::Path;
 
 pub use error::CompileError;
 pub use frontend::inspect::{InspectReport, NodeReport, TensorReport};
-pub use json::{parse_expected_json, parse_input_json};
+pub use json::{parse_calibration_json, parse_expected_json, parse_input_json};
 
 use error::Result;
 use frontend::graph::Graph;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompileOptions {
-    /// Fixed-point fractional bits; chosen by [`quantize::choose_settings`] when `None` (8 by default).
+    /// Fixed-point fractional bits; chosen by [`quantize::choose_program`] when
+    /// `None` (8 without calibration, else the smallest accurate enough).
     pub scale_bits: Option<u32>,
     /// Override of `QuantSettings::range_bits`.
     pub range_bits: Option<u32>,
+    /// Significant bits of each layer's largest weight
+    /// ([`quantize::DEFAULT_WEIGHT_BITS`] when `None`).
+    pub weight_bits: Option<u32>,
     /// Sample inputs: samples -> inputs -> flattened floats (EZKL `input_data` form).
     pub calibration: Vec<Vec<Vec<f64>>>,
     pub input_visibility: ir::Visibility,
@@ -37,6 +43,7 @@ impl Default for CompileOptions {
         CompileOptions {
             scale_bits: None,
             range_bits: None,
+            weight_bits: None,
             calibration: vec![],
             input_visibility: ir::Visibility::Private,
             output_visibility: ir::Visibility::Public,
@@ -54,10 +61,8 @@ pub fn load_graph(model: &[u8], name: &str, inputs: Option<&[Vec<f64>]>) -> Resu
 }
 
 pub fn compile_file(path: &Path, opts: &CompileOptions) -> Result<ir::Program> {
-    let bytes = std::fs::read(path).map_err(|e| CompileError::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| CompileError::Io { path: path.display().to_string(), reason: e.to_string() })?;
     let name = path
         .parent()
         .filter(|_| path.file_stem().is_some_and(|s| s == "model"))
@@ -72,22 +77,16 @@ pub fn compile_bytes(model: &[u8], name: &str, opts: &CompileOptions) -> Result<
     compile_named(model, name, name, opts)
 }
 
-fn compile_named(
-    model: &[u8],
-    name: &str,
-    path: &str,
-    opts: &CompileOptions,
-) -> Result<ir::Program> {
+fn compile_named(model: &[u8], name: &str, path: &str, opts: &CompileOptions) -> Result<ir::Program> {
     let g = load_graph(model, path, opts.calibration.first().map(|s| s.as_slice()))?;
-    let quant = quantize::choose_settings(&g, opts)?;
-    let vis = passes::lower::Visibilities {
-        input: opts.input_visibility,
-        output: opts.output_visibility,
-    };
-    let mut program = passes::lower::lower(&g, name, quant, vis)?;
-    passes::run_program_passes(&mut program)?;
-    program.validate()?;
-    Ok(program)
+    let vis = passes::lower::Visibilities { input: opts.input_visibility, output: opts.output_visibility };
+    let weight_bits = quantize::weight_bits(opts)?;
+    quantize::choose_program(&g, opts, |quant| {
+        let mut program = passes::lower::lower(&g, name, quant, weight_bits, &vis)?;
+        passes::run_program_passes(&mut program)?;
+        program.validate()?;
+        Ok(program)
+    })
 }
 
 /// Every node with its shapes and whether it is supported; never fails on

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{check_folder, corpus};
+use common::{check_folder, corpus, max_shift};
 use compiler::CompileError;
 
 const MUST_PASS: &[&str] = &[
@@ -17,39 +17,43 @@ const MUST_PASS: &[&str] = &[
     "ezkl/variable_cnn",
 ];
 
-/// Models that compile but cannot meet 1% under the 16-bit range budget, and why.
-const KNOWN_INACCURATE: &[(&str, &str)] = &[(
-    "ezkl/1l_tiny_div",
-    "outputs of 1e-4 from inputs of 1: 1% needs s >= 20, hence range_bits >= 22 (> 16)",
-)];
+/// Models that compile but cannot meet 1% with the automatic scales, and why.
+const KNOWN_INACCURATE: &[(&str, &str)] =
+    &[("ezkl/1l_tiny_div", "outputs of 1e-4 from inputs of 1: 1% needs s >= 20; automatic scales stop at 14")];
 
 const FLOAT_TOL: f64 = 1e-4;
 const QUANT_TOL: f64 = 0.01;
 
+/// The example models, calibrated on their `calibration.json`.
+const EXAMPLES: &[&str] = &["mlp", "cnn"];
+
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
 #[test]
 fn must_pass_models() {
     let Some(root) = corpus() else { return };
-    for m in MUST_PASS {
-        let out = check_folder(&root.join(m)).unwrap_or_else(|e| panic!("{m}: {e}"));
+    let dirs = MUST_PASS
+        .iter()
+        .map(|m| (m.to_string(), root.join(m)))
+        .chain(EXAMPLES.iter().map(|m| (format!("examples/{m}"), examples().join(m))));
+    for (m, dir) in dirs {
+        let out = check_folder(&dir).unwrap_or_else(|e| panic!("{m}: {e}"));
         let q = out.program.quant;
         println!(
-            "{m:<28} float err {:.2e}  quant err {:.4}%  (s={} B={} nodes={})",
-            out.float_err,
-            100.0 * out.quant_err,
+            "{m:<24} s={:<2} B={:<2} max shift={:<2} (shift+B+1={:<2}) quant err {:.4}% (calibration {:.4}%)  float err {:.2e}  nodes={}",
             q.scale_bits,
             q.range_bits,
+            max_shift(&out.program),
+            max_shift(&out.program) + q.range_bits + 1,
+            100.0 * out.quant_err,
+            100.0 * out.calibration_err,
+            out.float_err,
             out.program.nodes.len()
         );
-        assert!(
-            out.float_err <= FLOAT_TOL,
-            "{m}: float reference error {}",
-            out.float_err
-        );
-        assert!(
-            out.quant_err <= QUANT_TOL,
-            "{m}: quantized error {}",
-            out.quant_err
-        );
+        assert!(out.float_err <= FLOAT_TOL, "{m}: float reference error {}", out.float_err);
+        assert!(out.quant_err <= QUANT_TOL, "{m}: quantized error {}", out.quant_err);
     }
 }
 
@@ -62,25 +66,16 @@ fn whole_corpus() {
     let mut unsupported: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut passed = 0;
     for family in ["ezkl", "onnx-node"] {
-        let mut dirs: Vec<_> = std::fs::read_dir(root.join(family))
-            .expect("corpus folder")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
+        let mut dirs: Vec<_> =
+            std::fs::read_dir(root.join(family)).expect("corpus folder").flatten().map(|e| e.path()).collect();
         dirs.sort();
         for dir in dirs {
-            let name = format!(
-                "{family}/{}",
-                dir.file_name().unwrap_or_default().to_string_lossy()
-            );
+            let name = format!("{family}/{}", dir.file_name().unwrap_or_default().to_string_lossy());
             match check_folder(&dir) {
                 Ok(out) => {
                     let known = KNOWN_INACCURATE.iter().find(|(m, _)| *m == name);
                     if let (Some((_, why)), true) = (known, out.float_err <= FLOAT_TOL) {
-                        println!(
-                            "skip {name:<70} quant err {:.3}% (known: {why})",
-                            100.0 * out.quant_err
-                        );
+                        println!("skip {name:<70} quant err {:.3}% (known: {why})", 100.0 * out.quant_err);
                     } else if out.float_err > FLOAT_TOL || out.quant_err > QUANT_TOL {
                         failures.push(format!(
                             "{name}: float err {:.2e}, quant err {:.3}%",
@@ -99,10 +94,7 @@ fn whole_corpus() {
                     unsupported.entry(kinds.join("+")).or_default().push(name);
                 }
                 Err(CompileError::UnsupportedType { dtype, .. }) => {
-                    unsupported
-                        .entry(format!("type {dtype}"))
-                        .or_default()
-                        .push(name);
+                    unsupported.entry(format!("type {dtype}")).or_default().push(name);
                 }
                 Err(e) => failures.push(format!("{name}: {e}")),
             }
@@ -115,11 +107,7 @@ fn whole_corpus() {
     for f in &failures {
         println!("FAIL {f}");
     }
-    assert!(
-        failures.is_empty(),
-        "{} corpus models failed",
-        failures.len()
-    );
+    assert!(failures.is_empty(), "{} corpus models failed", failures.len());
 }
 
 /// The onnxruntime-quantized models use ops outside the supported set; they
@@ -134,11 +122,7 @@ fn quantized_models_fail_cleanly() {
         let bytes = std::fs::read(dir.join("model.onnx")).expect("model.onnx");
         compiler::inspect_bytes(&bytes).expect("inspect");
         match check_folder(&dir) {
-            Ok(out) => println!(
-                "{}: compiles, quant err {:.3}%",
-                dir.display(),
-                100.0 * out.quant_err
-            ),
+            Ok(out) => println!("{}: compiles, quant err {:.3}%", dir.display(), 100.0 * out.quant_err),
             Err(e) => println!("{}: {e}", dir.display()),
         }
     }

@@ -15,17 +15,9 @@ fn mlp() -> Vec<u8> {
 
 #[test]
 fn malformed_bytes() {
-    for bytes in [
-        &b"definitely not an onnx model"[..],
-        &[0xff; 64][..],
-        &[][..],
-    ] {
-        let err =
-            compiler::compile_bytes(bytes, "junk.onnx", &CompileOptions::default()).unwrap_err();
-        assert!(
-            matches!(&err, CompileError::Decode { path, .. } if path == "junk.onnx"),
-            "{err}"
-        );
+    for bytes in [&b"definitely not an onnx model"[..], &[0xff; 64][..], &[][..]] {
+        let err = compiler::compile_bytes(bytes, "junk.onnx", &CompileOptions::default()).unwrap_err();
+        assert!(matches!(&err, CompileError::Decode { path, .. } if path == "junk.onnx"), "{err}");
         assert!(compiler::inspect_bytes(bytes).is_err());
         assert!(compiler::float_reference(bytes, &[]).is_err());
     }
@@ -53,20 +45,14 @@ fn unsupported_ops_are_all_listed() {
     m.node("Relu", &["a"], &["b"], vec![]); // downstream of an unsupported node: not reported
     m.node("Tanh", &["x"], &["c"], vec![]);
     m.node("Div", &["x", "d"], &["e"], vec![]); // divisor is not a constant
-    m.node("Add", &["b", "c"], &["f"], vec![])
-        .node("Add", &["f", "e"], &["y"], vec![])
-        .output("y");
+    m.node("Add", &["b", "c"], &["f"], vec![]).node("Add", &["f", "e"], &["y"], vec![]).output("y");
     let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
-    let CompileError::Unsupported { ops } = &err else {
-        panic!("{err}")
-    };
+    let CompileError::Unsupported { ops } = &err else { panic!("{err}") };
     let kinds: Vec<&str> = ops.iter().map(|(op, _)| op.as_str()).collect();
     assert_eq!(kinds, vec!["Sigmoid", "Tanh", "Div"]);
     let msg = err.to_string();
     assert!(
-        msg.contains("Sigmoid (node 'sigmoid_1')")
-            && msg.contains("Tanh (node 'tanh_3')")
-            && msg.contains("div_4"),
+        msg.contains("Sigmoid (node 'sigmoid_1')") && msg.contains("Tanh (node 'tanh_3')") && msg.contains("div_4"),
         "{msg}"
     );
     // inspect still describes every node.
@@ -75,21 +61,14 @@ fn unsupported_ops_are_all_listed() {
     assert_eq!(report.unsupported().len(), 3);
     let table = report.to_string();
     assert!(table.contains("Sigmoid") && table.contains("NO"), "{table}");
-    assert!(serde_json::to_string(&report)
-        .expect("json")
-        .contains("\"supported\":false"));
+    assert!(serde_json::to_string(&report).expect("json").contains("\"supported\":false"));
 }
 
 #[test]
 fn unused_extra_outputs_are_fine_but_used_ones_are_not() {
     let mut m = Model::new(13);
     m.input("x", &[1, 1, 4, 4]);
-    m.node(
-        "MaxPool",
-        &["x"],
-        &["y", "idx"],
-        vec![common::build::ints("kernel_shape", &[2, 2])],
-    );
+    m.node("MaxPool", &["x"], &["y", "idx"], vec![common::build::ints("kernel_shape", &[2, 2])]);
     m.output("y");
     assert!(compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).is_ok());
     m.output("idx");
@@ -100,9 +79,7 @@ fn unused_extra_outputs_are_fine_but_used_ones_are_not() {
 #[test]
 fn integer_inputs_are_rejected() {
     let mut m = Model::new(13);
-    m.input_typed("x", 7, &[Some(3)])
-        .node("Identity", &["x"], &["y"], vec![])
-        .output("y");
+    m.input_typed("x", 7, &[Some(3)]).node("Identity", &["x"], &["y"], vec![]).output("y");
     let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
     assert!(
         matches!(&err, CompileError::UnsupportedType { tensor, dtype } if tensor == "x" && dtype == "int64"),
@@ -114,54 +91,20 @@ fn integer_inputs_are_rejected() {
 fn bad_inputs() {
     let bytes = mlp();
     let err = compiler::float_reference(&bytes, &[vec![1.0, 2.0]]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            CompileError::InputLength {
-                expected: 3,
-                got: 2,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, CompileError::InputLength { expected: 3, got: 2, .. }), "{err}");
     let err = compiler::float_reference(&bytes, &[]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            CompileError::InputCount {
-                expected: 1,
-                got: 0
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, CompileError::InputCount { expected: 1, got: 0 }), "{err}");
     let err = compiler::float_reference(&bytes, &[vec![1.0, f64::NAN, 0.0]]).unwrap_err();
-    assert!(
-        matches!(err, CompileError::NotFinite { element: 1, .. }),
-        "{err}"
-    );
-    let opts = CompileOptions {
-        calibration: vec![vec![vec![0.0; 4]]],
-        ..Default::default()
-    };
+    assert!(matches!(err, CompileError::NotFinite { element: 1, .. }), "{err}");
+    let opts = CompileOptions { calibration: vec![vec![vec![0.0; 4]]], ..Default::default() };
     let err = compiler::compile_bytes(&bytes, "m", &opts).unwrap_err();
     assert!(matches!(err, CompileError::Calibration { .. }), "{err}");
     let p = compiler::compile_bytes(&bytes, "m", &CompileOptions::default()).expect("compile");
-    assert!(matches!(
-        ir::quantize_inputs(&p, &[vec![0.0; 5]]),
-        Err(ir::IrError::InputLength { .. })
-    ));
-    assert!(matches!(
-        ir::quantize_inputs(&p, &[vec![f64::NAN; 3]]),
-        Err(ir::IrError::NotFinite { .. })
-    ));
+    assert!(matches!(ir::quantize_inputs(&p, &[vec![0.0; 5]]), Err(ir::IrError::InputLength { .. })));
+    assert!(matches!(ir::quantize_inputs(&p, &[vec![f64::NAN; 3]]), Err(ir::IrError::NotFinite { .. })));
     // Out of the calibrated range: a clear range error from the evaluator.
     let q = ir::quantize_inputs(&p, &[vec![1e6, 0.0, 0.0]]).expect("finite");
-    assert!(matches!(
-        ir::eval(&p, &q),
-        Err(ir::IrError::OutOfRange { .. })
-    ));
+    assert!(matches!(ir::eval(&p, &q), Err(ir::IrError::OutOfRange { .. })));
 }
 
 #[test]
@@ -170,25 +113,15 @@ fn bad_attributes_and_shapes() {
     m.input("x", &[1, 3]).init("w", &[4, 2], &values(8, 2));
     m.node("MatMul", &["x", "w"], &["y"], vec![]).output("y");
     let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
-    assert!(
-        matches!(&err, CompileError::Shape { op, .. } if op == "MatMul"),
-        "{err}"
-    );
+    assert!(matches!(&err, CompileError::Shape { op, .. } if op == "MatMul"), "{err}");
 
     let mut m = Model::new(13);
-    m.input("x", &[1, 3])
-        .node("Flatten", &["x"], &["y"], vec![int("axis", 7)])
-        .output("y");
+    m.input("x", &[1, 3]).node("Flatten", &["x"], &["y"], vec![int("axis", 7)]).output("y");
     let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
-    assert!(
-        matches!(&err, CompileError::Attribute { attribute, .. } if attribute == "axis"),
-        "{err}"
-    );
+    assert!(matches!(&err, CompileError::Attribute { attribute, .. } if attribute == "axis"), "{err}");
 
     let mut m = Model::new(13);
-    m.input("x", &[1, 3])
-        .node("Relu", &["nope"], &["y"], vec![])
-        .output("y");
+    m.input("x", &[1, 3]).node("Relu", &["nope"], &["y"], vec![]).output("y");
     let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 
@@ -204,58 +137,36 @@ fn bad_attributes_and_shapes() {
     });
     m.node("MatMul", &["x", "w"], &["y"], vec![]).output("y");
     let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
-    assert!(
-        matches!(&err, CompileError::Tensor { tensor, .. } if tensor == "w"),
-        "{err}"
-    );
+    assert!(matches!(&err, CompileError::Tensor { tensor, .. } if tensor == "w"), "{err}");
 }
 
 #[test]
 fn json_forms() {
-    let v = compiler::parse_input_json(r#"{"input_data": [[1, 2.5], [[true, false], [3]]]}"#)
-        .expect("json");
+    let v = compiler::parse_input_json(r#"{"input_data": [[1, 2.5], [[true, false], [3]]]}"#).expect("json");
     assert_eq!(v, vec![vec![1.0, 2.5], vec![1.0, 0.0, 3.0]]);
-    assert_eq!(
-        compiler::parse_input_json(r#"{"input_data": [1, 2]}"#).expect("flat"),
-        vec![vec![1.0, 2.0]]
-    );
-    assert_eq!(
-        compiler::parse_input_json("[[1], [2]]").expect("bare"),
-        vec![vec![1.0], vec![2.0]]
-    );
-    let e = compiler::parse_expected_json(r#"{"output_data": [[[0.5, 1]]], "shapes": [[1, 2]]}"#)
-        .expect("expected");
+    assert_eq!(compiler::parse_input_json(r#"{"input_data": [1, 2]}"#).expect("flat"), vec![vec![1.0, 2.0]]);
+    assert_eq!(compiler::parse_input_json("[[1], [2]]").expect("bare"), vec![vec![1.0], vec![2.0]]);
+    let e = compiler::parse_expected_json(r#"{"output_data": [[[0.5, 1]]], "shapes": [[1, 2]]}"#).expect("expected");
     assert_eq!(e, vec![vec![0.5, 1.0]]);
-    for bad in [
-        "{",
-        r#"{"input_data": [["a"]]}"#,
-        r#"{"other": 1}"#,
-        r#"{"input_data": 3}"#,
-    ] {
-        assert!(
-            matches!(
-                compiler::parse_input_json(bad),
-                Err(CompileError::Json { .. })
-            ),
-            "{bad}"
-        );
+    let c = compiler::parse_calibration_json(r#"{"calibration_data": [[[1, 2]], [[3], [[4]]]]}"#).expect("calibration");
+    assert_eq!(c, vec![vec![vec![1.0, 2.0]], vec![vec![3.0], vec![4.0]]]);
+    assert_eq!(
+        compiler::parse_calibration_json(r#"{"input_data": [[1, 2]]}"#).expect("one sample"),
+        vec![vec![vec![1.0, 2.0]]]
+    );
+    assert!(matches!(compiler::parse_calibration_json(r#"{"calibration_data": 3}"#), Err(CompileError::Json { .. })));
+    for bad in ["{", r#"{"input_data": [["a"]]}"#, r#"{"other": 1}"#, r#"{"input_data": 3}"#] {
+        assert!(matches!(compiler::parse_input_json(bad), Err(CompileError::Json { .. })), "{bad}");
     }
 }
 
 #[test]
 fn compile_file_reports_io_errors() {
-    let err = compiler::compile_file(
-        std::path::Path::new("/nonexistent/model.onnx"),
-        &CompileOptions::default(),
-    )
-    .unwrap_err();
+    let err = compiler::compile_file(std::path::Path::new("/nonexistent/model.onnx"), &CompileOptions::default())
+        .unwrap_err();
     assert!(matches!(err, CompileError::Io { .. }), "{err}");
     let Some(root) = corpus() else { return };
-    let p = compiler::compile_file(
-        &root.join("ezkl/1l_mlp/model.onnx"),
-        &CompileOptions::default(),
-    )
-    .expect("compile");
+    let p = compiler::compile_file(&root.join("ezkl/1l_mlp/model.onnx"), &CompileOptions::default()).expect("compile");
     assert_eq!(p.name, "1l_mlp");
     let back = ir::Program::from_bytes(&p.to_bytes()).expect("round trip");
     assert_eq!(back, p);

@@ -18,15 +18,7 @@ pub enum IrError {
         "value out of the calibrated range at node {node} ({name}, {what}) element {element}: \
          {value} is outside [{lo}, {hi}]; recompile with --calibrate on inputs like this one or a larger --range-bits"
     )]
-    OutOfRange {
-        node: usize,
-        name: String,
-        what: &'static str,
-        element: usize,
-        value: i64,
-        lo: i64,
-        hi: i64,
-    },
+    OutOfRange { node: usize, name: String, what: &'static str, element: usize, value: i64, lo: i64, hi: i64 },
     #[error("integer overflow at node {node} ({name}); the model's values exceed 62 bits")]
     Overflow { node: usize, name: String },
     #[error("cannot decode program: {0}")]

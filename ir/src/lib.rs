@@ -13,7 +13,7 @@ pub mod program;
 pub mod quant;
 
 pub use error::IrError;
-pub use eval::{eval, quantize_inputs, rescale, activate, Trace};
+pub use eval::{activate, eval, quantize_inputs, rescale, Trace};
 pub use op::{Activation, BilinearOp, GatherOp, LinearOp, MaxOp, Op, RequantOp, ZERO_SRC};
 pub use program::{InputSpec, Node, OutputSpec, Program, ValueId, Visibility, FORMAT_VERSION};
 pub use quant::{dequantize, quantize, QuantSettings};

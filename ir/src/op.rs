@@ -100,7 +100,7 @@ pub enum Activation {
 /// `shift == 0`), i.e. round half up; then `out = act(q)`. The quotient `q` is
 /// range-checked to the program's activation range, so this op is also the
 /// range check of model inputs (`shift == 0`, `Identity`).
-/// `shift` is 0 or a multiple of `rem_bits`, at most `MAX_REM_LIMBS` limbs.
+/// `shift` is at most `QuantSettings::MAX_SHIFT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequantOp {
     pub input: ValueId,
@@ -109,7 +109,9 @@ pub struct RequantOp {
 }
 
 /// `out[o] = max_{t in row_ptr[o]..row_ptr[o+1]} x[cols[t]]`; every window is
-/// non-empty, and `max - x` must fit the program's difference range.
+/// non-empty, and `max - x` must fit the program's difference range
+/// (`|d| < 2^(range_bits + 1)`), since the circuit takes the max pairwise
+/// through the sign of the difference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MaxOp {
     pub input: ValueId,

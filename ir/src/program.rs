@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::{error::IrError, op::Op, quant::QuantSettings};
 
 /// Bumped whenever the serialized form changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Index of a node, and of the value it produces.
 pub type ValueId = usize;
@@ -79,6 +79,14 @@ impl Program {
     /// Run on every decoded program, so later stages may index freely.
     pub fn validate(&self) -> Result<(), IrError> {
         let q = &self.quant;
+        if q.range_bits == 0 || q.range_bits > QuantSettings::MAX_RANGE_BITS {
+            return Err(IrError::Malformed {
+                node: 0,
+                name: self.name.clone(),
+                reason: format!("range_bits {} is not in 1..={}", q.range_bits, QuantSettings::MAX_RANGE_BITS),
+            });
+        }
+        let mut seen_inputs = vec![false; self.inputs.len()];
         for (i, node) in self.nodes.iter().enumerate() {
             let bad = |reason: String| IrError::Malformed { node: i, name: node.name.clone(), reason };
             let n_out = node.len();
@@ -100,12 +108,13 @@ impl Program {
             };
             match &node.op {
                 Op::Input { index } => {
-                    let spec = self
-                        .inputs
-                        .get(*index)
-                        .ok_or_else(|| bad(format!("input index {index} out of range")))?;
+                    let spec =
+                        self.inputs.get(*index).ok_or_else(|| bad(format!("input index {index} out of range")))?;
                     if spec.shape != node.shape {
                         return Err(bad("input shape differs from its spec".into()));
+                    }
+                    if std::mem::replace(&mut seen_inputs[*index], true) {
+                        return Err(bad(format!("input {index} is read by two input nodes")));
                     }
                 }
                 Op::Linear(l) => {
@@ -128,17 +137,8 @@ impl Program {
                     if self.nodes[r.input].len() != n_out {
                         return Err(bad("requant changes the element count".into()));
                     }
-                    if r.shift != 0
-                        && (q.rem_bits == 0
-                            || r.shift % q.rem_bits != 0
-                            || r.shift / q.rem_bits > QuantSettings::MAX_REM_LIMBS)
-                    {
-                        return Err(bad(format!(
-                            "shift {} is not 0 or a multiple of {} up to {} limbs",
-                            r.shift,
-                            q.rem_bits,
-                            QuantSettings::MAX_REM_LIMBS
-                        )));
+                    if r.shift > QuantSettings::MAX_SHIFT {
+                        return Err(bad(format!("shift {} is larger than {}", r.shift, QuantSettings::MAX_SHIFT)));
                     }
                 }
                 Op::Max(m) => {
@@ -160,6 +160,13 @@ impl Program {
                     }
                 }
             }
+        }
+        if let Some(missing) = seen_inputs.iter().position(|s| !s) {
+            return Err(IrError::Malformed {
+                node: 0,
+                name: self.inputs[missing].name.clone(),
+                reason: format!("input {missing} has no input node"),
+            });
         }
         for o in &self.outputs {
             if o.value >= self.nodes.len() {

@@ -9,13 +9,13 @@ pub struct QuantSettings {
     pub scale_bits: u32,
     /// Every range-checked activation `q` satisfies `-2^range_bits <= q < 2^range_bits`.
     pub range_bits: u32,
-    /// Bits of one remainder limb of a rescale; every rescale shift is a
-    /// multiple of this (or zero), at most [`QuantSettings::MAX_REM_LIMBS`] limbs.
-    pub rem_bits: u32,
 }
 
 impl QuantSettings {
-    pub const MAX_REM_LIMBS: u32 = 3;
+    /// Largest rescale shift (bits of the rounding remainder).
+    pub const MAX_SHIFT: u32 = 40;
+    /// Largest activation range.
+    pub const MAX_RANGE_BITS: u32 = 30;
 
     /// Inclusive bounds of a range-checked activation.
     pub fn act_bounds(&self) -> (i64, i64) {

@@ -54,7 +54,13 @@ fn frame(magic: &[u8; 8], digest: &[u8; 32], body: Vec<u8>) -> Vec<u8> {
     out
 }
 
-fn unframe<'a>(path: &Path, what: &'static str, magic: &[u8; 8], digest: &[u8; 32], bytes: &'a [u8]) -> Result<&'a [u8], ProverError> {
+fn unframe<'a>(
+    path: &Path,
+    what: &'static str,
+    magic: &[u8; 8],
+    digest: &[u8; 32],
+    bytes: &'a [u8],
+) -> Result<&'a [u8], ProverError> {
     let bad = |reason: &str| ProverError::BadFile { path: path.into(), what, reason: reason.into() };
     if bytes.len() < 72 || &bytes[..8] != magic {
         return Err(bad("missing header; not made by zkinfer setup"));

@@ -19,7 +19,11 @@ use crate::{
 
 /// Proves `circuit` (which carries its witness); returns the proof bytes and
 /// the public instances they were proven against.
-pub fn prove(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: ModelCircuit) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
+pub fn prove(
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
     let instances = circuit.instances();
     let mut transcript = EvmTranscript::<G1Affine, Vec<u8>>::new(Vec::new());
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, ChallengeEvm<G1Affine>, _, _, _>(
@@ -36,16 +40,21 @@ pub fn prove(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, circuit: Mode
 
 /// Checks `proof` against the verifying key and public instances. Rejects
 /// trailing bytes, so a proof has exactly one encoding.
-pub fn verify(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> Result<(), ProverError> {
+pub fn verify(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+) -> Result<(), ProverError> {
     let mut reader = proof;
     let mut transcript = EvmTranscript::<G1Affine, &mut &[u8]>::new(&mut reader);
-    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, ChallengeEvm<G1Affine>, _, SingleStrategy<'_, Bn256>>(
-        params,
-        vk,
-        SingleStrategy::new(params),
-        &[&[instances]],
-        &mut transcript,
-    )
+    verify_proof::<
+        KZGCommitmentScheme<Bn256>,
+        VerifierSHPLONK<'_, Bn256>,
+        ChallengeEvm<G1Affine>,
+        _,
+        SingleStrategy<'_, Bn256>,
+    >(params, vk, SingleStrategy::new(params), &[&[instances]], &mut transcript)
     .map_err(|e| ProverError::Rejected(format!("{e:?}")))?;
     drop(transcript);
     if !reader.is_empty() {

@@ -60,8 +60,7 @@ pub fn read(path: &Path, need_k: u32) -> Result<ParamsKZG<Bn256>, ProverError> {
             bytes.len()
         )));
     };
-    let mut params =
-        ParamsKZG::<Bn256>::read_custom(&mut bytes.as_slice(), format).map_err(|e| bad(e.to_string()))?;
+    let mut params = ParamsKZG::<Bn256>::read_custom(&mut bytes.as_slice(), format).map_err(|e| bad(e.to_string()))?;
     if params.k() > need_k {
         params.downsize(need_k);
     }

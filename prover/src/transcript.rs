@@ -8,9 +8,11 @@ use std::io::{self, Read, Write};
 use std::marker::PhantomData;
 
 use halo2_proofs::{
-    halo2curves::{Coordinates, CurveAffine},
     halo2curves::ff::{FromUniformBytes, PrimeField},
-    transcript::{EncodedChallenge, Transcript, TranscriptRead, TranscriptReadBuffer, TranscriptWrite, TranscriptWriterBuffer},
+    halo2curves::{Coordinates, CurveAffine},
+    transcript::{
+        EncodedChallenge, Transcript, TranscriptRead, TranscriptReadBuffer, TranscriptWrite, TranscriptWriterBuffer,
+    },
 };
 use sha3::{Digest, Keccak256};
 
@@ -77,8 +79,8 @@ where
     }
 
     fn common_point(&mut self, point: C) -> io::Result<()> {
-        let c: Coordinates<C> = Option::from(point.coordinates())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "cannot absorb the point at infinity"))?;
+        let c: Coordinates<C> =
+            Option::from(point.coordinates()).ok_or_else(|| io::Error::other("cannot absorb the point at infinity"))?;
         self.buf.extend(be32(c.x()));
         self.buf.extend(be32(c.y()));
         Ok(())
@@ -113,8 +115,9 @@ where
         let mut w = [0u8; 32];
         self.stream.read_exact(&mut w)?;
         w.reverse();
-        let s: C::Scalar = Option::from(C::Scalar::from_repr(w))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "scalar in proof is not below the field modulus"))?;
+        let s: C::Scalar = Option::from(C::Scalar::from_repr(w)).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "scalar in proof is not below the field modulus")
+        })?;
         self.common_scalar(s)?;
         Ok(s)
     }
@@ -127,8 +130,8 @@ where
 {
     fn write_point(&mut self, point: C) -> io::Result<()> {
         self.common_point(point)?;
-        let c: Coordinates<C> = Option::from(point.coordinates())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::Other, "cannot write the point at infinity"))?;
+        let c: Coordinates<C> =
+            Option::from(point.coordinates()).ok_or_else(|| io::Error::other("cannot write the point at infinity"))?;
         self.stream.write_all(&be32(c.x()))?;
         self.stream.write_all(&be32(c.y()))
     }

@@ -29,7 +29,7 @@ fn program(bias: i64) -> Program {
     let p = Program {
         format_version: FORMAT_VERSION,
         name: "tiny".into(),
-        quant: QuantSettings { scale_bits: s, range_bits: 7, rem_bits: s },
+        quant: QuantSettings { scale_bits: s, range_bits: 7 },
         inputs: vec![InputSpec { name: "x".into(), shape: vec![1, 4] }],
         nodes,
         outputs: vec![OutputSpec { name: "y".into(), value: 2, shape: vec![1, 2] }],

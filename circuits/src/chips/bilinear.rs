@@ -8,7 +8,11 @@ use halo2_proofs::{
 };
 use ir::BilinearOp;
 
-use crate::{columns::Columns, field::Fr, layout::{Cells, Ctx}};
+use crate::{
+    columns::Columns,
+    field::Fr,
+    layout::{Cells, Ctx},
+};
 
 pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns) -> Selector {
     let q = meta.selector();
@@ -25,16 +29,22 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns) -> Selector {
     q
 }
 
-pub fn rows(op: &BilinearOp, lanes: usize, is_zero_a: impl Fn(usize) -> bool, is_zero_b: impl Fn(usize) -> bool) -> usize {
+pub fn rows(
+    op: &BilinearOp,
+    lanes: usize,
+    is_zero_a: impl Fn(usize) -> bool,
+    is_zero_b: impl Fn(usize) -> bool,
+) -> usize {
     (0..op.outputs())
         .map(|o| {
-            let n = op.row(o).filter(|&t| !is_zero_a(op.pairs[t].0 as usize) && !is_zero_b(op.pairs[t].1 as usize)).count();
+            let n =
+                op.row(o).filter(|&t| !is_zero_a(op.pairs[t].0 as usize) && !is_zero_b(op.pairs[t].1 as usize)).count();
             n.div_ceil(lanes).max(1)
         })
         .sum()
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // o indexes bias, outputs and rows alike
 pub fn assign(
     ctx: &mut Ctx<'_, '_>,
     node: usize,
@@ -73,7 +83,8 @@ pub fn assign(
                     }
                 }
             }
-            let v = if ci + 1 == chunks.len() { ctx.tampered(node, o, crate::TamperTarget::Output, out[o]) } else { acc };
+            let v =
+                if ci + 1 == chunks.len() { ctx.tampered(node, o, crate::TamperTarget::Output, out[o]) } else { acc };
             last = Some(ctx.advice(ctx.cols.acc, row, v));
         }
         cells.push(last);

@@ -8,7 +8,11 @@ use halo2_proofs::{
 };
 use ir::LinearOp;
 
-use crate::{columns::Columns, field::Fr, layout::{Cells, Ctx}};
+use crate::{
+    columns::Columns,
+    field::Fr,
+    layout::{Cells, Ctx},
+};
 
 pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns) -> Selector {
     let q = meta.selector();
@@ -36,14 +40,13 @@ pub fn rows(op: &LinearOp, lanes: usize, is_zero: impl Fn(usize) -> bool) -> usi
         .sum()
 }
 
+#[allow(clippy::needless_range_loop)] // o indexes bias, outputs and rows alike
 pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, op: &LinearOp, src: &Cells, xv: &[i64], out: &[i64]) -> Cells {
     let lanes = ctx.cols.lanes();
     let mut cells = Vec::with_capacity(op.outputs());
     for o in 0..op.outputs() {
-        let terms: Vec<usize> = op
-            .row(o)
-            .filter(|&t| op.weights[t] != 0 && src[op.cols[t] as usize].is_some())
-            .collect();
+        let terms: Vec<usize> =
+            op.row(o).filter(|&t| op.weights[t] != 0 && src[op.cols[t] as usize].is_some()).collect();
         let chunks: Vec<&[usize]> = if terms.is_empty() { vec![&[]] } else { terms.chunks(lanes).collect() };
         let mut acc = op.bias[o];
         let mut last = None;
@@ -67,7 +70,8 @@ pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, op: &LinearOp, src: &Cells, xv
                     }
                 }
             }
-            let v = if ci + 1 == chunks.len() { ctx.tampered(node, o, crate::TamperTarget::Output, out[o]) } else { acc };
+            let v =
+                if ci + 1 == chunks.len() { ctx.tampered(node, o, crate::TamperTarget::Output, out[o]) } else { acc };
             last = Some(ctx.advice(ctx.cols.acc, row, v));
         }
         cells.push(last);

@@ -7,6 +7,7 @@ pub mod bilinear;
 pub mod gather;
 pub mod linear;
 pub mod max;
+pub mod range;
 pub mod requant;
 
 use halo2_proofs::plonk::Selector;
@@ -16,6 +17,5 @@ use halo2_proofs::plonk::Selector;
 pub struct Selectors {
     pub linear: Selector,
     pub bilinear: Option<Selector>,
-    pub requant: Selector,
-    pub max: Selector,
+    pub range: range::RangeSelectors,
 }

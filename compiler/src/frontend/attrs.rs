@@ -50,8 +50,7 @@ impl<'a> Attrs<'a> {
     }
 
     pub fn string(&self, key: &str) -> Option<String> {
-        self.find(key)
-            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+        self.find(key).map(|a| String::from_utf8_lossy(&a.s).into_owned())
     }
 
     pub fn tensor(&self, key: &str) -> Result<Option<Tensor>> {
@@ -68,9 +67,7 @@ impl<'a> Attrs<'a> {
             None => Ok(None),
             Some(v) => v
                 .iter()
-                .map(|&x| {
-                    usize::try_from(x).map_err(|_| self.err(key, format!("negative value {x}")))
-                })
+                .map(|&x| usize::try_from(x).map_err(|_| self.err(key, format!("negative value {x}"))))
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
         }

@@ -8,40 +8,19 @@ use crate::frontend::tensor::{Data, Tensor};
 /// Evaluates one op on its (already computed) inputs.
 pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> {
     let shape = shape.to_vec();
-    let first = || {
-        inputs
-            .first()
-            .copied()
-            .ok_or_else(|| internal(op, "missing input"))
-    };
+    let first = || inputs.first().copied().ok_or_else(|| internal(op, "missing input"));
     Ok(match op {
         FOp::Input(_) => return Err(internal(op, "inputs are not evaluated")),
         FOp::Const(t) => t.clone(),
-        FOp::Reshape => Tensor {
-            shape,
-            data: first()?.data.clone(),
-        },
+        FOp::Reshape => Tensor { shape, data: first()?.data.clone() },
         FOp::Gather(map) => {
             let all_int = inputs.iter().all(|t| t.is_int());
             if all_int {
-                let cat: Vec<i64> = inputs
-                    .iter()
-                    .flat_map(|t| t.to_i64().unwrap_or_default())
-                    .collect();
-                Tensor::int(
-                    shape,
-                    map.iter()
-                        .map(|&m| cat.get(m as usize).copied().unwrap_or(0))
-                        .collect(),
-                )
+                let cat: Vec<i64> = inputs.iter().flat_map(|t| t.to_i64().unwrap_or_default()).collect();
+                Tensor::int(shape, map.iter().map(|&m| cat.get(m as usize).copied().unwrap_or(0)).collect())
             } else {
                 let cat: Vec<f64> = inputs.iter().flat_map(|t| t.to_f64()).collect();
-                Tensor::float(
-                    shape,
-                    map.iter()
-                        .map(|&m| cat.get(m as usize).copied().unwrap_or(0.0))
-                        .collect(),
-                )
+                Tensor::float(shape, map.iter().map(|&m| cat.get(m as usize).copied().unwrap_or(0.0)).collect())
             }
         }
         FOp::Contract(c) => {
@@ -51,11 +30,7 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
             };
             let mut out = Vec::with_capacity(c.terms.rows());
             for o in 0..c.terms.rows() {
-                let mut acc = c
-                    .bias
-                    .as_ref()
-                    .and_then(|b| b.get(o).copied())
-                    .unwrap_or(0.0);
+                let mut acc = c.bias.as_ref().and_then(|b| b.get(o).copied()).unwrap_or(0.0);
                 for t in c.terms.row(o) {
                     acc += a.get(c.terms.a_idx[t] as usize).copied().unwrap_or(0.0)
                         * b.get(c.terms.b_idx[t] as usize).copied().unwrap_or(0.0);
@@ -70,9 +45,7 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
                 .map(|o| {
                     l.bias[o]
                         + l.row(o)
-                            .map(|t| {
-                                x.get(l.cols[t] as usize).copied().unwrap_or(0.0) * l.weights[t]
-                            })
+                            .map(|t| x.get(l.cols[t] as usize).copied().unwrap_or(0.0) * l.weights[t])
                             .sum::<f64>()
                 })
                 .collect();
@@ -83,11 +56,7 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
             let out = (0..w.row_ptr.len().saturating_sub(1))
                 .map(|o| {
                     (w.row_ptr[o] as usize..w.row_ptr[o + 1] as usize)
-                        .map(|t| {
-                            x.get(w.cols[t] as usize)
-                                .copied()
-                                .unwrap_or(f64::NEG_INFINITY)
-                        })
+                        .map(|t| x.get(w.cols[t] as usize).copied().unwrap_or(f64::NEG_INFINITY))
                         .fold(f64::NEG_INFINITY, f64::max)
                 })
                 .collect();
@@ -101,20 +70,13 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
 }
 
 fn internal(op: &FOp, reason: &str) -> CompileError {
-    CompileError::Shape {
-        node: "<internal>".into(),
-        op: op.kind().into(),
-        reason: reason.into(),
-    }
+    CompileError::Shape { node: "<internal>".into(), op: op.kind().into(), reason: reason.into() }
 }
 
 /// Checks float inputs against the graph's input shapes.
 pub fn check_inputs(g: &Graph, inputs: &[Vec<f64>]) -> Result<()> {
     if inputs.len() != g.inputs.len() {
-        return Err(CompileError::InputCount {
-            expected: g.inputs.len(),
-            got: inputs.len(),
-        });
+        return Err(CompileError::InputCount { expected: g.inputs.len(), got: inputs.len() });
     }
     for (index, (spec, data)) in g.inputs.iter().zip(inputs).enumerate() {
         let expected: usize = spec.shape.iter().product();
@@ -128,12 +90,7 @@ pub fn check_inputs(g: &Graph, inputs: &[Vec<f64>]) -> Result<()> {
             });
         }
         if let Some((element, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-            return Err(CompileError::NotFinite {
-                index,
-                name: spec.name.clone(),
-                element,
-                value,
-            });
+            return Err(CompileError::NotFinite { index, name: spec.name.clone(), element, value });
         }
     }
     Ok(())
@@ -149,11 +106,9 @@ pub fn eval_graph(g: &Graph, inputs: &[Vec<f64>]) -> Result<Vec<Tensor>> {
             op => {
                 let ins: Vec<&Tensor> = node.inputs.iter().map(|&i| &values[i]).collect();
                 eval_op(op, &ins, &node.shape).map_err(|e| match e {
-                    CompileError::Shape { op, reason, .. } => CompileError::Shape {
-                        node: node.name.clone(),
-                        op,
-                        reason,
-                    },
+                    CompileError::Shape { op, reason, .. } => {
+                        CompileError::Shape { node: node.name.clone(), op, reason }
+                    }
                     e => e,
                 })?
             }

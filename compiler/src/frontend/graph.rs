@@ -26,11 +26,7 @@ impl Terms {
         self.row_ptr.push(self.a_idx.len() as u32);
     }
     pub fn new() -> Terms {
-        Terms {
-            row_ptr: vec![0],
-            a_idx: vec![],
-            b_idx: vec![],
-        }
+        Terms { row_ptr: vec![0], a_idx: vec![], b_idx: vec![] }
     }
 }
 
@@ -151,9 +147,7 @@ impl Graph {
         let n = self.nodes.len();
         let mut order: Vec<ValueId> = Vec::with_capacity(n);
         let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
-        let inputs: Vec<ValueId> = (0..n)
-            .filter(|&i| matches!(self.nodes[i].op, FOp::Input(_)))
-            .collect();
+        let inputs: Vec<ValueId> = (0..n).filter(|&i| matches!(self.nodes[i].op, FOp::Input(_))).collect();
         for &i in &inputs {
             state[i] = 2;
             order.push(i);
@@ -182,10 +176,7 @@ impl Graph {
         for (k, &v) in order.iter().enumerate() {
             new_id[v] = k;
         }
-        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let mut old: Vec<Option<Node>> = std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
         self.nodes = order
             .iter()
             .filter_map(|&v| old[v].take())

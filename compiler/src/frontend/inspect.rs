@@ -36,23 +36,13 @@ pub struct InspectReport {
 impl InspectReport {
     /// `(op_type, node_name)` of every unsupported node.
     pub fn unsupported(&self) -> Vec<(String, String)> {
-        self.nodes
-            .iter()
-            .filter(|n| !n.supported)
-            .map(|n| (n.op_type.clone(), n.name.clone()))
-            .collect()
+        self.nodes.iter().filter(|n| !n.supported).map(|n| (n.op_type.clone(), n.name.clone())).collect()
     }
 }
 
 fn shape_str(s: &Option<Vec<usize>>) -> String {
     match s {
-        Some(s) => format!(
-            "[{}]",
-            s.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("x")
-        ),
+        Some(s) => format!("[{}]", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")),
         None => "?".into(),
     }
 }
@@ -63,48 +53,16 @@ fn shapes_str(v: &[Option<Vec<usize>>]) -> String {
 
 impl fmt::Display for InspectReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "opset {}  ir_version {}  producer {:?}",
-            self.opset, self.ir_version, self.producer
-        )?;
+        writeln!(f, "opset {}  ir_version {}  producer {:?}", self.opset, self.ir_version, self.producer)?;
         for i in &self.inputs {
-            writeln!(
-                f,
-                "input  {:<24} {:<8} {}",
-                i.name,
-                i.dtype,
-                shape_str(&i.shape)
-            )?;
+            writeln!(f, "input  {:<24} {:<8} {}", i.name, i.dtype, shape_str(&i.shape))?;
         }
         for o in &self.outputs {
-            writeln!(
-                f,
-                "output {:<24} {:<8} {}",
-                o.name,
-                o.dtype,
-                shape_str(&o.shape)
-            )?;
+            writeln!(f, "output {:<24} {:<8} {}", o.name, o.dtype, shape_str(&o.shape))?;
         }
-        let w_name = self
-            .nodes
-            .iter()
-            .map(|n| n.name.len())
-            .max()
-            .unwrap_or(4)
-            .clamp(4, 40);
-        let w_op = self
-            .nodes
-            .iter()
-            .map(|n| n.op_type.len())
-            .max()
-            .unwrap_or(2)
-            .clamp(7, 24);
-        writeln!(
-            f,
-            "{:<w_name$}  {:<w_op$}  {:<9}  inputs -> outputs",
-            "node", "op_type", "supported"
-        )?;
+        let w_name = self.nodes.iter().map(|n| n.name.len()).max().unwrap_or(4).clamp(4, 40);
+        let w_op = self.nodes.iter().map(|n| n.op_type.len()).max().unwrap_or(2).clamp(7, 24);
+        writeln!(f, "{:<w_name$}  {:<w_op$}  {:<9}  inputs -> outputs", "node", "op_type", "supported")?;
         for n in &self.nodes {
             writeln!(
                 f,
@@ -114,10 +72,7 @@ impl fmt::Display for InspectReport {
                 if n.supported { "yes" } else { "NO" },
                 shapes_str(&n.input_shapes),
                 shapes_str(&n.output_shapes),
-                n.note
-                    .as_ref()
-                    .map(|s| format!("  ({s})"))
-                    .unwrap_or_default()
+                n.note.as_ref().map(|s| format!("  ({s})")).unwrap_or_default()
             )?;
         }
         let bad = self.unsupported();

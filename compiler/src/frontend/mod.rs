@@ -33,15 +33,11 @@ pub struct NodeCtx<'a> {
 
 impl<'a> NodeCtx<'a> {
     pub fn attrs(&self) -> Attrs<'_> {
-        Attrs {
-            node: self.proto,
-            name: &self.name,
-        }
+        Attrs { node: self.proto, name: &self.name }
     }
 
     pub fn input(&self, i: usize) -> Result<ValueId> {
-        self.opt_input(i)
-            .ok_or_else(|| self.shape_err(format!("missing required input {i}")))
+        self.opt_input(i).ok_or_else(|| self.shape_err(format!("missing required input {i}")))
     }
 
     pub fn opt_input(&self, i: usize) -> Option<ValueId> {
@@ -49,18 +45,12 @@ impl<'a> NodeCtx<'a> {
     }
 
     pub fn shape_err(&self, reason: impl Into<String>) -> CompileError {
-        CompileError::Shape {
-            node: self.name.clone(),
-            op: self.op.clone(),
-            reason: reason.into(),
-        }
+        CompileError::Shape { node: self.name.clone(), op: self.op.clone(), reason: reason.into() }
     }
 
     /// This node cannot be lowered (e.g. a data-dependent operand that must be constant).
     pub fn unsupported(&self) -> CompileError {
-        CompileError::Unsupported {
-            ops: vec![(self.op.clone(), self.name.clone())],
-        }
+        CompileError::Unsupported { ops: vec![(self.op.clone(), self.name.clone())] }
     }
 
     /// A helper node's name, derived from this node's.
@@ -77,11 +67,7 @@ pub struct Builder {
 
 impl Builder {
     pub fn shape(&self, v: ValueId) -> &[usize] {
-        self.graph
-            .nodes
-            .get(v)
-            .map(|n| n.shape.as_slice())
-            .unwrap_or(&[])
+        self.graph.nodes.get(v).map(|n| n.shape.as_slice()).unwrap_or(&[])
     }
 
     pub fn konst(&self, v: ValueId) -> Option<&Tensor> {
@@ -108,23 +94,13 @@ impl Builder {
             let t = eval::eval_op(&op, &ins, &shape)?;
             return Ok(self.push_const(name, t));
         }
-        self.graph.nodes.push(Node {
-            name: name.to_string(),
-            op,
-            inputs,
-            shape,
-        });
+        self.graph.nodes.push(Node { name: name.to_string(), op, inputs, shape });
         Ok(self.graph.nodes.len() - 1)
     }
 
     pub fn push_const(&mut self, name: &str, t: Tensor) -> ValueId {
         let shape = t.shape.clone();
-        self.graph.nodes.push(Node {
-            name: name.to_string(),
-            op: FOp::Const(t),
-            inputs: vec![],
-            shape,
-        });
+        self.graph.nodes.push(Node { name: name.to_string(), op: FOp::Const(t), inputs: vec![], shape });
         self.graph.nodes.len() - 1
     }
 
@@ -132,8 +108,7 @@ impl Builder {
     /// makes the node unsupported.
     pub fn const_ints(&self, ctx: &NodeCtx, v: ValueId) -> Result<Vec<i64>> {
         let t = self.konst(v).ok_or_else(|| ctx.unsupported())?;
-        t.to_i64()
-            .ok_or_else(|| ctx.shape_err("expected integer values"))
+        t.to_i64().ok_or_else(|| ctx.shape_err("expected integer values"))
     }
 }
 
@@ -159,22 +134,11 @@ fn bind_shape(dims: &[Option<usize>], len: Option<usize>) -> Vec<usize> {
 
 /// Loads a model. `input_lens` (element counts of a sample's inputs) bind
 /// dynamic dimensions. `lenient` keeps going past every error (for inspection).
-pub fn load(
-    bytes: &[u8],
-    path: &str,
-    input_lens: Option<&[usize]>,
-    lenient: bool,
-) -> Result<Loaded> {
-    let decode = |reason: String| CompileError::Decode {
-        path: path.to_string(),
-        reason,
-    };
+pub fn load(bytes: &[u8], path: &str, input_lens: Option<&[usize]>, lenient: bool) -> Result<Loaded> {
+    let decode = |reason: String| CompileError::Decode { path: path.to_string(), reason };
     let model = ModelProto::parse_from_bytes(bytes)
         .map_err(|e| decode(format!("not a valid ONNX protobuf, or truncated ({e})")))?;
-    let g = model
-        .graph
-        .as_ref()
-        .ok_or_else(|| decode("the file holds no graph".into()))?;
+    let g = model.graph.as_ref().ok_or_else(|| decode("the file holds no graph".into()))?;
     if g.node.is_empty() && g.output.is_empty() {
         return Err(decode("the graph has no nodes and no outputs".into()));
     }
@@ -219,9 +183,9 @@ pub fn load(
                     s.dim
                         .iter()
                         .map(|d| match d.value {
-                            Some(
-                                onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(v),
-                            ) if v > 0 => Some(v as usize),
+                            Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => {
+                                Some(v as usize)
+                            }
                             _ => None,
                         })
                         .collect()
@@ -241,10 +205,7 @@ pub fn load(
             dtype: dtype_name(elem).into(),
         });
         if !is_float_dtype(elem) && !lenient {
-            return Err(CompileError::UnsupportedType {
-                tensor: vi.name.clone(),
-                dtype: dtype_name(elem).into(),
-            });
+            return Err(CompileError::UnsupportedType { tensor: vi.name.clone(), dtype: dtype_name(elem).into() });
         }
         if !matches!(numel_checked(&shape), Some(n) if n <= MAX_ELEMENTS) {
             return Err(CompileError::Tensor {
@@ -252,16 +213,8 @@ pub fn load(
                 reason: format!("shape {shape:?} is too large"),
             });
         }
-        b.graph.inputs.push(GraphInput {
-            name: vi.name.clone(),
-            shape: shape.clone(),
-        });
-        b.graph.nodes.push(Node {
-            name: vi.name.clone(),
-            op: FOp::Input(input_index),
-            inputs: vec![],
-            shape,
-        });
+        b.graph.inputs.push(GraphInput { name: vi.name.clone(), shape: shape.clone() });
+        b.graph.nodes.push(Node { name: vi.name.clone(), op: FOp::Input(input_index), inputs: vec![], shape });
         names.insert(vi.name.clone(), b.graph.nodes.len() - 1);
         input_index += 1;
     }
@@ -280,8 +233,7 @@ pub fn load(
             op_type: op.clone(),
             input_shapes: vec![],
             output_shapes: vec![],
-            supported: ops::is_supported(&op)
-                && (proto.domain.is_empty() || proto.domain == "ai.onnx"),
+            supported: ops::is_supported(&op) && (proto.domain.is_empty() || proto.domain == "ai.onnx"),
             note: None,
         };
         let mut inputs = Vec::with_capacity(proto.input.len());
@@ -301,9 +253,7 @@ pub fn load(
                 let err = CompileError::Shape {
                     node: name.clone(),
                     op: op.clone(),
-                    reason: format!(
-                        "input '{inp}' is not produced by any earlier node or initializer"
-                    ),
+                    reason: format!("input '{inp}' is not produced by any earlier node or initializer"),
                 };
                 if !lenient {
                     return Err(err);
@@ -313,10 +263,7 @@ pub fn load(
                 inputs.push(None);
             }
         }
-        node_report.input_shapes = inputs
-            .iter()
-            .map(|i| i.map(|i| b.shape(i).to_vec()))
-            .collect();
+        node_report.input_shapes = inputs.iter().map(|i| i.map(|i| b.shape(i).to_vec())).collect();
         let poison_all = |poisoned: &mut HashMap<String, Option<(String, String)>>| {
             for o in proto.output.iter().filter(|o| !o.is_empty()) {
                 poisoned.insert(o.clone(), None);
@@ -333,16 +280,9 @@ pub fn load(
                 report.nodes.push(node_report);
                 continue;
             }
-            None => Err(CompileError::Unsupported {
-                ops: vec![(op.clone(), name.clone())],
-            }),
+            None => Err(CompileError::Unsupported { ops: vec![(op.clone(), name.clone())] }),
             Some(convert) => {
-                let ctx = NodeCtx {
-                    proto,
-                    name: name.clone(),
-                    op: op.clone(),
-                    inputs,
-                };
+                let ctx = NodeCtx { proto, name: name.clone(), op: op.clone(), inputs };
                 convert(&mut b, &ctx)
             }
         };
@@ -358,10 +298,7 @@ pub fn load(
                             node_report.output_shapes.push(Some(b.shape(id).to_vec()));
                         }
                         None => {
-                            poisoned.insert(
-                                o.clone(),
-                                Some((format!("{op} (output {k})"), name.clone())),
-                            );
+                            poisoned.insert(o.clone(), Some((format!("{op} (output {k})"), name.clone())));
                             node_report.output_shapes.push(None);
                         }
                     }
@@ -391,17 +328,10 @@ pub fn load(
             Some(type_proto::Value::TensorType(t)) => dtype_name(t.elem_type),
             _ => "unknown",
         };
-        report.outputs.push(TensorReport {
-            name: out.name.clone(),
-            shape,
-            dtype: dtype.into(),
-        });
+        report.outputs.push(TensorReport { name: out.name.clone(), shape, dtype: dtype.into() });
         if let Some(&v) = names.get(&out.name) {
             if b.konst(v).is_some_and(|t| t.is_int()) && !lenient {
-                return Err(CompileError::UnsupportedType {
-                    tensor: out.name.clone(),
-                    dtype: "integer".into(),
-                });
+                return Err(CompileError::UnsupportedType { tensor: out.name.clone(), dtype: "integer".into() });
             }
             b.graph.outputs.push((out.name.clone(), v));
         } else if let Some(blame) = poisoned.get(&out.name) {
@@ -426,9 +356,5 @@ pub fn load(
             reason: "the graph has no outputs".into(),
         });
     }
-    Ok(Loaded {
-        graph: b.graph,
-        report,
-        unsupported,
-    })
+    Ok(Loaded { graph: b.graph, report, unsupported })
 }

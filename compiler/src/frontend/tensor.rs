@@ -28,16 +28,10 @@ pub struct Tensor {
 
 impl Tensor {
     pub fn float(shape: Vec<usize>, v: Vec<f64>) -> Tensor {
-        Tensor {
-            shape,
-            data: Data::Float(v),
-        }
+        Tensor { shape, data: Data::Float(v) }
     }
     pub fn int(shape: Vec<usize>, v: Vec<i64>) -> Tensor {
-        Tensor {
-            shape,
-            data: Data::Int(v),
-        }
+        Tensor { shape, data: Data::Int(v) }
     }
     pub fn len(&self) -> usize {
         match &self.data {
@@ -68,31 +62,18 @@ impl Tensor {
     pub fn to_i64(&self) -> Option<Vec<i64>> {
         match &self.data {
             Data::Int(v) => Some(v.clone()),
-            Data::Float(v) => v
-                .iter()
-                .map(|&x| {
-                    if x.fract() == 0.0 && x.abs() < 9.0e18 {
-                        Some(x as i64)
-                    } else {
-                        None
-                    }
-                })
-                .collect(),
+            Data::Float(v) => {
+                v.iter().map(|&x| if x.fract() == 0.0 && x.abs() < 9.0e18 { Some(x as i64) } else { None }).collect()
+            }
         }
     }
     /// Gathers elements by flat index (`None` = zero), keeping the element kind.
     pub fn gather(&self, shape: Vec<usize>, idx: impl Iterator<Item = Option<usize>>) -> Tensor {
         match &self.data {
-            Data::Float(v) => Tensor::float(
-                shape,
-                idx.map(|i| i.and_then(|i| v.get(i).copied()).unwrap_or(0.0))
-                    .collect(),
-            ),
-            Data::Int(v) => Tensor::int(
-                shape,
-                idx.map(|i| i.and_then(|i| v.get(i).copied()).unwrap_or(0))
-                    .collect(),
-            ),
+            Data::Float(v) => {
+                Tensor::float(shape, idx.map(|i| i.and_then(|i| v.get(i).copied()).unwrap_or(0.0)).collect())
+            }
+            Data::Int(v) => Tensor::int(shape, idx.map(|i| i.and_then(|i| v.get(i).copied()).unwrap_or(0)).collect()),
         }
     }
 }
@@ -146,19 +127,10 @@ fn bf16_to_f64(bits: u16) -> f64 {
 
 /// Decodes a `TensorProto` (initializer or attribute tensor).
 pub fn from_proto(t: &TensorProto) -> Result<Tensor> {
-    let name = if t.name.is_empty() {
-        "<unnamed>".to_string()
-    } else {
-        t.name.clone()
-    };
-    let err = |reason: String| CompileError::Tensor {
-        tensor: name.clone(),
-        reason,
-    };
+    let name = if t.name.is_empty() { "<unnamed>".to_string() } else { t.name.clone() };
+    let err = |reason: String| CompileError::Tensor { tensor: name.clone(), reason };
     if !t.external_data.is_empty() || t.data_location.value() == 1 {
-        return Err(err(
-            "external data is not supported; save the model with weights inside the file".into(),
-        ));
+        return Err(err("external data is not supported; save the model with weights inside the file".into()));
     }
     let shape: Vec<usize> = t
         .dims
@@ -171,60 +143,41 @@ pub fn from_proto(t: &TensorProto) -> Result<Tensor> {
     let raw = &t.raw_data;
     let chunks = |w: usize| -> Result<std::slice::ChunksExact<'_, u8>> {
         if raw.len() != n * w {
-            return Err(err(format!(
-                "raw_data has {} bytes, expected {} for shape {:?}",
-                raw.len(),
-                n * w,
-                shape
-            )));
+            return Err(err(format!("raw_data has {} bytes, expected {} for shape {:?}", raw.len(), n * w, shape)));
         }
         Ok(raw.chunks_exact(w))
     };
     let check_len = |got: usize| -> Result<()> {
         if got != n {
-            return Err(err(format!(
-                "has {got} values, expected {n} for shape {shape:?}"
-            )));
+            return Err(err(format!("has {got} values, expected {n} for shape {shape:?}")));
         }
         Ok(())
     };
     let use_raw = !raw.is_empty() || n == 0;
     let data = match t.data_type {
         1 => Data::Float(if use_raw {
-            chunks(4)?
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-                .collect()
+            chunks(4)?.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect()
         } else {
             check_len(t.float_data.len())?;
             t.float_data.iter().map(|&x| x as f64).collect()
         }),
         11 => Data::Float(if use_raw {
-            chunks(8)?
-                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-                .collect()
+            chunks(8)?.map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()
         } else {
             check_len(t.double_data.len())?;
             t.double_data.clone()
         }),
         10 | 16 => {
-            let conv = if t.data_type == 10 {
-                f16_to_f64
-            } else {
-                bf16_to_f64
-            };
+            let conv = if t.data_type == 10 { f16_to_f64 } else { bf16_to_f64 };
             Data::Float(if use_raw {
-                chunks(2)?
-                    .map(|c| conv(u16::from_le_bytes([c[0], c[1]])))
-                    .collect()
+                chunks(2)?.map(|c| conv(u16::from_le_bytes([c[0], c[1]]))).collect()
             } else {
                 check_len(t.int32_data.len())?;
                 t.int32_data.iter().map(|&x| conv(x as u16)).collect()
             })
         }
         7 => Data::Int(if use_raw {
-            chunks(8)?
-                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-                .collect()
+            chunks(8)?.map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()
         } else {
             check_len(t.int64_data.len())?;
             t.int64_data.clone()
@@ -235,15 +188,9 @@ pub fn from_proto(t: &TensorProto) -> Result<Tensor> {
                     2 => chunks(1)?.map(|c| c[0] as i64).collect(),
                     3 => chunks(1)?.map(|c| c[0] as i8 as i64).collect(),
                     9 => chunks(1)?.map(|c| (c[0] != 0) as i64).collect(),
-                    4 => chunks(2)?
-                        .map(|c| u16::from_le_bytes([c[0], c[1]]) as i64)
-                        .collect(),
-                    5 => chunks(2)?
-                        .map(|c| i16::from_le_bytes([c[0], c[1]]) as i64)
-                        .collect(),
-                    _ => chunks(4)?
-                        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
-                        .collect(),
+                    4 => chunks(2)?.map(|c| u16::from_le_bytes([c[0], c[1]]) as i64).collect(),
+                    5 => chunks(2)?.map(|c| i16::from_le_bytes([c[0], c[1]]) as i64).collect(),
+                    _ => chunks(4)?.map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
                 })
             } else {
                 // int32_data holds every narrow integer type, one value per entry.
@@ -253,26 +200,17 @@ pub fn from_proto(t: &TensorProto) -> Result<Tensor> {
         }
         12 | 13 => Data::Int(if use_raw {
             if t.data_type == 12 {
-                chunks(4)?
-                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
-                    .collect()
+                chunks(4)?.map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect()
             } else {
                 chunks(8)?
-                    .map(|c| {
-                        u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as i64
-                    })
+                    .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as i64)
                     .collect()
             }
         } else {
             check_len(t.uint64_data.len())?;
             t.uint64_data.iter().map(|&x| x as i64).collect()
         }),
-        other => {
-            return Err(err(format!(
-                "element type {} ({other}) is not supported",
-                dtype_name(other)
-            )))
-        }
+        other => return Err(err(format!("element type {} ({other}) is not supported", dtype_name(other)))),
     };
     Ok(Tensor { shape, data })
 }
@@ -282,13 +220,7 @@ mod tests {
     use super::*;
 
     fn proto(data_type: i32, dims: Vec<i64>, raw: Vec<u8>) -> TensorProto {
-        TensorProto {
-            name: "t".into(),
-            dims,
-            data_type,
-            raw_data: raw,
-            ..Default::default()
-        }
+        TensorProto { name: "t".into(), dims, data_type, raw_data: raw, ..Default::default() }
     }
 
     #[test]
@@ -299,16 +231,10 @@ mod tests {
         assert_eq!(t.data, Data::Float(vec![1.0, -2.0]));
         let t = from_proto(&proto(9, vec![3], vec![1, 0, 7])).expect("bool");
         assert_eq!(t.data, Data::Int(vec![1, 0, 1]));
-        let t =
-            from_proto(&proto(11, vec![], 0.5f64.to_le_bytes().to_vec())).expect("double scalar");
+        let t = from_proto(&proto(11, vec![], 0.5f64.to_le_bytes().to_vec())).expect("double scalar");
         assert_eq!((t.shape.clone(), t.data), (vec![], Data::Float(vec![0.5])));
-        let t = from_proto(&TensorProto {
-            data_type: 6,
-            dims: vec![2],
-            int32_data: vec![-3, 4],
-            ..Default::default()
-        })
-        .expect("int32_data");
+        let t = from_proto(&TensorProto { data_type: 6, dims: vec![2], int32_data: vec![-3, 4], ..Default::default() })
+            .expect("int32_data");
         assert_eq!(t.data, Data::Int(vec![-3, 4]));
     }
 

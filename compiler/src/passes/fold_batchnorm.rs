@@ -18,11 +18,7 @@ pub fn run(g: &mut Graph) -> Result<()> {
         };
         let n = aff.bias.len();
         let diagonal = aff.row_ptr.len() == n + 1
-            && aff
-                .row_ptr
-                .iter()
-                .enumerate()
-                .all(|(o, &r)| r as usize == o)
+            && aff.row_ptr.iter().enumerate().all(|(o, &r)| r as usize == o)
             && aff.cols.iter().enumerate().all(|(o, &c)| c as usize == o);
         if !diagonal || uses[p] != 1 || g.is_output(p) {
             continue;
@@ -41,11 +37,7 @@ pub fn run(g: &mut Graph) -> Result<()> {
             Some(t) => t.clone(),
             None => continue,
         };
-        let idx = if weights_are_b {
-            &contract.terms.b_idx
-        } else {
-            &contract.terms.a_idx
-        };
+        let idx = if weights_are_b { &contract.terms.b_idx } else { &contract.terms.a_idx };
         let mut factor: Vec<Option<f64>> = vec![None; w.len()];
         let mut ok = true;
         'rows: for o in 0..n {
@@ -63,15 +55,9 @@ pub fn run(g: &mut Graph) -> Result<()> {
         if !ok {
             continue;
         }
-        let scaled: Vec<f64> = w
-            .to_f64()
-            .iter()
-            .zip(&factor)
-            .map(|(x, f)| x * f.unwrap_or(1.0))
-            .collect();
-        let bias: Vec<f64> = (0..n)
-            .map(|o| aff.weights[o] * contract.bias.as_ref().map_or(0.0, |b| b[o]) + aff.bias[o])
-            .collect();
+        let scaled: Vec<f64> = w.to_f64().iter().zip(&factor).map(|(x, f)| x * f.unwrap_or(1.0)).collect();
+        let bias: Vec<f64> =
+            (0..n).map(|o| aff.weights[o] * contract.bias.as_ref().map_or(0.0, |b| b[o]) + aff.bias[o]).collect();
         let new_w = g.nodes.len();
         g.nodes.push(Node {
             name: format!("{}/folded", g.nodes[wv].name),
@@ -83,10 +69,7 @@ pub fn run(g: &mut Graph) -> Result<()> {
         let jname = g.nodes[j].name.clone();
         let pn = &mut g.nodes[p];
         pn.inputs[if weights_are_b { 1 } else { 0 }] = new_w;
-        pn.op = FOp::Contract(crate::frontend::graph::Contract {
-            terms: contract.terms,
-            bias: Some(bias),
-        });
+        pn.op = FOp::Contract(crate::frontend::graph::Contract { terms: contract.terms, bias: Some(bias) });
         pn.name = format!("{}+{}", pn.name, jname);
         let jn = &mut g.nodes[j];
         jn.op = FOp::Reshape;

@@ -52,12 +52,7 @@ mod tests {
     use ir::{InputSpec, Node, OutputSpec, QuantSettings, RequantOp, Visibility};
 
     fn requant(input: usize, shift: u32, act: Activation) -> Node {
-        Node {
-            name: "r".into(),
-            op: Op::Requant(RequantOp { input, shift, act }),
-            shape: vec![2],
-            scale: 4,
-        }
+        Node { name: "r".into(), op: Op::Requant(RequantOp { input, shift, act }), shape: vec![2], scale: 4 }
     }
 
     #[test]
@@ -65,43 +60,19 @@ mod tests {
         let mut p = Program {
             format_version: ir::FORMAT_VERSION,
             name: "t".into(),
-            quant: QuantSettings {
-                scale_bits: 4,
-                range_bits: 8,
-                rem_bits: 4,
-            },
-            inputs: vec![InputSpec {
-                name: "x".into(),
-                shape: vec![2],
-            }],
+            quant: QuantSettings { scale_bits: 4, range_bits: 8 },
+            inputs: vec![InputSpec { name: "x".into(), shape: vec![2] }],
             nodes: vec![
-                Node {
-                    name: "x".into(),
-                    op: Op::Input { index: 0 },
-                    shape: vec![2],
-                    scale: 4,
-                },
+                Node { name: "x".into(), op: Op::Input { index: 0 }, shape: vec![2], scale: 4 },
                 requant(0, 4, Activation::Identity), // 1: single use -> fused
                 requant(1, 0, Activation::Relu),     // 2
                 requant(0, 4, Activation::Identity), // 3: two uses -> kept
                 requant(3, 0, Activation::Relu),     // 4
             ],
             outputs: vec![
-                OutputSpec {
-                    name: "a".into(),
-                    value: 2,
-                    shape: vec![2],
-                },
-                OutputSpec {
-                    name: "b".into(),
-                    value: 4,
-                    shape: vec![2],
-                },
-                OutputSpec {
-                    name: "c".into(),
-                    value: 3,
-                    shape: vec![2],
-                },
+                OutputSpec { name: "a".into(), value: 2, shape: vec![2] },
+                OutputSpec { name: "b".into(), value: 4, shape: vec![2] },
+                OutputSpec { name: "c".into(), value: 3, shape: vec![2] },
             ],
             input_visibility: Visibility::Private,
             output_visibility: Visibility::Public,
@@ -109,23 +80,9 @@ mod tests {
         run(&mut p).expect("fuse");
         crate::passes::ir_dead_nodes::run(&mut p).expect("dce");
         assert_eq!(p.nodes.len(), 4);
-        assert_eq!(
-            p.nodes[1].op,
-            Op::Requant(RequantOp {
-                input: 0,
-                shift: 4,
-                act: Activation::Relu
-            })
-        );
+        assert_eq!(p.nodes[1].op, Op::Requant(RequantOp { input: 0, shift: 4, act: Activation::Relu }));
         assert_eq!(p.outputs[0].value, 1);
-        assert_eq!(
-            p.nodes[3].op,
-            Op::Requant(RequantOp {
-                input: 2,
-                shift: 0,
-                act: Activation::Relu
-            })
-        );
+        assert_eq!(p.nodes[3].op, Op::Requant(RequantOp { input: 2, shift: 0, act: Activation::Relu }));
         p.validate().expect("valid");
     }
 }

@@ -20,17 +20,11 @@ pub fn run(g: &mut Graph) -> Result<()> {
         let mut old_off = 0u32;
         for &v in &g.nodes[i].inputs {
             let len = numel(&g.nodes[v].shape) as u32;
-            let new_off: u32 = inputs
-                .iter()
-                .map(|&x: &usize| numel(&g.nodes[x].shape) as u32)
-                .sum();
+            let new_off: u32 = inputs.iter().map(|&x: &usize| numel(&g.nodes[x].shape) as u32).sum();
             let table = match &g.nodes[v].op {
                 FOp::Gather(inner) => {
                     inputs.extend(g.nodes[v].inputs.iter().copied());
-                    inner
-                        .iter()
-                        .map(|&m| if m == ZERO_SRC { ZERO_SRC } else { m + new_off })
-                        .collect()
+                    inner.iter().map(|&m| if m == ZERO_SRC { ZERO_SRC } else { m + new_off }).collect()
                 }
                 _ => {
                     inputs.push(v);
@@ -58,11 +52,7 @@ pub fn run(g: &mut Graph) -> Result<()> {
             && new_map.iter().enumerate().all(|(k, &m)| m as usize == k);
         let node = &mut g.nodes[i];
         node.inputs = inputs;
-        node.op = if identity {
-            FOp::Reshape
-        } else {
-            FOp::Gather(new_map)
-        };
+        node.op = if identity { FOp::Reshape } else { FOp::Gather(new_map) };
     }
     Ok(())
 }
@@ -73,21 +63,13 @@ mod tests {
     use crate::frontend::graph::{GraphInput, Node};
 
     fn node(op: FOp, inputs: Vec<usize>, shape: Vec<usize>) -> Node {
-        Node {
-            name: "n".into(),
-            op,
-            inputs,
-            shape,
-        }
+        Node { name: "n".into(), op, inputs, shape }
     }
 
     #[test]
     fn composes_chains_and_drops_identities() {
         let mut g = Graph {
-            inputs: vec![GraphInput {
-                name: "x".into(),
-                shape: vec![4],
-            }],
+            inputs: vec![GraphInput { name: "x".into(), shape: vec![4] }],
             nodes: vec![
                 node(FOp::Input(0), vec![], vec![4]),
                 node(FOp::Gather(vec![3, 2, 1, 0]), vec![0], vec![4]), // reverse

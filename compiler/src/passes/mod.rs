@@ -35,10 +35,8 @@ pub const GRAPH_PASSES: &[(&str, GraphPass)] = &[
     ("dead_nodes", dead_nodes::run),
 ];
 
-pub const PROGRAM_PASSES: &[(&str, ProgramPass)] = &[
-    ("fuse_requant_relu", fuse_requant_relu::run),
-    ("ir_dead_nodes", ir_dead_nodes::run),
-];
+pub const PROGRAM_PASSES: &[(&str, ProgramPass)] =
+    &[("fuse_requant_relu", fuse_requant_relu::run), ("ir_dead_nodes", ir_dead_nodes::run)];
 
 pub fn run_graph_passes(g: &mut Graph) -> Result<()> {
     for (_, pass) in GRAPH_PASSES {

@@ -2,9 +2,9 @@
 #![allow(dead_code)]
 
 use onnx_protobuf::{
-    attribute_proto::AttributeType, tensor_shape_proto::dimension::Value as Dim,
-    tensor_shape_proto::Dimension, type_proto, AttributeProto, GraphProto, Message, ModelProto,
-    NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    attribute_proto::AttributeType, tensor_shape_proto::dimension::Value as Dim, tensor_shape_proto::Dimension,
+    type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
 };
 use protobuf::MessageField;
 
@@ -28,17 +28,10 @@ fn value_info(name: &str, elem: i32, dims: &[Option<i64>]) -> ValueInfoProto {
             .collect(),
         ..Default::default()
     };
-    let t = type_proto::Tensor {
-        elem_type: elem,
-        shape: MessageField::some(shape),
-        ..Default::default()
-    };
+    let t = type_proto::Tensor { elem_type: elem, shape: MessageField::some(shape), ..Default::default() };
     ValueInfoProto {
         name: name.into(),
-        type_: MessageField::some(TypeProto {
-            value: Some(type_proto::Value::TensorType(t)),
-            ..Default::default()
-        }),
+        type_: MessageField::some(TypeProto { value: Some(type_proto::Value::TensorType(t)), ..Default::default() }),
         ..Default::default()
     }
 }
@@ -65,14 +58,7 @@ pub fn tensor_i64(name: &str, dims: &[i64], data: &[i64]) -> TensorProto {
 
 impl Model {
     pub fn new(opset: i64) -> Model {
-        Model {
-            graph: GraphProto {
-                name: "test".into(),
-                ..Default::default()
-            },
-            opset,
-            count: 0,
-        }
+        Model { graph: GraphProto { name: "test".into(), ..Default::default() }, opset, count: 0 }
     }
     pub fn input(&mut self, name: &str, dims: &[i64]) -> &mut Self {
         let d: Vec<Option<i64>> = dims.iter().map(|&x| Some(x)).collect();
@@ -99,13 +85,7 @@ impl Model {
         self.graph.initializer.push(t);
         self
     }
-    pub fn node(
-        &mut self,
-        op: &str,
-        inputs: &[&str],
-        outputs: &[&str],
-        attrs: Vec<AttributeProto>,
-    ) -> &mut Self {
+    pub fn node(&mut self, op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> &mut Self {
         self.count += 1;
         self.graph.node.push(NodeProto {
             name: format!("{}_{}", op.to_lowercase(), self.count),
@@ -120,11 +100,7 @@ impl Model {
     pub fn bytes(&self) -> Vec<u8> {
         let m = ModelProto {
             ir_version: 8,
-            opset_import: vec![OperatorSetIdProto {
-                domain: "".into(),
-                version: self.opset,
-                ..Default::default()
-            }],
+            opset_import: vec![OperatorSetIdProto { domain: "".into(), version: self.opset, ..Default::default() }],
             graph: MessageField::some(self.graph.clone()),
             ..Default::default()
         };
@@ -133,36 +109,16 @@ impl Model {
 }
 
 pub fn int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        i: v,
-        type_: AttributeType::INT.into(),
-        ..Default::default()
-    }
+    AttributeProto { name: name.into(), i: v, type_: AttributeType::INT.into(), ..Default::default() }
 }
 pub fn ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        ints: v.to_vec(),
-        type_: AttributeType::INTS.into(),
-        ..Default::default()
-    }
+    AttributeProto { name: name.into(), ints: v.to_vec(), type_: AttributeType::INTS.into(), ..Default::default() }
 }
 pub fn float(name: &str, v: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        f: v,
-        type_: AttributeType::FLOAT.into(),
-        ..Default::default()
-    }
+    AttributeProto { name: name.into(), f: v, type_: AttributeType::FLOAT.into(), ..Default::default() }
 }
 pub fn floats(name: &str, v: &[f32]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        floats: v.to_vec(),
-        type_: AttributeType::FLOATS.into(),
-        ..Default::default()
-    }
+    AttributeProto { name: name.into(), floats: v.to_vec(), type_: AttributeType::FLOATS.into(), ..Default::default() }
 }
 pub fn string(name: &str, v: &str) -> AttributeProto {
     AttributeProto {
@@ -183,14 +139,10 @@ pub fn tensor(name: &str, t: TensorProto) -> AttributeProto {
 
 /// Deterministic pseudo-random values in [-1, 1).
 pub fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((x >> 33) as f64 / (1u64 << 31) as f64 * 2.0 - 1.0) as f32
         })
         .collect()

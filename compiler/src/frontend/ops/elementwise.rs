@@ -36,13 +36,8 @@ pub fn relu(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
 }
 
 fn out_shape(b: &Builder, ctx: &NodeCtx, x: ValueId, y: ValueId) -> Result<Vec<usize>> {
-    broadcast_shapes(b.shape(x), b.shape(y)).ok_or_else(|| {
-        ctx.shape_err(format!(
-            "shapes {:?} and {:?} do not broadcast",
-            b.shape(x),
-            b.shape(y)
-        ))
-    })
+    broadcast_shapes(b.shape(x), b.shape(y))
+        .ok_or_else(|| ctx.shape_err(format!("shapes {:?} and {:?} do not broadcast", b.shape(x), b.shape(y))))
 }
 
 fn binary(b: &mut Builder, ctx: &NodeCtx, kind: Kind) -> Result<Vec<ValueId>> {
@@ -55,30 +50,18 @@ fn binary(b: &mut Builder, ctx: &NodeCtx, kind: Kind) -> Result<Vec<ValueId>> {
     let id = match kind {
         Kind::Add => weighted_sum(b, ctx, &ctx.name, x, 1.0, y, 1.0, out)?,
         Kind::Sub => weighted_sum(b, ctx, &ctx.name, x, 1.0, y, -1.0, out)?,
-        Kind::Mul => match (
-            b.konst(x).map(|t| t.to_f64()),
-            b.konst(y).map(|t| t.to_f64()),
-        ) {
+        Kind::Mul => match (b.konst(x).map(|t| t.to_f64()), b.konst(y).map(|t| t.to_f64())) {
             (None, Some(c)) => scale_by(b, ctx, &ctx.name, x, &c, y, out)?,
             (Some(c), None) => scale_by(b, ctx, &ctx.name, y, &c, x, out)?,
             _ => {
-                let (mx, my) = (
-                    broadcast_map(b.shape(x), &out),
-                    broadcast_map(b.shape(y), &out),
-                );
+                let (mx, my) = (broadcast_map(b.shape(x), &out), broadcast_map(b.shape(y), &out));
                 let mut terms = Terms::new();
                 for (a, c) in mx.into_iter().zip(my) {
                     terms.a_idx.push(a);
                     terms.b_idx.push(c);
                     terms.end_row();
                 }
-                b.push(
-                    ctx,
-                    &ctx.name,
-                    FOp::Contract(Contract { terms, bias: None }),
-                    vec![x, y],
-                    out,
-                )?
+                b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), vec![x, y], out)?
             }
         },
         Kind::Div => match b.konst(y).map(|t| t.to_f64()) {
@@ -111,10 +94,7 @@ pub fn scale_by(
     let aff = Affine {
         row_ptr: (0..=n as u32).collect(),
         cols: mx,
-        weights: mc
-            .iter()
-            .map(|&i| c.get(i as usize).copied().unwrap_or(0.0))
-            .collect(),
+        weights: mc.iter().map(|&i| c.get(i as usize).copied().unwrap_or(0.0)).collect(),
         bias: vec![0.0; n],
     };
     b.push(ctx, name, FOp::Affine(aff), vec![x], out)
@@ -132,34 +112,19 @@ pub fn weighted_sum(
     wy: f64,
     out: Vec<usize>,
 ) -> Result<ValueId> {
-    let (mx, my) = (
-        broadcast_map(b.shape(x), &out),
-        broadcast_map(b.shape(y), &out),
-    );
-    let (cx, cy) = (
-        b.konst(x).map(|t| t.to_f64()),
-        b.konst(y).map(|t| t.to_f64()),
-    );
+    let (mx, my) = (broadcast_map(b.shape(x), &out), broadcast_map(b.shape(y), &out));
+    let (cx, cy) = (b.konst(x).map(|t| t.to_f64()), b.konst(y).map(|t| t.to_f64()));
     let mut inputs = vec![];
     let x_off = 0u32;
     if cx.is_none() {
         inputs.push(x);
     }
-    let y_off = if cx.is_none() {
-        b.shape(x).iter().product::<usize>() as u32
-    } else {
-        0
-    };
+    let y_off = if cx.is_none() { b.shape(x).iter().product::<usize>() as u32 } else { 0 };
     if cy.is_none() {
         inputs.push(y);
     }
     let n = mx.len();
-    let mut aff = Affine {
-        row_ptr: vec![0],
-        cols: vec![],
-        weights: vec![],
-        bias: vec![0.0; n],
-    };
+    let mut aff = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0.0; n] };
     for o in 0..n {
         let (ix, iy) = (mx[o], my[o]);
         match &cx {
@@ -181,13 +146,7 @@ pub fn weighted_sum(
     b.push(ctx, name, FOp::Affine(aff), inputs, out)
 }
 
-fn const_binary(
-    ctx: &NodeCtx,
-    kind: Kind,
-    x: &Tensor,
-    y: &Tensor,
-    out: &[usize],
-) -> Result<Tensor> {
+fn const_binary(ctx: &NodeCtx, kind: Kind, x: &Tensor, y: &Tensor, out: &[usize]) -> Result<Tensor> {
     let (mx, my) = (broadcast_map(&x.shape, out), broadcast_map(&y.shape, out));
     let pairs = mx.iter().zip(&my).map(|(&a, &b)| (a as usize, b as usize));
     if let (Data::Int(a), Data::Int(c)) = (&x.data, &y.data) {
@@ -198,9 +157,7 @@ fn const_binary(
                 Kind::Add => p.wrapping_add(q),
                 Kind::Sub => p.wrapping_sub(q),
                 Kind::Mul => p.wrapping_mul(q),
-                Kind::Div => p
-                    .checked_div(q)
-                    .ok_or_else(|| ctx.shape_err("integer division by zero"))?,
+                Kind::Div => p.checked_div(q).ok_or_else(|| ctx.shape_err("integer division by zero"))?,
             });
         }
         return Ok(Tensor::int(out.to_vec(), v));

@@ -20,16 +20,8 @@ pub fn matmul_terms(sa: &[usize], sb: &[usize]) -> Option<(Vec<usize>, Terms)> {
     if sa.is_empty() || sb.is_empty() {
         return None;
     }
-    let a2: Vec<usize> = if sa.len() == 1 {
-        vec![1, sa[0]]
-    } else {
-        sa.to_vec()
-    };
-    let b2: Vec<usize> = if sb.len() == 1 {
-        vec![sb[0], 1]
-    } else {
-        sb.to_vec()
-    };
+    let a2: Vec<usize> = if sa.len() == 1 { vec![1, sa[0]] } else { sa.to_vec() };
+    let b2: Vec<usize> = if sb.len() == 1 { vec![sb[0], 1] } else { sb.to_vec() };
     let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
     let (k2, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
     if k != k2 {
@@ -82,10 +74,7 @@ fn scale(b: &mut Builder, ctx: &NodeCtx, x: ValueId, factor: f64) -> Result<Valu
 
 fn scaled_const(b: &mut Builder, ctx: &NodeCtx, v: ValueId, factor: f64) -> Option<ValueId> {
     let t = b.konst(v)?;
-    let t = Tensor::float(
-        t.shape.clone(),
-        t.to_f64().iter().map(|x| x * factor).collect(),
-    );
+    let t = Tensor::float(t.shape.clone(), t.to_f64().iter().map(|x| x * factor).collect());
     Some(b.push_const(&ctx.sub("scaled"), t))
 }
 
@@ -113,39 +102,20 @@ pub fn gemm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
             post_alpha = true;
         }
     }
-    let (out, terms) = matmul_terms(b.shape(a), b.shape(w)).ok_or_else(|| {
-        ctx.shape_err(format!(
-            "cannot multiply {:?} by {:?}",
-            b.shape(a),
-            b.shape(w)
-        ))
-    })?;
+    let (out, terms) = matmul_terms(b.shape(a), b.shape(w))
+        .ok_or_else(|| ctx.shape_err(format!("cannot multiply {:?} by {:?}", b.shape(a), b.shape(w))))?;
     let c = ctx.opt_input(2);
     let mut bias = None;
     if let Some(c) = c {
         if broadcast_shapes(b.shape(c), &out).as_deref() != Some(&out[..]) {
-            return Err(ctx.shape_err(format!(
-                "bias {:?} does not broadcast to {out:?}",
-                b.shape(c)
-            )));
+            return Err(ctx.shape_err(format!("bias {:?} does not broadcast to {out:?}", b.shape(c))));
         }
         if let Some(t) = b.konst(c) {
             let v = t.to_f64();
-            bias = Some(
-                broadcast_map(&t.shape, &out)
-                    .iter()
-                    .map(|&i| beta * v[i as usize])
-                    .collect(),
-            );
+            bias = Some(broadcast_map(&t.shape, &out).iter().map(|&i| beta * v[i as usize]).collect());
         }
     }
-    let mut y = b.push(
-        ctx,
-        &ctx.name,
-        FOp::Contract(Contract { terms, bias }),
-        vec![a, w],
-        out.clone(),
-    )?;
+    let mut y = b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias }), vec![a, w], out.clone())?;
     if post_alpha {
         y = scale(b, ctx, y, alpha)?;
     }
@@ -157,61 +127,38 @@ pub fn gemm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
 
 pub fn matmul(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let (a, w) = (ctx.input(0)?, ctx.input(1)?);
-    let (out, terms) = matmul_terms(b.shape(a), b.shape(w)).ok_or_else(|| {
-        ctx.shape_err(format!(
-            "cannot multiply {:?} by {:?}",
-            b.shape(a),
-            b.shape(w)
-        ))
-    })?;
-    Ok(vec![b.push(
-        ctx,
-        &ctx.name,
-        FOp::Contract(Contract { terms, bias: None }),
-        vec![a, w],
-        out,
-    )?])
+    let (out, terms) = matmul_terms(b.shape(a), b.shape(w))
+        .ok_or_else(|| ctx.shape_err(format!("cannot multiply {:?} by {:?}", b.shape(a), b.shape(w))))?;
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), vec![a, w], out)?])
 }
 
 pub fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let (x, w) = (ctx.input(0)?, ctx.input(1)?);
     let (xs, ws) = (b.shape(x).to_vec(), b.shape(w).to_vec());
     if xs.len() < 3 || ws.len() != xs.len() {
-        return Err(ctx.shape_err(format!("input {xs:?} and weights {ws:?} must be [N, C, spatial...] and [M, C/group, kernel...]")));
+        return Err(ctx.shape_err(format!(
+            "input {xs:?} and weights {ws:?} must be [N, C, spatial...] and [M, C/group, kernel...]"
+        )));
     }
     let group = ctx.attrs().int_or("group", 1);
-    let group = usize::try_from(group)
-        .ok()
-        .filter(|&g| g > 0)
-        .ok_or_else(|| ctx.attrs().err("group", "must be positive"))?;
+    let group =
+        usize::try_from(group).ok().filter(|&g| g > 0).ok_or_else(|| ctx.attrs().err("group", "must be positive"))?;
     let (nb, ch, oc, icg) = (xs[0], xs[1], ws[0], ws[1]);
     if icg * group != ch || oc % group != 0 {
-        return Err(ctx.shape_err(format!(
-            "{ch} input channels, weights {ws:?} and group {group} disagree"
-        )));
+        return Err(ctx.shape_err(format!("{ch} input channels, weights {ws:?} and group {group} disagree")));
     }
     let kernel = ws[2..].to_vec();
     if let Some(k) = ctx.attrs().usizes("kernel_shape")? {
         if k != kernel {
-            return Err(ctx.attrs().err(
-                "kernel_shape",
-                format!("{k:?} differs from the weights' {kernel:?}"),
-            ));
+            return Err(ctx.attrs().err("kernel_shape", format!("{k:?} differs from the weights' {kernel:?}")));
         }
     }
     let sp = spatial(ctx, &xs[2..], kernel.clone(), false)?;
     let mut out = vec![nb, oc];
     out.extend(&sp.out);
-    let work: u128 = out
-        .iter()
-        .chain(&kernel)
-        .chain(&[icg])
-        .map(|&d| d as u128)
-        .product();
+    let work: u128 = out.iter().chain(&kernel).chain(&[icg]).map(|&d| d as u128).product();
     if work > MAX_TERMS as u128 {
-        return Err(ctx.shape_err(format!(
-            "{work} multiply-accumulate terms exceed the limit of {MAX_TERMS}"
-        )));
+        return Err(ctx.shape_err(format!("{work} multiply-accumulate terms exceed the limit of {MAX_TERMS}")));
     }
     let (xst, wst) = (strides(&xs), strides(&ws));
     let ocg = oc / group;
@@ -224,19 +171,14 @@ pub fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
             for_each_index(&kernel, |k| {
                 let mut xf = n * xst[0] + ic * xst[1];
                 for d in 0..k.len() {
-                    let p = (o[2 + d] * sp.strides[d] + k[d] * sp.dilations[d]) as i64
-                        - sp.pads_begin[d] as i64;
+                    let p = (o[2 + d] * sp.strides[d] + k[d] * sp.dilations[d]) as i64 - sp.pads_begin[d] as i64;
                     if p < 0 || p >= xs[2 + d] as i64 {
                         return;
                     }
                     xf += p as usize * xst[2 + d];
                 }
-                let wf = m * wst[0]
-                    + icl * wst[1]
-                    + k.iter()
-                        .enumerate()
-                        .map(|(d, &kd)| kd * wst[2 + d])
-                        .sum::<usize>();
+                let wf =
+                    m * wst[0] + icl * wst[1] + k.iter().enumerate().map(|(d, &kd)| kd * wst[2 + d]).sum::<usize>();
                 terms.a_idx.push(xf as u32);
                 terms.b_idx.push(wf as u32);
             });
@@ -255,13 +197,7 @@ pub fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
             bias = Some((0..numel(&out)).map(|o| v[(o / inner) % oc]).collect());
         }
     }
-    let mut y = b.push(
-        ctx,
-        &ctx.name,
-        FOp::Contract(Contract { terms, bias }),
-        vec![x, w],
-        out.clone(),
-    )?;
+    let mut y = b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias }), vec![x, w], out.clone())?;
     if let Some(bv) = bv.filter(|&v| !b.is_const(v)) {
         let mut bshape = vec![oc];
         bshape.extend(vec![1; sp.out.len()]);

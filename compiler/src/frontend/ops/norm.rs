@@ -21,10 +21,7 @@ pub fn batch_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         let v = ctx.input(i)?;
         let t = b.konst(v).ok_or_else(|| ctx.unsupported())?;
         if t.len() != c {
-            return Err(ctx.shape_err(format!(
-                "parameter {i} has {} values, expected {c}",
-                t.len()
-            )));
+            return Err(ctx.shape_err(format!("parameter {i} has {} values, expected {c}", t.len())));
         }
         params.push(t.to_f64());
     }
@@ -44,11 +41,5 @@ pub fn batch_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         weights: (0..n).map(|o| w[ch(o)]).collect(),
         bias: (0..n).map(|o| sh[ch(o)]).collect(),
     };
-    Ok(vec![b.push(
-        ctx,
-        &ctx.name,
-        FOp::Affine(aff),
-        vec![x],
-        s,
-    )?])
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Affine(aff), vec![x], s)?])
 }

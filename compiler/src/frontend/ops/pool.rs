@@ -21,12 +21,7 @@ pub struct Spatial {
 
 /// Reads strides, dilations, pads / auto_pad (and ceil_mode when `allow_ceil`).
 #[allow(clippy::needless_range_loop)]
-pub fn spatial(
-    ctx: &NodeCtx,
-    input: &[usize],
-    kernel: Vec<usize>,
-    allow_ceil: bool,
-) -> Result<Spatial> {
+pub fn spatial(ctx: &NodeCtx, input: &[usize], kernel: Vec<usize>, allow_ceil: bool) -> Result<Spatial> {
     let a = ctx.attrs();
     let n = input.len();
     let ones = vec![1; n];
@@ -38,21 +33,10 @@ pub fn spatial(
             "kernel {kernel:?}, strides {strides:?}, dilations {dilations:?}, pads {pads:?} do not match {n} spatial dims"
         )));
     }
-    if strides
-        .iter()
-        .chain(&dilations)
-        .chain(&kernel)
-        .any(|&v| v == 0)
-    {
+    if strides.iter().chain(&dilations).chain(&kernel).any(|&v| v == 0) {
         return Err(ctx.shape_err("zero kernel size, stride or dilation"));
     }
-    if strides
-        .iter()
-        .chain(&dilations)
-        .chain(&kernel)
-        .chain(&pads)
-        .any(|&v| v > 1 << 20)
-    {
+    if strides.iter().chain(&dilations).chain(&kernel).chain(&pads).any(|&v| v > 1 << 20) {
         return Err(ctx.shape_err("kernel size, stride, dilation or pad above 2^20"));
     }
     let ceil = allow_ceil && a.int_or("ceil_mode", 0) != 0;
@@ -78,11 +62,7 @@ pub fn spatial(
                 let out = i.div_ceil(s);
                 let total = ((out.max(1) - 1) * s + ek).saturating_sub(i);
                 let small = total / 2;
-                let (pb, pe) = if auto_pad == "SAME_UPPER" {
-                    (small, total - small)
-                } else {
-                    (total - small, small)
-                };
+                let (pb, pe) = if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
                 sp.pads_begin[d] = pb;
                 sp.pads_end[d] = pe;
             }
@@ -90,26 +70,16 @@ pub fn spatial(
         }
         let padded = i + sp.pads_begin[d] + sp.pads_end[d];
         if padded < ek {
-            return Err(ctx.shape_err(format!(
-                "kernel extent {ek} exceeds padded input {padded} in spatial dim {d}"
-            )));
+            return Err(ctx.shape_err(format!("kernel extent {ek} exceeds padded input {padded} in spatial dim {d}")));
         }
-        let mut out = if ceil {
-            (padded - ek).div_ceil(s) + 1
-        } else {
-            (padded - ek) / s + 1
-        };
+        let mut out = if ceil { (padded - ek).div_ceil(s) + 1 } else { (padded - ek) / s + 1 };
         if ceil && (out - 1) * s >= i + sp.pads_begin[d] {
             out -= 1;
         }
         sp.out[d] = out;
     }
     // Positions visited per (batch, channel) plane; bounds the work of malformed attributes.
-    let work = sp
-        .out
-        .iter()
-        .chain(&sp.kernel)
-        .fold(1u128, |a, &d| a.saturating_mul(d as u128));
+    let work = sp.out.iter().chain(&sp.kernel).fold(1u128, |a, &d| a.saturating_mul(d as u128));
     if work > crate::frontend::ops::linear::MAX_TERMS as u128 {
         return Err(ctx.shape_err("the windows cover too many elements"));
     }
@@ -131,8 +101,7 @@ pub fn windows(shape: &[usize], sp: &Spatial) -> Vec<(Vec<u32>, usize)> {
             let mut inside = true;
             let mut in_padded = true;
             for d in 0..o.len() {
-                let p = (o[d] * sp.strides[d] + k[d] * sp.dilations[d]) as i64
-                    - sp.pads_begin[d] as i64;
+                let p = (o[d] * sp.strides[d] + k[d] * sp.dilations[d]) as i64 - sp.pads_begin[d] as i64;
                 if p < 0 || p >= spatial_in[d] as i64 {
                     inside = false;
                 }
@@ -176,22 +145,11 @@ fn out_shape(s: &[usize], sp: &Spatial) -> Vec<usize> {
 }
 
 fn kernel_attr(ctx: &NodeCtx) -> Result<Vec<usize>> {
-    ctx.attrs()
-        .usizes("kernel_shape")?
-        .ok_or_else(|| ctx.attrs().err("kernel_shape", "missing"))
+    ctx.attrs().usizes("kernel_shape")?.ok_or_else(|| ctx.attrs().err("kernel_shape", "missing"))
 }
 
-fn push_max(
-    b: &mut Builder,
-    ctx: &NodeCtx,
-    x: ValueId,
-    s: &[usize],
-    sp: &Spatial,
-) -> Result<Vec<ValueId>> {
-    let mut w = Windows {
-        row_ptr: vec![0],
-        cols: vec![],
-    };
+fn push_max(b: &mut Builder, ctx: &NodeCtx, x: ValueId, s: &[usize], sp: &Spatial) -> Result<Vec<ValueId>> {
+    let mut w = Windows { row_ptr: vec![0], cols: vec![] };
     for (valid, _) in windows(s, sp) {
         if valid.is_empty() {
             return Err(ctx.shape_err("a pooling window lies entirely in the padding"));
@@ -199,13 +157,7 @@ fn push_max(
         w.cols.extend(valid);
         w.row_ptr.push(w.cols.len() as u32);
     }
-    Ok(vec![b.push(
-        ctx,
-        &ctx.name,
-        FOp::Max(w),
-        vec![x],
-        out_shape(s, sp),
-    )?])
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Max(w), vec![x], out_shape(s, sp))?])
 }
 
 fn push_avg(
@@ -216,12 +168,7 @@ fn push_avg(
     sp: &Spatial,
     include_pad: bool,
 ) -> Result<Vec<ValueId>> {
-    let mut aff = Affine {
-        row_ptr: vec![0],
-        cols: vec![],
-        weights: vec![],
-        bias: vec![],
-    };
+    let mut aff = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
     for (valid, count) in windows(s, sp) {
         let n = if include_pad { count } else { valid.len() };
         let w = if n == 0 { 0.0 } else { 1.0 / n as f64 };
@@ -230,13 +177,7 @@ fn push_avg(
         aff.row_ptr.push(aff.cols.len() as u32);
         aff.bias.push(0.0);
     }
-    Ok(vec![b.push(
-        ctx,
-        &ctx.name,
-        FOp::Affine(aff),
-        vec![x],
-        out_shape(s, sp),
-    )?])
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Affine(aff), vec![x], out_shape(s, sp))?])
 }
 
 pub fn max_pool(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {

@@ -5,9 +5,7 @@
 
 use crate::error::Result;
 use crate::frontend::graph::{FOp, ValueId};
-use crate::frontend::index::{
-    broadcast_map, broadcast_shapes, for_each_index, norm_axis, numel, strides,
-};
+use crate::frontend::index::{broadcast_map, broadcast_shapes, for_each_index, norm_axis, numel, strides};
 use crate::frontend::tensor::{Data, Tensor};
 use crate::frontend::{Builder, NodeCtx};
 
@@ -33,27 +31,17 @@ pub fn identity(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
 
 pub fn cast(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let x = ctx.input(0)?;
-    let to = ctx
-        .attrs()
-        .int("to")
-        .ok_or_else(|| ctx.attrs().err("to", "missing"))? as i32;
+    let to = ctx.attrs().int("to").ok_or_else(|| ctx.attrs().err("to", "missing"))? as i32;
     let to_float = crate::frontend::tensor::is_float_dtype(to);
     if let Some(t) = b.konst(x) {
         let data = match (&t.data, to_float) {
-            (Data::Float(v), false) if to == 9 => {
-                Data::Int(v.iter().map(|&x| (x != 0.0) as i64).collect())
-            }
+            (Data::Float(v), false) if to == 9 => Data::Int(v.iter().map(|&x| (x != 0.0) as i64).collect()),
             (Data::Float(v), false) => Data::Int(v.iter().map(|&x| x.trunc() as i64).collect()),
-            (Data::Int(v), false) if to == 9 => {
-                Data::Int(v.iter().map(|&x| (x != 0) as i64).collect())
-            }
+            (Data::Int(v), false) if to == 9 => Data::Int(v.iter().map(|&x| (x != 0) as i64).collect()),
             (Data::Int(v), true) => Data::Float(v.iter().map(|&x| x as f64).collect()),
             (d, _) => d.clone(),
         };
-        let t = Tensor {
-            shape: t.shape.clone(),
-            data,
-        };
+        let t = Tensor { shape: t.shape.clone(), data };
         return Ok(vec![b.push_const(&ctx.name, t)]);
     }
     if !to_float {
@@ -87,10 +75,7 @@ pub fn reshape(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let x = ctx.input(0)?;
     let target = match ctx.opt_input(1) {
         Some(s) => b.const_ints(ctx, s)?,
-        None => ctx
-            .attrs()
-            .ints("shape")
-            .ok_or_else(|| ctx.shape_err("missing target shape"))?,
+        None => ctx.attrs().ints("shape").ok_or_else(|| ctx.shape_err("missing target shape"))?,
     };
     let allow_zero = ctx.attrs().int_or("allowzero", 0) != 0;
     let in_shape = b.shape(x).to_vec();
@@ -98,11 +83,9 @@ pub fn reshape(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let mut infer = None;
     for (i, &d) in target.iter().enumerate() {
         match d {
-            0 if !allow_zero => out.push(
-                *in_shape
-                    .get(i)
-                    .ok_or_else(|| ctx.shape_err("0 refers to a missing dimension"))?,
-            ),
+            0 if !allow_zero => {
+                out.push(*in_shape.get(i).ok_or_else(|| ctx.shape_err("0 refers to a missing dimension"))?)
+            }
             -1 if infer.is_none() => {
                 infer = Some(i);
                 out.push(1);
@@ -125,8 +108,7 @@ pub fn flatten(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let x = ctx.input(0)?;
     let s = b.shape(x).to_vec();
     let axis = ctx.attrs().int_or("axis", 1);
-    let axis =
-        norm_axis(axis, s.len() + 1).ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
+    let axis = norm_axis(axis, s.len() + 1).ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
     let out = vec![numel(&s[..axis]), numel(&s[axis..])];
     Ok(vec![alias(b, ctx, x, out)?])
 }
@@ -150,18 +132,13 @@ pub fn squeeze(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         Some(ax) => {
             let mut drop = vec![false; s.len()];
             for a in ax {
-                let a = norm_axis(a, s.len())
-                    .ok_or_else(|| ctx.shape_err(format!("axis {a} out of range")))?;
+                let a = norm_axis(a, s.len()).ok_or_else(|| ctx.shape_err(format!("axis {a} out of range")))?;
                 if s[a] != 1 {
                     return Err(ctx.shape_err(format!("cannot squeeze axis {a} of size {}", s[a])));
                 }
                 drop[a] = true;
             }
-            s.iter()
-                .zip(drop)
-                .filter(|(_, d)| !d)
-                .map(|(&x, _)| x)
-                .collect()
+            s.iter().zip(drop).filter(|(_, d)| !d).map(|(&x, _)| x).collect()
         }
     };
     Ok(vec![alias(b, ctx, x, out)?])
@@ -174,24 +151,14 @@ pub fn unsqueeze(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let rank = s.len() + ax.len();
     let mut ones = vec![false; rank];
     for a in ax {
-        let a =
-            norm_axis(a, rank).ok_or_else(|| ctx.shape_err(format!("axis {a} out of range")))?;
+        let a = norm_axis(a, rank).ok_or_else(|| ctx.shape_err(format!("axis {a} out of range")))?;
         if ones[a] {
             return Err(ctx.shape_err(format!("repeated axis {a}")));
         }
         ones[a] = true;
     }
     let mut it = s.iter();
-    let out = ones
-        .iter()
-        .map(|&one| {
-            if one {
-                1
-            } else {
-                it.next().copied().unwrap_or(1)
-            }
-        })
-        .collect();
+    let out = ones.iter().map(|&one| if one { 1 } else { it.next().copied().unwrap_or(1) }).collect();
     Ok(vec![alias(b, ctx, x, out)?])
 }
 
@@ -211,12 +178,7 @@ pub fn transpose_map(s: &[usize], perm: &[usize]) -> (Vec<usize>, Vec<u32>) {
     let out: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
     let mut map = Vec::with_capacity(numel(s));
     for_each_index(&out, |idx| {
-        map.push(
-            idx.iter()
-                .zip(perm)
-                .map(|(&i, &p)| i * st[p])
-                .sum::<usize>() as u32,
-        );
+        map.push(idx.iter().zip(perm).map(|(&i, &p)| i * st[p]).sum::<usize>() as u32);
     });
     (out, map)
 }
@@ -231,9 +193,7 @@ pub fn transpose(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
             let mut seen = vec![false; s.len()];
             p.iter().for_each(|&a| seen[a] = true);
             if p.len() != s.len() || seen.iter().any(|x| !x) {
-                return Err(ctx
-                    .attrs()
-                    .err("perm", format!("not a permutation of {} axes", s.len())));
+                return Err(ctx.attrs().err("perm", format!("not a permutation of {} axes", s.len())));
             }
             p
         }
@@ -244,29 +204,15 @@ pub fn transpose(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
 
 pub fn concat(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let ins: Vec<ValueId> = ctx.inputs.iter().flatten().copied().collect();
-    let first = ins
-        .first()
-        .map(|&i| b.shape(i).to_vec())
-        .ok_or_else(|| ctx.shape_err("no inputs"))?;
-    let axis = ctx
-        .attrs()
-        .int("axis")
-        .ok_or_else(|| ctx.attrs().err("axis", "missing"))?;
-    let axis =
-        norm_axis(axis, first.len()).ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
+    let first = ins.first().map(|&i| b.shape(i).to_vec()).ok_or_else(|| ctx.shape_err("no inputs"))?;
+    let axis = ctx.attrs().int("axis").ok_or_else(|| ctx.attrs().err("axis", "missing"))?;
+    let axis = norm_axis(axis, first.len()).ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
     let mut out = first.clone();
     out[axis] = 0;
     for &i in &ins {
         let s = b.shape(i);
-        if s.len() != first.len()
-            || s.iter()
-                .zip(&first)
-                .enumerate()
-                .any(|(d, (x, y))| d != axis && x != y)
-        {
-            return Err(ctx.shape_err(format!(
-                "input shapes {first:?} and {s:?} differ outside axis {axis}"
-            )));
+        if s.len() != first.len() || s.iter().zip(&first).enumerate().any(|(d, (x, y))| d != axis && x != y) {
+            return Err(ctx.shape_err(format!("input shapes {first:?} and {s:?} differ outside axis {axis}")));
         }
         out[axis] += s[axis];
     }
@@ -289,10 +235,9 @@ pub fn expand(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let target = b.const_ints(ctx, ctx.input(1)?)?;
     let target: Vec<usize> = target.iter().map(|&d| d.max(0) as usize).collect();
     let s = b.shape(x).to_vec();
-    let out = broadcast_shapes(&s, &target)
-        .ok_or_else(|| ctx.shape_err(format!("cannot expand {s:?} to {target:?}")))?;
-    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS)
-    {
+    let out =
+        broadcast_shapes(&s, &target).ok_or_else(|| ctx.shape_err(format!("cannot expand {s:?} to {target:?}")))?;
+    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS) {
         return Err(ctx.shape_err(format!("expanded shape {out:?} is too large")));
     }
     let map = broadcast_map(&s, &out);
@@ -307,20 +252,13 @@ pub fn tile(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         return Err(ctx.shape_err(format!("repeats {reps:?} do not match rank {}", s.len())));
     }
     let out: Vec<usize> = s.iter().zip(&reps).map(|(&d, &r)| d * r as usize).collect();
-    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS)
-    {
+    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS) {
         return Err(ctx.shape_err("tiled tensor is too large"));
     }
     let st = strides(&s);
     let mut map = Vec::with_capacity(numel(&out));
     for_each_index(&out, |idx| {
-        map.push(
-            idx.iter()
-                .zip(&s)
-                .zip(&st)
-                .map(|((&i, &d), &k)| (i % d) * k)
-                .sum::<usize>() as u32,
-        )
+        map.push(idx.iter().zip(&s).zip(&st).map(|((&i, &d), &k)| (i % d) * k).sum::<usize>() as u32)
     });
     Ok(vec![gather_node(b, ctx, vec![x], map, out)?])
 }
@@ -331,8 +269,8 @@ pub fn gather(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let indices = b.const_ints(ctx, iv)?;
     let ishape = b.shape(iv).to_vec();
     let s = b.shape(x).to_vec();
-    let axis = norm_axis(ctx.attrs().int_or("axis", 0), s.len())
-        .ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
+    let axis =
+        norm_axis(ctx.attrs().int_or("axis", 0), s.len()).ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
     let d = s[axis];
     let idx: Vec<usize> = indices
         .iter()
@@ -368,9 +306,7 @@ pub fn slice(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         let en = a.ints("ends").ok_or_else(|| a.err("ends", "missing"))?;
         (st, en, a.ints("axes"), None)
     } else {
-        let get = |i: usize| -> Result<Option<Vec<i64>>> {
-            ctx.opt_input(i).map(|v| b.const_ints(ctx, v)).transpose()
-        };
+        let get = |i: usize| -> Result<Option<Vec<i64>>> { ctx.opt_input(i).map(|v| b.const_ints(ctx, v)).transpose() };
         (
             get(1)?.ok_or_else(|| ctx.shape_err("missing starts"))?,
             get(2)?.ok_or_else(|| ctx.shape_err("missing ends"))?,
@@ -388,8 +324,7 @@ pub fn slice(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let mut step = vec![1i64; s.len()];
     let mut out = s.clone();
     for k in 0..starts.len() {
-        let ax = norm_axis(axes[k], s.len())
-            .ok_or_else(|| ctx.shape_err(format!("axis {} out of range", axes[k])))?;
+        let ax = norm_axis(axes[k], s.len()).ok_or_else(|| ctx.shape_err(format!("axis {} out of range", axes[k])))?;
         let d = s[ax] as i64;
         let st = steps[k];
         if st == 0 {
@@ -400,25 +335,11 @@ pub fn slice(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
             let lo = adj(starts[k]).clamp(0, d);
             let hi = adj(ends[k]).clamp(0, d);
             let st = st as i128;
-            (
-                lo,
-                if hi > lo {
-                    ((hi - lo) as i128 + st - 1) / st
-                } else {
-                    0
-                } as i64,
-            )
+            (lo, if hi > lo { ((hi - lo) as i128 + st - 1) / st } else { 0 } as i64)
         } else {
             let lo = adj(starts[k]).clamp(-1, d - 1);
             let hi = adj(ends[k]).clamp(-1, d - 1);
-            (
-                lo,
-                if lo > hi {
-                    (lo - hi + (-st) - 1) / (-st)
-                } else {
-                    0
-                },
-            )
+            (lo, if lo > hi { (lo - hi + (-st) - 1) / (-st) } else { 0 })
         };
         first[ax] = lo;
         step[ax] = st;
@@ -427,11 +348,7 @@ pub fn slice(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let strd = strides(&s);
     let mut map = Vec::with_capacity(numel(&out));
     for_each_index(&out, |idx| {
-        let f: i64 = idx
-            .iter()
-            .enumerate()
-            .map(|(d, &i)| (first[d] + i as i64 * step[d]) * strd[d] as i64)
-            .sum();
+        let f: i64 = idx.iter().enumerate().map(|(d, &i)| (first[d] + i as i64 * step[d]) * strd[d] as i64).sum();
         map.push(f as u32);
     });
     Ok(vec![gather_node(b, ctx, vec![x], map, out)?])
@@ -489,9 +406,7 @@ pub fn pad(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         Some(v) => b
             .const_ints(ctx, v)?
             .iter()
-            .map(|&ax| {
-                norm_axis(ax, r).ok_or_else(|| ctx.shape_err(format!("axis {ax} out of range")))
-            })
+            .map(|&ax| norm_axis(ax, r).ok_or_else(|| ctx.shape_err(format!("axis {ax} out of range"))))
             .collect::<Result<_>>()?,
         None => (0..r).collect(),
     };
@@ -515,8 +430,7 @@ pub fn pad(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         }
         out.push(n as usize);
     }
-    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS)
-    {
+    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS) {
         return Err(ctx.shape_err("padded tensor is too large"));
     }
     let st = strides(&s);
@@ -560,16 +474,7 @@ pub fn pad(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         row_ptr: (0..=n as u32).collect(),
         cols: (0..n as u32).collect(),
         weights: vec![1.0; n],
-        bias: padded
-            .iter()
-            .map(|&p| if p { value } else { 0.0 })
-            .collect(),
+        bias: padded.iter().map(|&p| if p { value } else { 0.0 }).collect(),
     };
-    Ok(vec![b.push(
-        ctx,
-        &ctx.sub("value"),
-        FOp::Affine(aff),
-        vec![g],
-        out,
-    )?])
+    Ok(vec![b.push(ctx, &ctx.sub("value"), FOp::Affine(aff), vec![g], out)?])
 }

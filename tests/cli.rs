@@ -1,0 +1,157 @@
+//! The CLI contract: exact command forms, outputs, and clear non-zero exits
+//! on bad input with no half-written artifacts.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+
+fn zkinfer(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkinfer")).args(args).env("ZKINFER_CACHE", cache).output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "command failed: {}\n{}", out, String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// Fails with exit code 1, a message containing `needle`, and no panic.
+fn fails(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "expected failure, got success: {}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn compile_setup_prove_verify_and_bad_inputs() {
+    let cache = srs_cache();
+    let d = tmp("cli");
+    let model = repo().join("examples/cnn/model.onnx");
+    let input = repo().join("examples/cnn/input.json");
+    let cal = repo().join("examples/cnn/calibration.json");
+    let dir = d.join("cnn");
+    let out = ok(&zkinfer(&["compile", s(&model), "-o", s(&dir), "--calibrate", s(&cal)], &cache));
+    assert!(out.contains("k="), "{out}");
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap()).unwrap();
+    for key in
+        ["k", "rows", "advice_columns", "lookups", "scale_bits", "input_visibility", "output_visibility", "op_counts"]
+    {
+        assert!(settings.get(key).is_some(), "settings.json lacks {key}");
+    }
+    let setup = zkinfer(&["setup", s(&dir)], &cache);
+    ok(&setup);
+    assert!(String::from_utf8_lossy(&setup.stderr).contains("INSECURE"));
+    let proof = d.join("proof.json");
+    ok(&zkinfer(&["prove", s(&dir), "--input", s(&input), "-o", s(&proof)], &cache));
+    let pj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    assert!(pj["proof"].as_str().unwrap().starts_with("0x"));
+    assert!(pj["instances"][0][0].as_str().unwrap().starts_with("0x"));
+    assert_eq!(pj["outputs"][0].as_array().unwrap().len(), 10);
+    assert_eq!(pj["outputs_quantized"][0].as_array().unwrap().len(), 10);
+    assert_eq!(ok(&zkinfer(&["verify", s(&dir), s(&proof)], &cache)).trim(), "verified");
+
+    // A tampered proof file.
+    let mut bad = pj.clone();
+    let hex = bad["proof"].as_str().unwrap().to_string();
+    let flipped = format!("{}{}", &hex[..100], if &hex[100..101] == "0" { "1" } else { "0" }) + &hex[101..];
+    bad["proof"] = serde_json::Value::String(flipped);
+    let badp = d.join("bad.json");
+    std::fs::write(&badp, serde_json::to_vec(&bad).unwrap()).unwrap();
+    fails(&zkinfer(&["verify", s(&dir), s(&badp)], &cache), "proof rejected");
+    std::fs::write(&badp, b"{\"proof\": 12").unwrap();
+    fails(&zkinfer(&["verify", s(&dir), s(&badp)], &cache), "not a zkinfer proof JSON");
+
+    // Wrong input length, NaN input, input outside the calibrated range: no proof file written.
+    let p2 = d.join("p2.json");
+    std::fs::write(d.join("short.json"), r#"{"input_data": [[0.1, 0.2]]}"#).unwrap();
+    fails(
+        &zkinfer(&["prove", s(&dir), "--input", s(&d.join("short.json")), "-o", s(&p2)], &cache),
+        "expected 784 values",
+    );
+    let nan = format!(r#"{{"input_data": [[{}NaN]]}}"#, "0.0,".repeat(783));
+    std::fs::write(d.join("nan.json"), nan).unwrap();
+    fails(&zkinfer(&["prove", s(&dir), "--input", s(&d.join("nan.json")), "-o", s(&p2)], &cache), "NaN");
+    let huge = format!(r#"{{"input_data": [[{}1e6]]}}"#, "0.0,".repeat(783));
+    std::fs::write(d.join("huge.json"), huge).unwrap();
+    fails(
+        &zkinfer(&["prove", s(&dir), "--input", s(&d.join("huge.json")), "-o", s(&p2)], &cache),
+        "out of the calibrated range",
+    );
+    assert!(!p2.exists(), "a failed prove must not write its output");
+
+    // A key from another model.
+    let mlp = d.join("mlp");
+    ok(&zkinfer(&["compile", s(&repo().join("examples/mlp/model.onnx")), "-o", s(&mlp), "--scale-bits", "6"], &cache));
+    ok(&zkinfer(&["setup", s(&mlp)], &cache));
+    std::fs::copy(mlp.join("pk.bin"), dir.join("pk.bin")).unwrap();
+    fails(&zkinfer(&["prove", s(&dir), "--input", s(&input), "-o", s(&p2)], &cache), "different model");
+    fails(&zkinfer(&["verify", s(&mlp), s(&proof)], &cache), "different model");
+    // A truncated key of the right model.
+    ok(&zkinfer(&["setup", s(&dir)], &cache));
+    let pk = std::fs::read(dir.join("pk.bin")).unwrap();
+    std::fs::write(dir.join("pk.bin"), &pk[..pk.len() / 3]).unwrap();
+    fails(&zkinfer(&["prove", s(&dir), "--input", s(&input), "-o", s(&p2)], &cache), "truncated");
+    assert!(!p2.exists());
+}
+
+#[test]
+fn malformed_truncated_and_unsupported_models() {
+    let cache = srs_cache();
+    let d = tmp("cli-bad");
+    let out = d.join("o");
+    std::fs::write(d.join("junk.onnx"), b"this is not an onnx file at all").unwrap();
+    fails(&zkinfer(&["compile", s(&d.join("junk.onnx")), "-o", s(&out)], &cache), "junk.onnx");
+    let bytes = std::fs::read(repo().join("examples/mlp/model.onnx")).unwrap();
+    std::fs::write(d.join("trunc.onnx"), &bytes[..bytes.len() / 2]).unwrap();
+    fails(&zkinfer(&["compile", s(&d.join("trunc.onnx")), "-o", s(&out)], &cache), "trunc.onnx");
+    fails(&zkinfer(&["compile", s(&d.join("missing.onnx")), "-o", s(&out)], &cache), "missing.onnx");
+    assert!(!out.join("program.bin").exists(), "no half-written artifact");
+    if let Some(corpus) = corpus() {
+        // Softmax is not in issue #2's op list: named with its node.
+        let m = corpus.join("ezkl/1l_softmax/model.onnx");
+        fails(&zkinfer(&["compile", s(&m), "-o", s(&out)], &cache), "Softmax");
+        let insp = ok(&zkinfer(&["inspect", s(&m)], &cache));
+        assert!(insp.contains("Softmax"), "{insp}");
+    }
+    fails(&zkinfer(&["setup", s(&d.join("nothing"))], &cache), "compile the model first");
+    fails(&zkinfer(&["verify", s(&d.join("nothing")), s(&d.join("p.json"))], &cache), "");
+}
+
+#[test]
+fn srs_command_and_setup_with_srs_file() {
+    let cache = srs_cache();
+    let d = tmp("cli-srs");
+    let dir = d.join("m");
+    let input = repo().join("examples/cnn/input.json");
+    ok(&zkinfer(
+        &["compile", s(&repo().join("examples/cnn/model.onnx")), "-o", s(&dir), "--calibrate", s(&input)],
+        &cache,
+    ));
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap()).unwrap();
+    let k = settings["k"].as_u64().unwrap();
+    // An SRS one size larger is downsized; one smaller is refused with advice.
+    let srs = d.join("big.srs");
+    ok(&zkinfer(&["srs", "--k", &(k + 1).to_string(), "-o", s(&srs)], &cache));
+    ok(&zkinfer(&["setup", s(&dir), "--srs", s(&srs)], &cache));
+    let p = d.join("p.json");
+    ok(&zkinfer(&["prove", s(&dir), "--input", s(&input), "-o", s(&p)], &cache));
+    assert_eq!(ok(&zkinfer(&["verify", s(&dir), s(&p)], &cache)).trim(), "verified");
+    let small = d.join("small.srs");
+    ok(&zkinfer(&["srs", "--k", &(k - 1).to_string(), "-o", s(&small)], &cache));
+    fails(&zkinfer(&["setup", s(&dir), "--srs", s(&small)], &cache), "make a larger one");
+    let bytes = std::fs::read(&srs).unwrap();
+    std::fs::write(&srs, &bytes[..bytes.len() - 1000]).unwrap();
+    fails(&zkinfer(&["setup", s(&dir), "--srs", s(&srs)], &cache), "truncated");
+    fails(&zkinfer(&["srs", "--k", "99", "-o", s(&small)], &cache), "--k must be");
+}

@@ -1,0 +1,94 @@
+//! Real proofs (setup, prove, verify) through the `zkinfer` facade for the
+//! example models and the shared models issue #2 names; each reports its
+//! error against onnxruntime's output, and verification rejects tampering.
+
+mod common;
+
+use common::*;
+use zkinfer::{pipeline, SrsSource};
+
+fn prove_model(name: &str, dir: &std::path::Path) -> zkinfer::ProofFile {
+    let c = case(dir);
+    let out = tmp(&format!("e2e-{}", name.replace('/', "_")));
+    let m = pipeline::compile(&c.model, &options(&c), &out).unwrap_or_else(|e| panic!("{name}: {e}"));
+    pipeline::setup(&out, &SrsSource::DevCached(srs_cache())).unwrap();
+    let po = pipeline::prove(&out, &c.inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let pf = out.join("proof.json");
+    pipeline::verify(&out, &po.proof, &pf).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let acc = zkinfer::max_abs_error(&po.proof.outputs, &c.expected).unwrap();
+    println!(
+        "{name}: k={} rows={} max_abs_error={:.6} ({:.4}% of range {:.4}) prove {:.2}s",
+        m.settings.k,
+        m.settings.rows,
+        acc.max_abs_error,
+        100.0 * acc.relative_error,
+        acc.output_range,
+        po.prove_ms as f64 / 1e3
+    );
+    assert!(acc.relative_error <= 0.01, "{name}: error {:.4}% of range exceeds 1%", 100.0 * acc.relative_error);
+
+    // Tampering: flipped proof bytes, changed outputs, edited convenience fields.
+    let bytes = prover::artifact::from_hex(&po.proof.proof).unwrap();
+    for pos in [0, 33, bytes.len() / 2, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[pos] ^= 0x80;
+        let mut p = po.proof.clone();
+        p.proof = prover::artifact::to_hex(&bad);
+        assert!(pipeline::verify(&out, &p, &pf).is_err(), "{name}: flipped byte {pos} accepted");
+    }
+    let mut p = po.proof.clone();
+    let last = p.instances[0].len() - 1;
+    let v = prover::artifact::fr_from_hex(&p.instances[0][last]).unwrap() + prover::Fr::one();
+    p.instances[0][last] = prover::artifact::fr_to_hex(&v);
+    let nq = p.outputs_quantized[0].len() - 1;
+    p.outputs_quantized[0][nq] += 1;
+    let n = p.outputs[0].len() - 1;
+    p.outputs[0][n] += ir::dequantize(1, p.scale_bits);
+    let err = pipeline::verify(&out, &p, &pf).unwrap_err();
+    assert!(err.to_string().contains("rejected"), "{name}: changed output instance: {err}");
+    let mut p = po.proof.clone();
+    p.outputs[0][0] += 1.0;
+    assert!(pipeline::verify(&out, &p, &pf).unwrap_err().to_string().contains("do not match"));
+    po.proof
+}
+
+#[test]
+fn example_mlp() {
+    prove_model("examples/mlp", &repo().join("examples/mlp"));
+}
+
+#[test]
+fn example_cnn() {
+    prove_model("examples/cnn", &repo().join("examples/cnn"));
+}
+
+#[test]
+fn shared_models_real_proofs() {
+    let Some(corpus) = corpus() else { return };
+    for name in [
+        "ezkl/1l_mlp",
+        "ezkl/2l_relu_small",
+        "ezkl/3l_relu_conv_fc",
+        "ezkl/sklearn_mlp",
+        "ezkl/1l_batch_norm",
+        "ezkl/linear_regression",
+    ] {
+        prove_model(name, &corpus.join(name));
+    }
+}
+
+#[test]
+fn proof_of_one_model_fails_against_another() {
+    let a = prove_model("examples/mlp#2", &repo().join("examples/mlp"));
+    let Some(corpus) = corpus() else { return };
+    let c = case(&corpus.join("ezkl/1l_mlp"));
+    let out = tmp("e2e-other");
+    pipeline::compile(&c.model, &options(&c), &out).unwrap();
+    pipeline::setup(&out, &SrsSource::DevCached(srs_cache())).unwrap();
+    let err = pipeline::verify(&out, &a, &out.join("p.json")).unwrap_err();
+    assert!(err.to_string().contains("different model"), "{err}");
+    // Even with the digest forged, the other model's key rejects the proof.
+    let mut forged = a.clone();
+    forged.digest = zkinfer::load(&out).unwrap().settings.digest;
+    assert!(pipeline::verify(&out, &forged, &out.join("p.json")).is_err());
+}
