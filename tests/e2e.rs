@@ -92,3 +92,37 @@ fn proof_of_one_model_fails_against_another() {
     forged.digest = zkinfer::load(&out).unwrap().settings.digest;
     assert!(pipeline::verify(&out, &forged, &out.join("p.json")).is_err());
 }
+
+#[test]
+fn public_inputs_are_bound_by_the_proof() {
+    let Some(corpus) = corpus() else { return };
+    let c = case(&corpus.join("ezkl/1l_mlp"));
+    let out = tmp("e2e-public-input");
+    let opts = zkinfer::CompileOptions { input_visibility: zkinfer::Visibility::Public, ..options(&c) };
+    let m = pipeline::compile(&c.model, &opts, &out).unwrap();
+    let n_in: usize = c.inputs.iter().map(|v| v.len()).sum();
+    let n_out: usize = c.expected.iter().map(|v| v.len()).sum();
+    assert_eq!(m.settings.num_instances, n_in + n_out);
+    pipeline::setup(&out, &SrsSource::DevCached(srs_cache())).unwrap();
+    let po = pipeline::prove(&out, &c.inputs).unwrap();
+    let pf = out.join("proof.json");
+    pipeline::verify(&out, &po.proof, &pf).unwrap();
+    // The first instances are the quantized inputs.
+    let s = m.settings.scale_bits;
+    let first = prover::artifact::fr_from_hex(&po.proof.instances[0][0]).unwrap();
+    assert_eq!(circuits::fe_to_i64(&first), ir::quantize(c.inputs[0][0], s));
+    for i in 0..n_in {
+        let mut p = po.proof.clone();
+        let v = prover::artifact::fr_from_hex(&p.instances[0][i]).unwrap() + prover::Fr::one();
+        p.instances[0][i] = prover::artifact::fr_to_hex(&v);
+        assert!(pipeline::verify(&out, &p, &pf).is_err(), "changed public input {i} accepted");
+    }
+    // Private outputs: no output instances, and verification still passes.
+    let out2 = tmp("e2e-private-output");
+    let opts = zkinfer::CompileOptions { output_visibility: zkinfer::Visibility::Private, ..options(&c) };
+    let m2 = pipeline::compile(&c.model, &opts, &out2).unwrap();
+    assert_eq!(m2.settings.num_instances, 0);
+    pipeline::setup(&out2, &SrsSource::DevCached(srs_cache())).unwrap();
+    let po2 = pipeline::prove(&out2, &c.inputs).unwrap();
+    pipeline::verify(&out2, &po2.proof, &pf).unwrap();
+}
