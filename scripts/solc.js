@@ -42,5 +42,7 @@ for (const [name, c] of Object.entries((output.contracts || {})["input.sol"] || 
     deployedBytecode: "0x" + c.evm.deployedBytecode.object,
   };
 }
+// Set the status and let node exit by itself: process.exit() would cut a
+// large output written to a pipe.
+process.exitCode = failed ? 1 : 0;
 process.stdout.write(JSON.stringify({ version: solc.version(), contracts, errors }));
-process.exit(failed ? 1 : 0);

@@ -7,7 +7,10 @@
 //! the transcript buffer and then for the batch inversion (its size grows
 //! with the number of instances, so it comes last).
 
-use halo2_proofs::halo2curves::{bn256::Fr, ff::PrimeField};
+use halo2_proofs::halo2curves::{
+    bn256::Fr,
+    ff::{Field, PrimeField},
+};
 
 use crate::{
     error::GenError,
@@ -40,8 +43,6 @@ pub(crate) struct Plan {
     pub mem: Memory,
     pub sets: Vec<RotationSet>,
     pub super_rots: Vec<i32>,
-    /// Rotations whose `omega^rot` the VK holds.
-    pub rotations: Vec<i32>,
     /// Calldata offsets of the proof's and the instances' first bytes.
     pub proof_cptr: usize,
     pub inst_cptr: usize,
@@ -155,27 +156,13 @@ impl Plan {
         let xn_minus_1 = next();
         let x_minus_omega_neg = (0..=b + 1).map(|_| next()).collect();
         let z_diff_0 = next();
-        let denom =
-            sets.iter().map(|s| if s.rots.len() < 2 { vec![] } else { s.rots.iter().map(|_| next()).collect() }).collect();
+        let denom = sets
+            .iter()
+            .map(|s| if s.rots.len() < 2 { vec![] } else { s.rots.iter().map(|_| next()).collect() })
+            .collect();
         let fixed_slots = next();
         let inv = InvPlan { base, xn_minus_1, x_minus_omega_neg, z_diff_0, denom, fixed_slots };
-        Ok(Plan {
-            shape,
-            proof,
-            vk,
-            mem,
-            sets,
-            super_rots,
-            rotations,
-            proof_cptr,
-            inst_cptr,
-            ch,
-            d,
-            diff,
-            coef,
-            basis,
-            inv,
-        })
+        Ok(Plan { shape, proof, vk, mem, sets, super_rots, proof_cptr, inst_cptr, ch, d, diff, coef, basis, inv })
     }
 
     /// Start of the dynamic region (transcript buffer, batch inversion).
@@ -300,7 +287,9 @@ impl Plan {
 
     fn validate(&self, e: &mut Emitter) {
         let (pc, ic) = (self.proof_cptr, self.inst_cptr);
-        e.line("// Every instance is a field element, every proof point is on the curve, every proof scalar is reduced.");
+        e.line(
+            "// Every instance is a field element, every proof point is on the curve, every proof scalar is reduced.",
+        );
         e.open("");
         e.line(format!("let end := add({ic:#x}, mul(mload({:#x}), 0x20))", self.vk.num_instances));
         e.open(format!("for {{ let c := {ic:#x} }} lt(c, end) {{ c := add(c, 0x20) }} "));
@@ -408,7 +397,11 @@ impl Plan {
         e.line(format!("let x := mload({x:#x})"));
         e.line(format!("let omega := mload({:#x})", self.vk.omega));
         e.line("let w := 1");
-        e.line(format!("let end := add({:#x}, mul(mload({:#x}), 0x20))", inv.at(inv.fixed_slots), self.vk.num_instances));
+        e.line(format!(
+            "let end := add({:#x}, mul(mload({:#x}), 0x20))",
+            inv.at(inv.fixed_slots),
+            self.vk.num_instances
+        ));
         e.open(format!("for {{ let c := {:#x} }} lt(c, end) {{ c := add(c, 0x20) }} ", inv.at(inv.fixed_slots)));
         e.line("mstore(c, addmod(x, sub(R, w), R))");
         e.line("w := mulmod(w, omega, R)");
@@ -440,13 +433,20 @@ impl Plan {
             ));
         }
         e.line(format!("mstore({:#x}, mulmod(lc, s, R))", d.l_blind));
-        e.line(format!("mstore({:#x}, addmod(1, sub(R, addmod(mload({:#x}), mulmod(lc, s, R), R)), R))", d.active, d.l_last));
+        e.line(format!(
+            "mstore({:#x}, addmod(1, sub(R, addmod(mload({:#x}), mulmod(lc, s, R), R)), R))",
+            d.active, d.l_last
+        ));
         e.line("// sum_i instance_i * omega^i / (x - omega^i), times (x^n - 1)/n");
         e.line(format!("let omega := mload({:#x})", self.vk.omega));
         e.line("let w := 1");
         e.line("s := 0");
         e.line(format!("let c := {:#x}", self.inst_cptr));
-        e.line(format!("let end := add({:#x}, mul(mload({:#x}), 0x20))", inv.at(inv.fixed_slots), self.vk.num_instances));
+        e.line(format!(
+            "let end := add({:#x}, mul(mload({:#x}), 0x20))",
+            inv.at(inv.fixed_slots),
+            self.vk.num_instances
+        ));
         e.open(format!("for {{ let p := {:#x} }} lt(p, end) {{ p := add(p, 0x20) }} ", inv.at(inv.fixed_slots)));
         e.line("s := addmod(s, mulmod(calldataload(c), mulmod(w, mload(p), R), R), R)");
         e.line("w := mulmod(w, omega, R)");
@@ -472,7 +472,9 @@ impl Plan {
     }
 
     fn shplonk_scalars(&self, e: &mut Emitter) {
-        e.line("// SHPLONK: per rotation set, its coefficient v^i z_diff_i / z_diff_0 and its interpolated evaluations.");
+        e.line(
+            "// SHPLONK: per rotation set, its coefficient v^i z_diff_i / z_diff_0 and its interpolated evaluations.",
+        );
         e.open("");
         e.line(format!("let v := mload({:#x})", self.ch(Challenge::ShV)));
         e.line("let vp := 1");
@@ -555,6 +557,10 @@ impl Plan {
                         e.line(format!("ok := and(ok, ec_mul_add({px}, {py}, s))"));
                     }
                     e.close();
+                } else if i == 0 && j == 0 {
+                    // Set 0's first coefficient is 1.
+                    let (px, py) = &pts[0];
+                    e.line(format!("ok := and(ok, ec_add({px}, {py})) // {comm:?}"));
                 } else {
                     let (px, py) = &pts[0];
                     e.line(format!("ok := and(ok, ec_mul_add({px}, {py}, c{i})) // {comm:?}"));
@@ -602,5 +608,8 @@ impl Plan {
 /// Yul helper functions the body calls (literals only: Yul functions do not
 /// see the block's variables).
 pub(crate) fn functions(tbuf: usize) -> String {
-    include_str!("../templates/functions.yul").replace("{{R}}", R).replace("{{P}}", P).replace("{{TBUF}}", &format!("{tbuf:#x}"))
+    include_str!("../templates/functions.yul")
+        .replace("{{R}}", R)
+        .replace("{{P}}", P)
+        .replace("{{TBUF}}", &format!("{tbuf:#x}"))
 }

@@ -14,6 +14,12 @@ pub enum GenError {
     /// An expression refers to a query the constraint system does not list.
     #[error("{kind} query (column {column}, rotation {rotation}) is not in the constraint system's query list")]
     MissingQuery { kind: &'static str, column: usize, rotation: i32 },
+    /// solc-js failed to run or to compile the source (`evm` feature).
+    #[error("solc: {reason}")]
+    Solc { reason: String },
+    /// The EVM refused a transaction (not a revert: that is a result) (`evm` feature).
+    #[error("evm: {reason}")]
+    Evm { reason: String },
 }
 
 pub(crate) fn unsupported(construct: impl Into<String>) -> GenError {

@@ -1,1 +1,250 @@
-//! Stub, filled below.
+//! Compiling verifiers with solc-js and running them in revm (`evm` feature).
+//!
+//! solc is the npm package pinned in the repository's `package.json`,
+//! installed by `scripts/npm-ci.sh`, and driven by `scripts/solc.js` (node):
+//! no solc binary is needed.
+
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::{Command, Stdio},
+};
+
+use revm::{
+    context::{BlockEnv, CfgEnv, TxEnv},
+    context_interface::result::{ExecutionResult, Output},
+    database::{CacheDB, EmptyDB},
+    primitives::{Address, Bytes, TxKind},
+    Context, ExecuteCommitEvm, Journal, MainBuilder, MainContext, MainnetEvm,
+};
+
+use crate::error::GenError;
+
+/// The repository's `scripts/solc.js` (located at build time; pass another
+/// path to [`Solc::new`] when the binary runs elsewhere).
+pub const SOLC_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/solc.js");
+
+/// One compiled contract.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub name: String,
+    /// Creation (deployment) code.
+    pub bytecode: Vec<u8>,
+    /// Runtime code, as deployed.
+    pub deployed: Vec<u8>,
+}
+
+/// A solc-js invocation.
+#[derive(Clone, Debug)]
+pub struct Solc {
+    pub script: PathBuf,
+    /// Optimizer runs, or `None` for no optimizer.
+    pub optimizer_runs: Option<u32>,
+}
+
+impl Default for Solc {
+    /// The repository's solc-js, optimizer on (200 runs).
+    fn default() -> Self {
+        Solc { script: PathBuf::from(SOLC_SCRIPT), optimizer_runs: Some(200) }
+    }
+}
+
+fn solc_err(reason: impl Into<String>) -> GenError {
+    GenError::Solc { reason: reason.into() }
+}
+
+fn from_hex(s: &str) -> Result<Vec<u8>, GenError> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if !s.len().is_multiple_of(2) {
+        return Err(solc_err("odd-length hex in solc output"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| solc_err("bad hex in solc output")))
+        .collect()
+}
+
+impl Solc {
+    pub fn new(script: impl Into<PathBuf>) -> Solc {
+        Solc { script: script.into(), optimizer_runs: Some(200) }
+    }
+
+    pub fn without_optimizer(mut self) -> Solc {
+        self.optimizer_runs = None;
+        self
+    }
+
+    /// Compiles `source`; returns every contract in it.
+    pub fn compile(&self, source: &str) -> Result<Vec<Compiled>, GenError> {
+        let mut cmd = Command::new("node");
+        cmd.arg(&self.script);
+        if let Some(runs) = self.optimizer_runs {
+            cmd.args(["--optimize", "--runs", &runs.to_string()]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| solc_err(format!("cannot run node {}: {e}", self.script.display())))?;
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(source.as_bytes())
+            .map_err(|e| solc_err(format!("writing the source to solc.js: {e}")))?;
+        let out = child.wait_with_output().map_err(|e| solc_err(format!("waiting for solc.js: {e}")))?;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            solc_err(format!(
+                "solc.js printed no JSON ({e}); stderr: {} (did scripts/npm-ci.sh run?)",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        })?;
+        if !out.status.success() {
+            let errors: Vec<String> = json["errors"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|e| e.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            return Err(solc_err(errors.join("\n")));
+        }
+        let contracts = json["contracts"].as_object().ok_or_else(|| solc_err("no contracts in the output"))?;
+        contracts
+            .iter()
+            .map(|(name, c)| {
+                Ok(Compiled {
+                    name: name.clone(),
+                    bytecode: from_hex(c["bytecode"].as_str().unwrap_or_default())?,
+                    deployed: from_hex(c["deployedBytecode"].as_str().unwrap_or_default())?,
+                })
+            })
+            .collect()
+    }
+
+    /// Compiles a source with exactly one contract; returns its creation code.
+    pub fn compile_one(&self, source: &str) -> Result<Vec<u8>, GenError> {
+        let mut all = self.compile(source)?;
+        match all.len() {
+            1 => Ok(all.remove(0).bytecode),
+            n => Err(solc_err(format!("expected one contract, the source has {n}"))),
+        }
+    }
+}
+
+/// Creation code of the single contract in `source` (repository solc-js, optimizer on).
+pub fn compile_solidity(source: &str) -> Result<Vec<u8>, GenError> {
+    Solc::default().compile_one(source)
+}
+
+type Db = CacheDB<EmptyDB>;
+type Inner = MainnetEvm<Context<BlockEnv, TxEnv, CfgEnv, Db, Journal<Db>, ()>>;
+
+/// An in-memory chain (revm, latest hard fork) with one funded-free caller:
+/// gas price 0, no code-size limit (oversized test contracts deploy).
+pub struct Evm {
+    inner: Inner,
+    caller: Address,
+    nonce: u64,
+}
+
+/// A deployed contract.
+#[derive(Clone, Copy, Debug)]
+pub struct Deployment {
+    pub address: [u8; 20],
+    /// Gas of the creating transaction.
+    pub gas: u64,
+    /// Size of the deployed (runtime) code in bytes.
+    pub code_size: usize,
+}
+
+/// The outcome of a call.
+#[derive(Clone, Debug)]
+pub struct CallResult {
+    /// The call returned normally (no revert or halt).
+    pub success: bool,
+    /// The return data.
+    pub output: Vec<u8>,
+    /// Gas of the whole transaction (including the 21000 base and calldata).
+    pub gas: u64,
+}
+
+impl CallResult {
+    /// Whether the call returned the ABI encoding of `true`.
+    pub fn returned_true(&self) -> bool {
+        let mut t = [0u8; 32];
+        t[31] = 1;
+        self.success && self.output == t
+    }
+}
+
+impl Default for Evm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Evm {
+    pub fn new() -> Evm {
+        let inner = Context::mainnet()
+            .with_db(Db::default())
+            .modify_cfg_chained(|cfg| {
+                cfg.limit_contract_code_size = Some(usize::MAX);
+                cfg.limit_contract_initcode_size = Some(usize::MAX);
+                cfg.disable_nonce_check = true;
+            })
+            .build_mainnet();
+        Evm { inner, caller: Address::with_last_byte(0xca), nonce: 0 }
+    }
+
+    fn transact(&mut self, kind: TxKind, data: Vec<u8>) -> Result<ExecutionResult, GenError> {
+        let tx = TxEnv::builder().caller(self.caller).kind(kind).data(Bytes::from(data)).nonce(self.nonce).build_fill();
+        self.nonce += 1;
+        self.inner.transact_commit(tx).map_err(|e| GenError::Evm { reason: format!("{e:?}") })
+    }
+
+    /// Deploys creation code; an error when the constructor fails.
+    pub fn deploy(&mut self, bytecode: &[u8]) -> Result<Deployment, GenError> {
+        match self.transact(TxKind::Create, bytecode.to_vec())? {
+            ExecutionResult::Success { output: Output::Create(code, Some(address)), gas, .. } => {
+                let _ = code;
+                let address: [u8; 20] = address.into_array();
+                let code_size = self.code_size(address);
+                Ok(Deployment { address, gas: gas.tx_gas_used(), code_size })
+            }
+            other => Err(GenError::Evm { reason: format!("deployment failed: {other:?}") }),
+        }
+    }
+
+    fn code_size(&mut self, address: [u8; 20]) -> usize {
+        use revm::Database;
+        let a = Address::from(address);
+        let db = &mut self.inner.ctx.journaled_state.database;
+        match db.basic(a) {
+            Ok(Some(info)) => match info.code {
+                Some(code) => code.original_bytes().len(),
+                None => db.code_by_hash(info.code_hash).map(|c| c.original_bytes().len()).unwrap_or(0),
+            },
+            _ => 0,
+        }
+    }
+
+    /// Calls `to` with `calldata`; a revert or halt is a result, not an error.
+    pub fn call(&mut self, to: [u8; 20], calldata: Vec<u8>) -> Result<CallResult, GenError> {
+        Ok(match self.transact(TxKind::Call(Address::from(to)), calldata)? {
+            ExecutionResult::Success { output, gas, .. } => {
+                CallResult { success: true, output: output.data().to_vec(), gas: gas.tx_gas_used() }
+            }
+            ExecutionResult::Revert { output, gas, .. } => {
+                CallResult { success: false, output: output.to_vec(), gas: gas.tx_gas_used() }
+            }
+            ExecutionResult::Halt { gas, .. } => CallResult { success: false, output: vec![], gas: gas.tx_gas_used() },
+        })
+    }
+}
+
+/// Deploys `bytecode` in a fresh EVM and calls it once: `(returned true, gas of the call)`.
+pub fn deploy_and_call(bytecode: &[u8], calldata: Vec<u8>) -> Result<(bool, u64), GenError> {
+    let mut evm = Evm::new();
+    let d = evm.deploy(bytecode)?;
+    let r = evm.call(d.address, calldata)?;
+    Ok((r.returned_true(), r.gas))
+}

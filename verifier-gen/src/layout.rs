@@ -229,13 +229,11 @@ impl VkLayout {
         let g1 = mem.alloc("vk: G1", 2);
         let neg_g2 = mem.alloc("vk: -G2", 4);
         let s_g2 = mem.alloc("vk: s*G2", 4);
-        let omega_rot = rotations
-            .iter()
-            .filter(|&&r| r != 0)
-            .map(|&r| (r, mem.word(format!("vk: omega^{r}"))))
-            .collect();
+        let omega_rot =
+            rotations.iter().filter(|&&r| r != 0).map(|&r| (r, mem.word(format!("vk: omega^{r}")))).collect();
         let fixed = (0..s.num_fixed).map(|i| mem.alloc(format!("vk: fixed commitment {i}"), 2)).collect();
-        let sigma = (0..s.perm_columns.len()).map(|i| mem.alloc(format!("vk: permutation commitment {i}"), 2)).collect();
+        let sigma =
+            (0..s.perm_columns.len()).map(|i| mem.alloc(format!("vk: permutation commitment {i}"), 2)).collect();
         let words = (mem.end() - base) / 0x20;
         VkLayout {
             base,

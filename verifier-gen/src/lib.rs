@@ -70,7 +70,10 @@ pub fn render_separate(
 ) -> Result<(String, String), GenError> {
     let plan = Plan::new(Shape::from_vk(vk)?, Mode::Separate)?;
     let words = render::vk_words(&plan, params, vk, num_instances)?;
-    Ok((render::verifier(&plan, Mode::Separate, REUSABLE_VERIFIER_NAME, None), render::vk_contract(&plan, VK_NAME, &words)))
+    Ok((
+        render::verifier(&plan, Mode::Separate, REUSABLE_VERIFIER_NAME, None),
+        render::vk_contract(&plan, VK_NAME, &words),
+    ))
 }
 
 /// Identifies the circuit shape (and generator conventions) a reusable

@@ -124,7 +124,8 @@ pub(crate) fn rotation_sets(queries: &[OpenQuery]) -> Result<(Vec<RotationSet>, 
 
 /// Where a commitment's point is: `(x word, y word)` as Yul expressions.
 pub(crate) fn point_of(c: Comm, p: &ProofLayout, vk: &VkLayout, proof: usize) -> Vec<(String, String)> {
-    let cd = |off: usize| (format!("calldataload({:#x})", proof + off), format!("calldataload({:#x})", proof + off + 0x20));
+    let cd =
+        |off: usize| (format!("calldataload({:#x})", proof + off), format!("calldataload({:#x})", proof + off + 0x20));
     let mem = |at: usize| (format!("mload({at:#x})"), format!("mload({:#x})", at + 0x20));
     match c {
         Comm::Advice(i) => vec![cd(p.advice[i])],

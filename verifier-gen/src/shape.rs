@@ -41,8 +41,6 @@ pub(crate) struct Shape {
     /// `(column, rotation)` of each advice query, in the system's order.
     pub advice_queries: Vec<(usize, i32)>,
     pub fixed_queries: Vec<(usize, i32)>,
-    /// Whether the (single) instance column is queried (at rotation 0).
-    pub instance_queried: bool,
     pub gates: Vec<Gate>,
     /// The evaluation at `x` of each column in the permutation, in order.
     pub perm_columns: Vec<Query>,
@@ -69,6 +67,14 @@ impl Shape {
             if rot.0 != 0 {
                 return Err(unsupported(format!("instance column {} queried at rotation {}", col.index(), rot.0)));
             }
+        }
+        // Multi-phase circuits (challenges) are not emitted by zkinfer's chips
+        // and not tested here: refuse them rather than guess.
+        if cs.num_challenges() > 0 || cs.advice_column_phase().iter().any(|&p| p > 0) {
+            return Err(unsupported(format!(
+                "{} challenges / advice columns after the first phase",
+                cs.num_challenges()
+            )));
         }
         let advice_queries: Vec<(usize, i32)> = cs.advice_queries().iter().map(|(c, r)| (c.index(), r.0)).collect();
         let fixed_queries: Vec<(usize, i32)> = cs.fixed_queries().iter().map(|(c, r)| (c.index(), r.0)).collect();
@@ -111,8 +117,10 @@ impl Shape {
             .iter()
             .map(|l| {
                 let ctx = |e| in_context(e, &format!("lookup `{}`", l.name()));
-                let inputs = l.input_expressions().iter().map(|e| convert(cs, e).map_err(ctx)).collect();
-                let tables = l.table_expressions().iter().map(|e| convert(cs, e).map_err(ctx)).collect();
+                let inputs: Result<Vec<_>, _> =
+                    l.input_expressions().iter().map(|e| convert(cs, e).map_err(ctx)).collect();
+                let tables: Result<Vec<_>, _> =
+                    l.table_expressions().iter().map(|e| convert(cs, e).map_err(ctx)).collect();
                 Ok(Lookup { inputs: inputs?, tables: tables? })
             })
             .collect::<Result<Vec<_>, GenError>>()?;
@@ -128,7 +136,6 @@ impl Shape {
             num_fixed: cs.num_fixed_columns(),
             advice_queries,
             fixed_queries,
-            instance_queried: !cs.instance_queries().is_empty(),
             gates,
             perm_columns,
             chunk_len: degree - 2,

@@ -27,13 +27,23 @@ function squeeze(src, len, dst) {
     mstore(dst, mod(h, {{R}}))
 }
 
-// The accumulator at 0x00 += s * (x, y).
+// The accumulator at 0x00 += s * (x, y). The point at infinity (0, 0), the
+// commitment of an all-zero fixed column, adds nothing and costs no call.
 function ec_mul_add(x, y, s) -> ok {
+    ok := 1
+    if iszero(or(x, y)) { leave }
     mstore(0x40, x)
     mstore(0x60, y)
     mstore(0x80, s)
     ok := staticcall(gas(), 0x07, 0x40, 0x60, 0x40, 0x40)
     ok := and(ok, staticcall(gas(), 0x06, 0x00, 0x80, 0x00, 0x40))
+}
+
+// The accumulator at 0x00 += (x, y).
+function ec_add(x, y) -> ok {
+    mstore(0x40, x)
+    mstore(0x60, y)
+    ok := staticcall(gas(), 0x06, 0x00, 0x80, 0x00, 0x40)
 }
 
 // Inverts the words in [ptr, end) in place (Montgomery's trick, one modexp);
