@@ -11,6 +11,8 @@ pub enum Error {
     Circuit(#[from] circuits::CircuitError),
     #[error(transparent)]
     Prover(#[from] prover::ProverError),
+    #[error(transparent)]
+    VerifierGen(#[from] verifier_gen::GenError),
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
     #[error("{path} is missing: {hint}")]

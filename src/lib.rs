@@ -13,6 +13,7 @@
 pub mod accuracy;
 pub mod artifacts;
 pub mod error;
+pub mod onchain;
 pub mod pipeline;
 
 pub use accuracy::{max_abs_error, AccuracyReport};

@@ -112,6 +112,32 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write a Solidity verifier for the model in DIR (needs `setup`).
+    GenVerifier {
+        dir: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "Verifier.sol")]
+        out: PathBuf,
+        /// Write a reusable verifier to -o and this model's verifying-key contract here.
+        #[arg(long, value_name = "VK.sol")]
+        separate_vk: Option<PathBuf>,
+    },
+    /// ABI-encode the `verifyProof` call of a proof (hex with 0x).
+    Calldata {
+        proof: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "CALLDATA.hex")]
+        out: PathBuf,
+        /// Encode for the reusable verifier: the deployed VK contract's address.
+        #[arg(long, value_name = "0xADDRESS")]
+        vk_address: Option<String>,
+    },
+    /// Compile, deploy and call the model's verifier in an in-process EVM.
+    VerifyEvm {
+        dir: PathBuf,
+        proof: PathBuf,
+        /// Use the reusable verifier with a separate verifying-key contract.
+        #[arg(long)]
+        separate: bool,
+    },
     /// Run the whole path on the embedded example model (an MNIST-sized MLP).
     Demo {
         #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "out/demo")]
@@ -162,6 +188,41 @@ fn srs_source(srs: Option<PathBuf>) -> SrsSource {
             SrsSource::DevCached(srs_cache_dir())
         }
     }
+}
+
+/// The project's solc-js driver (`scripts/solc.js`; `ZKINFER_SOLC` overrides).
+fn solc_script() -> PathBuf {
+    std::env::var_os("ZKINFER_SOLC").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(verifier_gen::evm::SOLC_SCRIPT))
+}
+
+fn parse_address(s: &str) -> Result<[u8; 20]> {
+    let b = prover::artifact::from_hex(s).filter(|b| b.len() == 20);
+    let b = b.with_context(|| format!("--vk-address {s:?} is not a 20-byte 0x-hex address"))?;
+    let mut a = [0u8; 20];
+    a.copy_from_slice(&b);
+    Ok(a)
+}
+
+/// Writes Verifier.sol and calldata.hex next to a proof and checks it in the EVM.
+fn onchain_artifacts(dir: &Path, proof: &zkinfer::ProofFile, proof_path: &Path) -> Result<Vec<String>> {
+    let sol = dir.join("Verifier.sol");
+    prover::artifact::write_atomic(&sol, zkinfer::onchain::gen_verifier(dir)?.as_bytes())?;
+    let cd = dir.join("calldata.hex");
+    let data = zkinfer::onchain::calldata(proof, proof_path, None)?;
+    prover::artifact::write_atomic(&cd, prover::artifact::to_hex(&data).as_bytes())?;
+    let mut lines = vec![format!("verifier     {} (contract Halo2Verifier), calldata {}", sol.display(), cd.display())];
+    match step("verifying in the EVM", || {
+        Ok(zkinfer::onchain::verify_evm(dir, proof, proof_path, &solc_script(), false)?)
+    }) {
+        Ok((e, _)) => lines.push(format!(
+            "evm          ok={} gas={} (deployed code {} bytes, deployment gas {})",
+            e.ok, e.gas, e.code_size, e.deploy_gas
+        )),
+        Err(e) => {
+            lines.push(format!("evm          not checked: {e:#} (run `bash scripts/npm-ci.sh` to install solc-js)"))
+        }
+    }
+    Ok(lines)
 }
 
 fn read_text(p: &Path) -> Result<String> {
@@ -307,6 +368,21 @@ const DEMO_EXPECTED: &str = include_str!("../examples/mlp/expected.json");
 const DEMO_CALIBRATION: &str = include_str!("../examples/mlp/calibration.json");
 
 fn main() {
+    // A closed stdout (e.g. `zkinfer inspect m.onnx | head`) ends the program
+    // quietly, as other command-line tools do, instead of a panic message.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -397,6 +473,42 @@ fn real_main() -> Result<()> {
                 println!("{report}");
             }
         }
+        Cmd::GenVerifier { dir, out, separate_vk } => match separate_vk {
+            None => {
+                let src = zkinfer::onchain::gen_verifier(&dir)?;
+                prover::artifact::write_atomic(&out, src.as_bytes())?;
+                println!("wrote {} (contract {})", out.display(), verifier_gen::VERIFIER_NAME);
+            }
+            Some(vk_out) => {
+                let (verifier, vk) = zkinfer::onchain::gen_verifier_separate(&dir)?;
+                prover::artifact::write_atomic(&out, verifier.as_bytes())?;
+                prover::artifact::write_atomic(&vk_out, vk.as_bytes())?;
+                println!(
+                    "wrote {} (contract {}) and {} (contract {})",
+                    out.display(),
+                    verifier_gen::REUSABLE_VERIFIER_NAME,
+                    vk_out.display(),
+                    verifier_gen::VK_NAME
+                );
+            }
+        },
+        Cmd::Calldata { proof, out, vk_address } => {
+            let pf = pipeline::read_proof_file(&proof)?;
+            let addr = vk_address.as_deref().map(parse_address).transpose()?;
+            let data = zkinfer::onchain::calldata(&pf, &proof, addr)?;
+            prover::artifact::write_atomic(&out, prover::artifact::to_hex(&data).as_bytes())?;
+            println!("wrote {} ({} bytes of calldata)", out.display(), data.len());
+        }
+        Cmd::VerifyEvm { dir, proof, separate } => {
+            let pf = pipeline::read_proof_file(&proof)?;
+            let (e, _) = step("compiling and running the verifier", || {
+                Ok(zkinfer::onchain::verify_evm(&dir, &pf, &proof, &solc_script(), separate)?)
+            })?;
+            println!("ok={} gas={}", e.ok, e.gas);
+            if !e.ok {
+                bail!("the EVM verifier rejected the proof");
+            }
+        }
         Cmd::Demo { out } => {
             let inputs = compiler::parse_input_json(DEMO_INPUT)?;
             let expected = compiler::parse_expected_json(DEMO_EXPECTED)?;
@@ -414,6 +526,12 @@ fn real_main() -> Result<()> {
             for l in s.lines {
                 println!("{l}");
             }
+            let proof_path = out.join("proof.json");
+            let pf = pipeline::read_proof_file(&proof_path)?;
+            for l in onchain_artifacts(&out, &pf, &proof_path)? {
+                println!("{l}");
+            }
+            println!("deploy       see README.md, \"On chain\" (forge create, then eth_call with calldata.hex)");
         }
     }
     Ok(())

@@ -75,7 +75,7 @@ impl ModelCircuit {
         let sel = Selectors {
             linear: chips::linear::configure(meta, &cols),
             bilinear: shape.bilinear.then(|| chips::bilinear::configure(meta, &cols)),
-            range: chips::range::configure(meta, &cols),
+            range: chips::range::configure(meta, &cols, shape.range_bits, shape.limb_bits),
         };
         ModelConfig { cols, sel, shape: shape.clone() }
     }

@@ -179,19 +179,17 @@ pub fn zero_masks(program: &Program) -> Vec<Vec<bool>> {
     masks
 }
 
-/// Limb columns the program's range rows need with `limb_bits`-bit limbs.
-pub fn limbs_needed(program: &Program, limb_bits: u32) -> usize {
-    let b = program.quant.range_bits;
-    let mut m = chips::range::limbs_needed(b + 1, 0, limb_bits);
-    for node in &program.nodes {
-        let need = match &node.op {
-            Op::Requant(r) => chips::range::limbs_needed(b + 1, r.shift, limb_bits),
-            Op::Max(_) => chips::range::limbs_needed(b + 2, 0, limb_bits),
+/// Remainder limb columns the program's requants need with `limb_bits`-bit limbs.
+pub fn r_limbs_needed(program: &Program, limb_bits: u32) -> usize {
+    program
+        .nodes
+        .iter()
+        .map(|node| match &node.op {
+            Op::Requant(r) => r.shift.div_ceil(limb_bits) as usize,
             _ => 0,
-        };
-        m = m.max(need);
-    }
-    m.max(1)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Rows the program takes with `lanes` lanes (excluding the zero row).

@@ -4,31 +4,36 @@ use halo2_proofs::plonk::ConstraintSystem;
 use ir::{Op, Program};
 use serde::{Deserialize, Serialize};
 
-use crate::{columns::min_lanes, error::CircuitError, field::Fr, layout, table};
+use crate::{chips::range, columns::MIN_LANES, error::CircuitError, field::Fr, layout, table};
 
 /// Everything `configure` needs; serialized next to the keys.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CircuitShape {
     pub k: u32,
-    /// Multiply-adds per dot-product row (and advice lanes).
+    /// Multiply-adds per dot-product row.
     pub lanes: usize,
     /// Whether activation-by-activation products occur.
     pub bilinear: bool,
     pub range_bits: u32,
     /// Limb width of range checks; the table has 2^(limb_bits+1) rows.
     pub limb_bits: u32,
-    /// Limb columns (one lookup each).
-    pub limbs: usize,
+    /// Limb columns of range rows' quotients and remainders (one lookup each).
+    pub q_limbs: usize,
+    pub r_limbs: usize,
 }
 
 impl Default for CircuitShape {
     fn default() -> Self {
-        CircuitShape { k: 10, lanes: min_lanes(2), bilinear: false, range_bits: 8, limb_bits: 8, limbs: 2 }
+        CircuitShape { k: 10, lanes: MIN_LANES, bilinear: false, range_bits: 8, limb_bits: 10, q_limbs: 1, r_limbs: 1 }
     }
 }
 
 pub const MAX_K: u32 = 24;
-const LANE_CANDIDATES: [usize; 9] = [4, 6, 8, 12, 16, 24, 32, 48, 64];
+const LANE_CANDIDATES: [usize; 10] = [3, 4, 6, 8, 12, 16, 24, 32, 48, 64];
+/// Weight of one commitment (verifier work: an EC multiplication on chain, a
+/// field element of proof) against prover work: as much as one advice column
+/// at k = 12. Small circuits thus favour fewer columns, large ones fewer rows.
+const COMMITMENT_WEIGHT: u64 = 4 << 12;
 const LIMB_BITS: std::ops::RangeInclusive<u32> = 6..=16;
 
 /// What `compile` prints: the chosen shape, its size, and the alternatives weighed.
@@ -41,8 +46,11 @@ pub struct CostReport {
     pub advice_columns: usize,
     pub fixed_columns: usize,
     pub lookups: usize,
-    /// Estimated prover cost: 2^k x weighted committed columns, relative units.
+    /// Estimated cost: prover work (2^k x weighted committed columns) plus
+    /// verifier work (commitments), relative units.
     pub cost: u64,
+    /// Commitments a verifier reads and combines (proof + verifying key).
+    pub commitments: usize,
     pub candidates: Vec<Candidate>,
 }
 
@@ -73,6 +81,20 @@ fn column_cost(cs: &ConstraintSystem<Fr>) -> u64 {
     (committed * 4 + cs.num_fixed_columns()) as u64
 }
 
+/// Commitments the verifier handles: advice, lookups (3 each), permutation
+/// products and sigmas, fixed and selector columns, quotient pieces.
+fn commitments(cs: &ConstraintSystem<Fr>) -> usize {
+    let perm_cols = cs.permutation().get_columns().len();
+    let chunk = cs.degree().saturating_sub(2).max(1);
+    cs.num_advice_columns()
+        + 3 * cs.lookups().len()
+        + perm_cols
+        + perm_cols.div_ceil(chunk)
+        + cs.num_fixed_columns()
+        + cs.num_selectors()
+        + cs.degree().saturating_sub(1)
+}
+
 pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
     program.validate()?;
     let bilinear = program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
@@ -81,15 +103,12 @@ pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
     let mut candidates = vec![];
     let mut rows_by_lanes = std::collections::HashMap::new();
     for limb_bits in LIMB_BITS {
-        let limbs = layout::limbs_needed(program, limb_bits);
+        let q_limbs = range::limb_widths(range::q_bits(range_bits), limb_bits).len();
+        let r_limbs = layout::r_limbs_needed(program, limb_bits);
         let table_rows = table::table_rows(limb_bits);
-        for &want in LANE_CANDIDATES.iter() {
-            let lanes = want.max(min_lanes(limbs));
-            if candidates.iter().any(|c: &Candidate| c.lanes == lanes && c.limb_bits == limb_bits) {
-                continue; // the same layout, already weighed
-            }
+        for &lanes in LANE_CANDIDATES.iter() {
             let rows = *rows_by_lanes.entry(lanes).or_insert_with(|| layout::count_rows(program, lanes) + 1);
-            let mut shape = CircuitShape { k: 4, lanes, bilinear, range_bits, limb_bits, limbs };
+            let mut shape = CircuitShape { k: 4, lanes, bilinear, range_bits, limb_bits, q_limbs, r_limbs };
             let cs = constraint_system(&shape);
             let blind = cs.blinding_factors() + 1;
             let need = rows.max(table_rows) + blind;
@@ -98,7 +117,8 @@ pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
                 continue;
             }
             shape.k = k;
-            let cost = (1u64 << k) * column_cost(&cs);
+            let n_comm = commitments(&cs);
+            let cost = (1u64 << k) * column_cost(&cs) + COMMITMENT_WEIGHT * n_comm as u64;
             candidates.push(Candidate { lanes, limb_bits, k, rows, cost });
             if best.as_ref().is_none_or(|b| cost < b.cost) {
                 best = Some(CostReport {
@@ -110,6 +130,7 @@ pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
                     fixed_columns: cs.num_fixed_columns(),
                     lookups: cs.lookups().len(),
                     cost,
+                    commitments: n_comm,
                     candidates: vec![],
                 });
             }

@@ -118,7 +118,7 @@ fn linear_tampered_output_fails() {
 fn requant_dishonest_quotient_fails() {
     let (p, inp, _, r) = mlp();
     let t = vec![Tamper { node: r, element: 2, target: TamperTarget::Quotient, delta: 1 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "Lookup limb");
+    assert_fails_with(run(&p, &inp, t, |_| {}), "Lookup remainder limb 0");
 }
 
 #[test]

@@ -3,8 +3,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ProverError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("{path}: not a valid {what} file ({reason})")]
     BadFile { path: PathBuf, what: &'static str, reason: String },
     #[error("{path}: this {what} was made for a different model or circuit (digest {got}, expected {expected}); run setup again for this model")]
@@ -25,6 +25,6 @@ pub enum ProverError {
 
 impl ProverError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ProverError::Io { path: path.into(), source }
+        ProverError::Io { path: path.into(), err: source }
     }
 }

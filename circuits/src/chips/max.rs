@@ -14,7 +14,6 @@ pub fn rows(op: &MaxOp) -> usize {
 }
 
 pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, op: &MaxOp, src: &Cells, xv: &[i64], out: &[i64]) -> Cells {
-    let q_bits = ctx.range_bits + 2;
     (0..op.outputs())
         .map(|o| {
             let win: Vec<usize> = op.row(o).map(|t| op.cols[t] as usize).collect();
@@ -27,7 +26,7 @@ pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, op: &MaxOp, src: &Cells, xv: &
                 let last = step + 1 == win.len();
                 // Only the chain's last row carries the op's output (and its tamper hook).
                 let (at, v) = if last { ((node, o), out[o]) } else { ((usize::MAX, 0), honest) };
-                let (_, oc) = assign_row(ctx, at, RowKind::Max { a, b }, q_bits, v);
+                let (_, oc) = assign_row(ctx, at, RowKind::Max { a, b }, v);
                 cur_cell = Some(oc);
                 cur = v;
             }

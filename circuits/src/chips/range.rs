@@ -5,9 +5,12 @@
 //!   and `out = q` or `out = relu(q) = q * sign`;
 //! - max: `q = a - b` and `out = b + q * sign = max(a, b)`.
 //!
-//! Gates (all rows with `q_rng`): `q + offset = sum_j limb_j * kq_j`; the
-//! limbs' widths sum to the offset's bits + 1, so `-offset <= q < offset` and
-//! `sign = [q >= 0]` (the top limb's top bit, from the table).
+//! Every range row checks `q + 2^(Bq-1) = sum_j qlimb_j * 2^(..)` with
+//! `Bq = range_bits + 2` bits in `Q` limbs of fixed widths (the top one first,
+//! carrying the sign): so `-2^(Bq-1) <= q < 2^(Bq-1)` and `sign = [q >= 0]`.
+//! The remainder's `R` limbs are least significant first with weights
+//! `2^(iL)`; their widths (the top one partial, unused ones 0) are in fixed
+//! `tag` columns, so every weight in the gates is a constant.
 
 use halo2_proofs::{
     circuit::Cell,
@@ -27,62 +30,15 @@ pub struct RangeSelectors {
     pub max: Selector,
 }
 
-pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns) -> RangeSelectors {
-    let rng = meta.complex_selector();
-    let req = meta.selector();
-    let max = meta.selector();
-    let m_limbs = c.limbs();
-    meta.create_gate("range: q + offset = sum limb_j * kq_j", |m| {
-        let s = m.query_selector(rng);
-        let q = m.query_advice(c.x[1], Rotation::cur());
-        let off = m.query_fixed(c.w[1], Rotation::cur());
-        let sum = (0..m_limbs).fold(Expression::Constant(Fr::zero()), |acc, j| {
-            acc + m.query_advice(c.x[4 + j], Rotation::cur()) * m.query_fixed(c.w[3 + j], Rotation::cur())
-        });
-        vec![s * (q + off - sum)]
-    });
-    meta.create_gate("requant: x + h = q*2^shift + r; out = relu ? q*sign : q", |m| {
-        let s = m.query_selector(req);
-        let x = m.query_advice(c.x[0], Rotation::cur());
-        let q = m.query_advice(c.x[1], Rotation::cur());
-        let sign = m.query_advice(c.x[3], Rotation::cur());
-        let out = m.query_advice(c.acc, Rotation::cur());
-        let h = m.query_fixed(c.bias, Rotation::cur());
-        let pow = m.query_fixed(c.w[0], Rotation::cur());
-        let relu = m.query_fixed(c.w[2], Rotation::cur());
-        let r = (0..m_limbs).fold(Expression::Constant(Fr::zero()), |acc, j| {
-            acc + m.query_advice(c.x[4 + j], Rotation::cur()) * m.query_fixed(c.w[3 + m_limbs + j], Rotation::cur())
-        });
-        vec![s.clone() * (x + h - q.clone() * pow - r), s * (out - q.clone() - relu * (q.clone() * sign - q))]
-    });
-    meta.create_gate("max: q = a - b; out = b + q*sign", |m| {
-        let s = m.query_selector(max);
-        let a = m.query_advice(c.x[0], Rotation::cur());
-        let q = m.query_advice(c.x[1], Rotation::cur());
-        let b = m.query_advice(c.x[2], Rotation::cur());
-        let sign = m.query_advice(c.x[3], Rotation::cur());
-        let out = m.query_advice(c.acc, Rotation::cur());
-        vec![s.clone() * (q.clone() - a + b.clone()), s * (out - b - q * sign)]
-    });
-    for j in 0..m_limbs {
-        let (xl, tag, t) = (c.x[4 + j], c.tag[j], c.table);
-        if j == 0 {
-            let sign = c.x[3];
-            meta.lookup("limb 0 (top limb of q) and sign", |m| {
-                let s = m.query_selector(rng);
-                let v = m.query_advice(xl, Rotation::cur());
-                let sg = m.query_advice(sign, Rotation::cur());
-                vec![(m.query_fixed(tag, Rotation::cur()), t[0]), (s.clone() * v, t[1]), (s * sg, t[2])]
-            });
-        } else {
-            meta.lookup(format!("limb {j}"), |m| {
-                let s = m.query_selector(rng);
-                let v = m.query_advice(xl, Rotation::cur());
-                vec![(m.query_fixed(tag, Rotation::cur()), t[0]), (s * v, t[1])]
-            });
-        }
-    }
-    RangeSelectors { rng, req, max }
+/// Bits of every range row's `q`: requant quotients need `range_bits + 1`,
+/// max differences one more; one width for all keeps limb weights constant.
+pub fn q_bits(range_bits: u32) -> u32 {
+    range_bits + 2
+}
+
+fn pow2(n: u32) -> Fr {
+    use halo2_proofs::halo2curves::ff::Field;
+    Fr::from(2u64).pow_vartime([n as u64])
 }
 
 /// Limb widths of a `bits`-bit value in `limb_bits`-bit limbs, most significant first.
@@ -95,13 +51,81 @@ pub fn limb_widths(bits: u32, limb_bits: u32) -> Vec<u32> {
     std::iter::once(top).chain(std::iter::repeat_n(limb_bits, n as usize - 1)).collect()
 }
 
-/// Limb columns a row needs: the quotient's (`q_bits`) then the remainder's (`r_bits`).
-pub fn limbs_needed(q_bits: u32, r_bits: u32, limb_bits: u32) -> usize {
-    limb_widths(q_bits, limb_bits).len() + limb_widths(r_bits, limb_bits).len()
+pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns, range_bits: u32, limb_bits: u32) -> RangeSelectors {
+    let rng = meta.complex_selector();
+    let req = meta.selector();
+    let max = meta.selector();
+    let qw = limb_widths(q_bits(range_bits), limb_bits);
+    debug_assert_eq!(qw.len(), c.q_limbs);
+    let (nq, nr) = (c.q_limbs, c.r_limbs);
+    let qcol = |j: usize| c.x[4 + j];
+    let rcol = |i: usize| c.x[4 + nq + i];
+    let qweight = |j: usize| pow2(qw[j + 1..].iter().sum());
+    meta.create_gate("range: q + offset = sum qlimb_j * 2^(..)", |m| {
+        let s = m.query_selector(rng);
+        let q = m.query_advice(c.x[1], Rotation::cur());
+        let sum = (0..nq).fold(Expression::Constant(Fr::zero()), |acc, j| {
+            acc + m.query_advice(qcol(j), Rotation::cur()) * Expression::Constant(qweight(j))
+        });
+        vec![s * (q + Expression::Constant(pow2(q_bits(range_bits) - 1)) - sum)]
+    });
+    meta.create_gate("requant: x + h = q*2^shift + r; out = relu ? q*sign : q", |m| {
+        let s = m.query_selector(req);
+        let x = m.query_advice(c.x[0], Rotation::cur());
+        let q = m.query_advice(c.x[1], Rotation::cur());
+        let sign = m.query_advice(c.x[3], Rotation::cur());
+        let out = m.query_advice(c.acc, Rotation::cur());
+        let h = m.query_fixed(c.bias, Rotation::cur());
+        let pow = m.query_fixed(c.w[0], Rotation::cur());
+        let relu = m.query_fixed(c.w[1], Rotation::cur());
+        let r = (0..nr).fold(Expression::Constant(Fr::zero()), |acc, i| {
+            acc + m.query_advice(rcol(i), Rotation::cur()) * Expression::Constant(pow2(i as u32 * limb_bits))
+        });
+        vec![s.clone() * (x + h - q.clone() * pow - r), s * (out - q.clone() - relu * (q.clone() * sign - q))]
+    });
+    meta.create_gate("max: q = a - b; out = b + q*sign", |m| {
+        let s = m.query_selector(max);
+        let a = m.query_advice(c.x[0], Rotation::cur());
+        let q = m.query_advice(c.x[1], Rotation::cur());
+        let b = m.query_advice(c.x[2], Rotation::cur());
+        let sign = m.query_advice(c.x[3], Rotation::cur());
+        let out = m.query_advice(c.acc, Rotation::cur());
+        vec![s.clone() * (q.clone() - a + b.clone()), s * (out - b - q * sign)]
+    });
+    let t = c.table;
+    for (j, &w) in qw.iter().enumerate() {
+        let col = qcol(j);
+        let width = Expression::Constant(Fr::from(w as u64));
+        if j == 0 {
+            let sign = c.x[3];
+            meta.lookup("limb 0 (top limb of q) and sign", |m| {
+                let s = m.query_selector(rng);
+                let v = m.query_advice(col, Rotation::cur());
+                let sg = m.query_advice(sign, Rotation::cur());
+                vec![(s.clone() * width, t[0]), (s.clone() * v, t[1]), (s * sg, t[2])]
+            });
+        } else {
+            meta.lookup(format!("limb {j} of q"), |m| {
+                let s = m.query_selector(rng);
+                let v = m.query_advice(col, Rotation::cur());
+                vec![(s.clone() * width, t[0]), (s * v, t[1])]
+            });
+        }
+    }
+    for i in 0..nr {
+        let (col, tag) = (rcol(i), c.tag[i]);
+        meta.lookup(format!("remainder limb {i}"), |m| {
+            let s = m.query_selector(rng);
+            let v = m.query_advice(col, Rotation::cur());
+            vec![(m.query_fixed(tag, Rotation::cur()), t[0]), (s * v, t[1])]
+        });
+    }
+    RangeSelectors { rng, req, max }
 }
 
-/// Splits `v` (expected in `[0, 2^sum(widths))`) into limbs, most significant first.
-/// An out-of-range `v` yields a top limb outside its width, which the table rejects.
+/// Splits `v` (expected in `[0, 2^sum(widths))`) into limbs, most significant
+/// first. An out-of-range `v` leaves a top limb outside its width, which the
+/// table rejects.
 fn split(v: i64, widths: &[u32]) -> Vec<i64> {
     let mut out = vec![0; widths.len()];
     let mut rest = v;
@@ -124,19 +148,12 @@ pub enum RowKind {
 }
 
 /// Lays out one range row; returns `(cell of x or a, output cell)`.
-/// `q_bits` is the quotient's range: `-2^(q_bits-1) <= q < 2^(q_bits-1)`.
-pub fn assign_row(
-    ctx: &mut Ctx<'_, '_>,
-    (node, element): (usize, usize),
-    kind: RowKind,
-    q_bits: u32,
-    out: i64,
-) -> (Cell, Cell) {
+pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: RowKind, out: i64) -> (Cell, Cell) {
     let lb = ctx.limb_bits;
-    let m = ctx.cols.limbs();
+    let (nq, nr) = (ctx.cols.q_limbs, ctx.cols.r_limbs);
     let row = ctx.next_row();
     ctx.enable(ctx.sel.range.rng, row);
-    let offset = 1i64 << (q_bits - 1);
+    let qb = q_bits(ctx.range_bits);
     let (mut q, mut r, shift) = match &kind {
         RowKind::Requant { x, shift, .. } => {
             let (q, r) = ir::rescale(x.0, *shift);
@@ -150,11 +167,13 @@ pub fn assign_row(
         q += dq;
         r -= dq << shift;
     }
-    let qw = limb_widths(q_bits, lb);
-    let rw = limb_widths(shift, lb);
-    debug_assert!(qw.len() + rw.len() <= m, "planner sized the limb columns");
-    let ql = split(q + offset, &qw);
-    let rl = split(r, &rw);
+    let ql = split(q + (1i64 << (qb - 1)), &limb_widths(qb, lb));
+    // Remainder limbs, least significant first; the widths of the used ones.
+    let mut rw: Vec<u32> = limb_widths(shift, lb);
+    rw.reverse();
+    debug_assert!(rw.len() <= nr, "planner sized the remainder limbs");
+    let mut rl: Vec<i64> = split(r, &limb_widths(shift, lb));
+    rl.reverse();
     let sign = ctx.tampered(node, element, TamperTarget::Sign, i64::from(q >= 0));
 
     let in_cell = match &kind {
@@ -162,7 +181,7 @@ pub fn assign_row(
             ctx.enable(ctx.sel.range.req, row);
             ctx.fixed(ctx.cols.bias, row, if *shift == 0 { 0 } else { 1i64 << (shift - 1) });
             ctx.fixed_fe(ctx.cols.w[0], row, pow2(*shift));
-            ctx.fixed(ctx.cols.w[2], row, i64::from(*relu));
+            ctx.fixed(ctx.cols.w[1], row, i64::from(*relu));
             ctx.advice(ctx.cols.x[2], row, 0);
             match src {
                 Some(cell) => ctx.copy(ctx.cols.x[0], row, *xv, *cell),
@@ -177,36 +196,14 @@ pub fn assign_row(
     };
     ctx.advice(ctx.cols.x[1], row, q);
     ctx.advice(ctx.cols.x[3], row, sign);
-    ctx.fixed_fe(ctx.cols.w[1], row, pow2(q_bits - 1));
-    // Limb j: quotient limbs first (j = 0 is the top one, carrying the sign).
-    let mut j = 0;
-    for (i, (&w, &v)) in qw.iter().zip(&ql).enumerate() {
-        let weight: u32 = qw[i + 1..].iter().sum();
+    for (j, &v) in ql.iter().enumerate() {
         ctx.advice(ctx.cols.x[4 + j], row, v);
-        ctx.fixed(ctx.cols.tag[j], row, w as i64);
-        ctx.fixed_fe(ctx.cols.w[3 + j], row, pow2(weight));
-        ctx.fixed(ctx.cols.w[3 + m + j], row, 0);
-        j += 1;
     }
-    for (i, (&w, &v)) in rw.iter().zip(&rl).enumerate() {
-        let weight: u32 = rw[i + 1..].iter().sum();
-        ctx.advice(ctx.cols.x[4 + j], row, v);
-        ctx.fixed(ctx.cols.tag[j], row, w as i64);
-        ctx.fixed(ctx.cols.w[3 + j], row, 0);
-        ctx.fixed_fe(ctx.cols.w[3 + m + j], row, pow2(weight));
-        j += 1;
-    }
-    for jj in j..m {
-        ctx.advice(ctx.cols.x[4 + jj], row, 0);
-        ctx.fixed(ctx.cols.w[3 + jj], row, 0);
-        ctx.fixed(ctx.cols.w[3 + m + jj], row, 0);
+    for i in 0..nr {
+        ctx.advice(ctx.cols.x[4 + nq + i], row, rl.get(i).copied().unwrap_or(0));
+        ctx.fixed(ctx.cols.tag[i], row, rw.get(i).copied().unwrap_or(0) as i64);
     }
     let v = ctx.tampered(node, element, TamperTarget::Output, out);
     let oc = ctx.advice(ctx.cols.acc, row, v);
     (in_cell, oc)
-}
-
-fn pow2(n: u32) -> Fr {
-    use halo2_proofs::halo2curves::ff::Field;
-    Fr::from(2u64).pow_vartime([n as u64])
 }

@@ -22,9 +22,8 @@ pub fn assign_one(
     src: Option<Cell>,
     out: i64,
 ) -> (Cell, Cell) {
-    let q_bits = ctx.range_bits + 1;
     let relu = act == Activation::Relu;
-    assign_row(ctx, at, RowKind::Requant { x: (x, src), shift, relu }, q_bits, out)
+    assign_row(ctx, at, RowKind::Requant { x: (x, src), shift, relu }, out)
 }
 
 pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, op: &RequantOp, src: &Cells, xv: &[i64], out: &[i64]) -> Cells {
