@@ -20,8 +20,8 @@ fn main() {
     let tmp = std::env::temp_dir().join("zkinfer-bench");
     let cache =
         std::env::var_os("ZKINFER_CACHE").map(PathBuf::from).unwrap_or_else(|| repo.join("target").join("srs-cache"));
-    println!("| model | k | rows | advice cols | lookups | setup s | prove s | verify s | peak MiB | pk MiB | proof B | max abs err | % of range |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| model | k | rows | advice cols | lookups | setup s | prove s | verify s | peak MiB | pk MiB | proof B | max abs err | % of range | verify gas | verifier B | deploy gas | reusable gas |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, dir) in models {
         if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
             continue;
@@ -49,8 +49,18 @@ fn main() {
         }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
         let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        let dir = tmp.join(name.replace('/', "_"));
+        let evm = |separate: bool| -> serde_json::Value {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_zkinfer"));
+            c.arg("verify-evm").arg(&dir).arg(dir.join("proof.json")).arg("--json");
+            if separate {
+                c.arg("--separate");
+            }
+            c.output().ok().and_then(|o| serde_json::from_slice(&o.stdout).ok()).unwrap_or(serde_json::Value::Null)
+        };
+        let (own, reusable) = (evm(false), evm(true));
         println!(
-            "| {name} | {} | {} | {} | {} | {:.2} | {:.2} | {:.3} | {:.0} | {:.1} | {} | {:.2e} | {:.3} |",
+            "| {name} | {} | {} | {} | {} | {:.2} | {:.2} | {:.3} | {:.0} | {:.1} | {} | {:.2e} | {:.3} | {} | {} | {} | {} |",
             v["k"],
             v["rows"],
             v["advice_columns"],
@@ -63,6 +73,10 @@ fn main() {
             v["proof_bytes"],
             f("max_abs_error"),
             100.0 * f("relative_error"),
+            own["gas"],
+            own["code_size"],
+            own["deploy_gas"],
+            reusable["gas"],
         );
     }
 }

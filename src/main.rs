@@ -137,6 +137,22 @@ enum Cmd {
         /// Use the reusable verifier with a separate verifying-key contract.
         #[arg(long)]
         separate: bool,
+        /// Print {"ok", "gas", "deploy_gas", "code_size", "vk_code_size"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compile any Solidity contract, deploy it in revm and call it with
+    /// calldata (to compare verifiers in the same EVM).
+    EvmCall {
+        #[arg(long, value_name = "FILE.sol")]
+        sol: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        contract: String,
+        /// Hex calldata (0x-prefixed), as `zkinfer calldata` writes it.
+        #[arg(long, value_name = "CALLDATA.hex")]
+        calldata: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// Run the whole path on the embedded example model (an MNIST-sized MLP).
     Demo {
@@ -499,14 +515,32 @@ fn real_main() -> Result<()> {
             prover::artifact::write_atomic(&out, prover::artifact::to_hex(&data).as_bytes())?;
             println!("wrote {} ({} bytes of calldata)", out.display(), data.len());
         }
-        Cmd::VerifyEvm { dir, proof, separate } => {
+        Cmd::VerifyEvm { dir, proof, separate, json } => {
             let pf = pipeline::read_proof_file(&proof)?;
             let (e, _) = step("compiling and running the verifier", || {
                 Ok(zkinfer::onchain::verify_evm(&dir, &pf, &proof, &solc_script(), separate)?)
             })?;
-            println!("ok={} gas={}", e.ok, e.gas);
+            if json {
+                println!("{}", serde_json::to_string(&e)?);
+            } else {
+                println!("ok={} gas={}", e.ok, e.gas);
+            }
             if !e.ok {
                 bail!("the EVM verifier rejected the proof");
+            }
+        }
+        Cmd::EvmCall { sol, contract, calldata, json } => {
+            let src = read_text(&sol)?;
+            let hex = read_text(&calldata)?;
+            let data = prover::artifact::from_hex(hex.trim())
+                .with_context(|| format!("{}: not 0x-hex calldata", calldata.display()))?;
+            let (e, _) = step("compiling and calling", || {
+                Ok(zkinfer::onchain::call_contract(&src, &contract, data, &solc_script())?)
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&e)?);
+            } else {
+                println!("ok={} gas={} code_size={} deploy_gas={}", e.ok, e.gas, e.code_size, e.deploy_gas);
             }
         }
         Cmd::Demo { out } => {

@@ -122,3 +122,19 @@ pub fn verify_evm(
         })
     }
 }
+
+/// Compiles `source` with solc-js, deploys contract `name` (constructor
+/// arguments: none) and calls it with `calldata`: for measuring any verifier
+/// (ours, snark-verifier's, EZKL's) in the same EVM.
+#[cfg(feature = "evm")]
+pub fn call_contract(source: &str, name: &str, calldata: Vec<u8>, solc_script: &Path) -> Result<EvmOutcome, Error> {
+    use verifier_gen::evm::{Evm, Solc};
+    let all = Solc::new(solc_script).compile(source)?;
+    let c = all.into_iter().find(|c| c.name == name).ok_or_else(|| {
+        Error::VerifierGen(verifier_gen::GenError::Solc { reason: format!("no contract named {name} in the source") })
+    })?;
+    let mut evm = Evm::new();
+    let d = evm.deploy(&c.bytecode)?;
+    let r = evm.call(d.address, calldata)?;
+    Ok(EvmOutcome { ok: r.returned_true(), gas: r.gas, deploy_gas: d.gas, code_size: d.code_size, vk_code_size: None })
+}

@@ -155,3 +155,53 @@ fn srs_command_and_setup_with_srs_file() {
     fails(&zkinfer(&["setup", s(&dir), "--srs", s(&srs)], &cache), "truncated");
     fails(&zkinfer(&["srs", "--k", "99", "-o", s(&small)], &cache), "--k must be");
 }
+
+#[test]
+fn solidity_verifier_calldata_and_evm_check() {
+    let cache = srs_cache();
+    let d = tmp("cli-evm");
+    let dir = d.join("m");
+    let model = repo().join("examples/cnn/model.onnx");
+    let input = repo().join("examples/cnn/input.json");
+    ok(&zkinfer(&["compile", s(&model), "-o", s(&dir), "--calibrate", s(&input)], &cache));
+    ok(&zkinfer(&["setup", s(&dir)], &cache));
+    let proof = d.join("proof.json");
+    ok(&zkinfer(&["prove", s(&dir), "--input", s(&input), "-o", s(&proof)], &cache));
+    let sol = d.join("Verifier.sol");
+    ok(&zkinfer(&["gen-verifier", s(&dir), "-o", s(&sol)], &cache));
+    let src = std::fs::read_to_string(&sol).unwrap();
+    assert!(
+        src.contains("function verifyProof(bytes calldata proof, uint256[] calldata instances)"),
+        "{}",
+        &src[..400]
+    );
+    let (rv, vk) = (d.join("Reusable.sol"), d.join("VK.sol"));
+    ok(&zkinfer(&["gen-verifier", s(&dir), "-o", s(&rv), "--separate-vk", s(&vk)], &cache));
+    assert!(std::fs::read_to_string(&vk).unwrap().contains("contract"));
+    let cd = d.join("calldata.hex");
+    ok(&zkinfer(&["calldata", s(&proof), "-o", s(&cd)], &cache));
+    let hex = std::fs::read_to_string(&cd).unwrap();
+    // verifyProof(bytes,uint256[]) selector, then ABI words.
+    assert!(hex.starts_with("0x") && (hex.len() - 2 - 8) % 64 == 0, "{}", &hex[..20]);
+    fails(&zkinfer(&["calldata", s(&proof), "-o", s(&cd), "--vk-address", "0x12"], &cache), "20-byte");
+
+    let npm_ready = repo().join("node_modules/solc/soljson.js").exists();
+    if !npm_ready {
+        eprintln!("note: solc-js not installed (bash scripts/npm-ci.sh); verify-evm not exercised");
+        return;
+    }
+    for extra in [&[][..], &["--separate"][..]] {
+        let mut args = vec!["verify-evm", s(&dir), s(&proof)];
+        args.extend_from_slice(extra);
+        let out = ok(&zkinfer(&args, &cache));
+        assert!(out.starts_with("ok=true gas="), "{out}");
+    }
+    // A changed public output: the EVM verifier says no, and the command fails.
+    let mut pj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    pj["instances"][0][0] = serde_json::Value::String(format!("0x{}01", "00".repeat(31)));
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, serde_json::to_vec(&pj).unwrap()).unwrap();
+    let o = zkinfer(&["verify-evm", s(&dir), s(&bad)], &cache);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("ok=false"), "{}", String::from_utf8_lossy(&o.stdout));
+    fails(&o, "rejected");
+}
