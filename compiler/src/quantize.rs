@@ -19,11 +19,11 @@
 //! - without calibration: `s = 8` ([`DEFAULT_SCALE_BITS`]), `B = s + 5`;
 //! - with calibration: `M = max|v|` over every value of the float graph on
 //!   every sample (model inputs included, so their quantized values fit the
-//!   range check of the `Input` node); for `s` = 4, 5, ..., 14 in turn,
+//!   range check of the `Input` node); for `s` = 4, 5, ..., 16 in turn,
 //!   `B(s)` = the bits of `M * 2^s * 2` (one bit of margin for rounding), at
 //!   least `s + 1`, at most 24; compile with `(s, B(s))`, run every sample
 //!   through `ir::quantize_inputs -> ir::eval -> dequantize`, and take the
-//!   first `s` whose outputs are all within [`TARGET_ERROR`] (0.25%) of that
+//!   first `s` whose outputs are all within [`TARGET_ERROR`] (0.002%) of that
 //!   sample's float output range (`max - min`, or `max|x|` when that is 0).
 //!   If none is, the `s` with the lowest error (an `s` whose samples leave
 //!   the range is never taken);
@@ -41,9 +41,9 @@ use crate::CompileOptions;
 
 pub const DEFAULT_SCALE_BITS: u32 = 8;
 /// Significant bits of each layer's largest weight.
-pub const DEFAULT_WEIGHT_BITS: u32 = 10;
+pub const DEFAULT_WEIGHT_BITS: u32 = 16;
 /// Scales tried, smallest first, when calibrating.
-pub const AUTO_SCALE_BITS: RangeInclusive<u32> = 4..=14;
+pub const AUTO_SCALE_BITS: RangeInclusive<u32> = 4..=16;
 pub const MAX_AUTO_RANGE_BITS: u32 = 24;
 /// Largest `scale_bits` option.
 pub const MAX_SCALE_BITS: u32 = 16;
@@ -51,7 +51,7 @@ pub const MAX_SCALE_BITS: u32 = 16;
 pub const MAX_WEIGHT_SCALE: u32 = 24;
 /// Accuracy the calibrated scale must reach on every sample: max abs error
 /// over the float output range.
-pub const TARGET_ERROR: f64 = 0.0025;
+pub const TARGET_ERROR: f64 = 0.00002;
 
 /// What calibration learns from the float graph.
 #[derive(Debug, Clone, PartialEq)]

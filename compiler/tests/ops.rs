@@ -309,9 +309,9 @@ fn settings_options_are_honoured() {
     assert!(shift(&p4) < shift(&p), "{:?} vs {:?}", shift(&p4), shift(&p));
 }
 
-/// Calibration takes the smallest scale in 4..=14 whose outputs are within
-/// 0.25% of the float output range on every sample: large, smooth outputs
-/// need fewer fractional bits than small ones.
+/// Calibration takes the smallest scale in `AUTO_SCALE_BITS` whose outputs are
+/// within `TARGET_ERROR` of the float output range on every sample: large,
+/// smooth outputs need fewer fractional bits than small ones.
 #[test]
 fn calibration_picks_the_smallest_accurate_scale() {
     use compiler::quantize::{self, TARGET_ERROR};
@@ -339,12 +339,20 @@ fn calibration_picks_the_smallest_accurate_scale() {
     assert!(sl < ss, "large outputs s={sl}, small outputs s={ss}");
     for (sample, p, err, max_abs) in [(&small, &ps, es, ms), (&large, &pl, el, ml)] {
         let s = p.quant.scale_bits;
-        assert!((4..=14).contains(&s));
-        assert!(err.is_some_and(|e| e <= TARGET_ERROR), "s={s}: error {err:?}");
-        // Minimal: one bit less misses the target (or leaves the range).
-        if s > 4 {
-            let (_, err, _) = measure(sample, Some(s - 1));
-            assert!(err.is_none_or(|e| e > TARGET_ERROR), "s={} also meets the target", s - 1);
+        assert!(quantize::AUTO_SCALE_BITS.contains(&s));
+        let err = err.expect("the chosen scale keeps the sample in range");
+        if err <= TARGET_ERROR {
+            // Minimal: one bit less misses the target (or leaves the range).
+            if s > *quantize::AUTO_SCALE_BITS.start() {
+                let (_, e1, _) = measure(sample, Some(s - 1));
+                assert!(e1.is_none_or(|e| e > TARGET_ERROR), "s={} also meets the target", s - 1);
+            }
+        } else {
+            // Unreachable target: the most accurate scale was taken.
+            for t in quantize::AUTO_SCALE_BITS {
+                let (_, e, _) = measure(sample, Some(t));
+                assert!(e.is_none_or(|e| e >= err), "s={t} is more accurate ({e:?}) than the chosen s={s} ({err})");
+            }
         }
         // Range: the bits of max|v| * 2^s * 2, at least s + 1.
         assert_eq!(p.quant.range_bits, quantize::range_bits_for(max_abs, s));

@@ -73,11 +73,13 @@ pub fn cached_dev_srs(cache_dir: &Path, k: u32) -> Result<ParamsKZG<Bn256>, Prov
     if let Ok(p) = read(&path, k) {
         return Ok(p);
     }
-    // A larger cached SRS downsizes quickly.
+    // A larger cached SRS downsizes faster than a new one is made; the
+    // result is cached under its own k, since downsizing is not free either.
     for bigger in k + 1..=MAX_SRS_K {
         let p = cache_dir.join(format!("dev-k{bigger}.srs"));
         if p.exists() {
             if let Ok(params) = read(&p, k) {
+                write(&path, &params)?;
                 return Ok(params);
             }
         }

@@ -1,0 +1,482 @@
+#!/usr/bin/env python3
+"""Side-by-side zkinfer vs EZKL benchmark driver (run via benches/compare_ezkl.sh).
+
+    compare_ezkl.py [MODEL ...]                 run the comparison
+    compare_ezkl.py ezkl-step STEP WORK MODEL   (internal) one EZKL step in
+                                                this process, for /usr/bin/time
+
+Needs ZKINFER_BIN in the environment and ezkl importable (the .sh sets both).
+Standard library only, apart from ezkl in the ezkl-step mode.
+"""
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_MODELS = [
+    "ezkl/1l_mlp",
+    "ezkl/2l_relu_small",
+    "ezkl/sklearn_mlp",
+    "ezkl/3l_relu_conv_fc",
+    "ezkl/variable_cnn",
+    "ezkl/large_mlp",
+]
+HEAVY = "large_mlp"
+
+
+# --------------------------------------------------------------------------
+# EZKL steps, each run as `python compare_ezkl.py ezkl-step STEP WORK MODEL`
+# so that /usr/bin/time measures exactly one step. The time spent inside the
+# ezkl call (excluding interpreter start-up and `import ezkl`) is written to
+# WORK/STEP.timing.json.
+# --------------------------------------------------------------------------
+
+def ezkl_step(step, work, model_dir, srs_path=None):
+    import ezkl
+
+    onnx = os.path.join(model_dir, "model.onnx")
+    inp = os.path.join(model_dir, "input.json")
+    settings = os.path.join(work, "settings.json")
+    compiled = os.path.join(work, "model.compiled")
+    pk, vk = os.path.join(work, "pk.key"), os.path.join(work, "vk.key")
+    witness, proof = os.path.join(work, "witness.json"), os.path.join(work, "proof.json")
+    timing = {}
+    t0 = time.perf_counter()
+    if step == "prep":
+        args = ezkl.PyRunArgs()
+        args.input_visibility = "public"
+        args.output_visibility = "public"
+        args.param_visibility = "fixed"
+        ok = ezkl.gen_settings(onnx, settings, py_run_args=args)
+        t1 = time.perf_counter()
+        timing["gen_settings_s"] = t1 - t0
+        ok = ok and ezkl.calibrate_settings(inp, onnx, settings, "resources")
+        t2 = time.perf_counter()
+        timing["calibrate_s"] = t2 - t1
+        ok = ok and ezkl.compile_circuit(onnx, compiled, settings)
+        timing["compile_s"] = time.perf_counter() - t2
+    elif step == "srs":
+        logrows = json.load(open(settings))["run_args"]["logrows"]
+        tmp = srs_path + ".tmp"
+        ezkl.gen_srs(tmp, logrows)  # returns None
+        os.replace(tmp, srs_path)
+        ok = True
+    elif step == "setup":
+        ok = ezkl.setup(compiled, vk, pk, srs_path)
+    elif step == "witness":
+        ok = ezkl.gen_witness(inp, compiled, witness) is not None
+    elif step == "prove":
+        ok = ezkl.prove(witness, compiled, pk, proof, srs_path) is not None
+    elif step == "verify":
+        ok = ezkl.verify(proof, settings, vk, srs_path)
+    elif step == "import":
+        ok = True
+    else:
+        raise SystemExit(f"unknown ezkl step {step}")
+    timing["step_s"] = time.perf_counter() - t0
+    if not ok:
+        print(f"ezkl {step} returned {ok!r}", file=sys.stderr)
+        sys.exit(1)
+    if step != "import":
+        with open(os.path.join(work, f"{step}.timing.json"), "w") as f:
+            json.dump(timing, f)
+
+
+# --------------------------------------------------------------------------
+# Measuring one process: wall clock, peak RSS (/usr/bin/time -v), plus a
+# watchdog that kills the process group past the time or memory limit.
+# --------------------------------------------------------------------------
+
+STEP_TIMEOUT_S = float(os.environ.get("STEP_TIMEOUT_S", "1200"))
+STEP_MAX_RSS_MIB = float(os.environ.get("STEP_MAX_RSS_MIB", "16384"))
+
+
+class StepFailed(Exception):
+    pass
+
+
+def _tree_rss_mib(pid):
+    """Sum of RSS over pid and its descendants (Linux /proc)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return total / 1024.0
+
+
+def measure(cmd, label, log_dir, env=None):
+    """Run cmd under /usr/bin/time -v. Returns dict(wall_s, peak_rss_mib, stdout)."""
+    tfile = os.path.join(log_dir, f"{label}.time")
+    outf = os.path.join(log_dir, f"{label}.out")
+    errf = os.path.join(log_dir, f"{label}.err")
+    with open(outf, "w") as out, open(errf, "w") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", tfile] + cmd, stdout=out, stderr=err,
+                                env=env, start_new_session=True)
+        killed, peak_seen = None, 0.0
+        while True:
+            try:
+                proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            rss = _tree_rss_mib(proc.pid)
+            peak_seen = max(peak_seen, rss)
+            elapsed = time.perf_counter() - t0
+            if elapsed > STEP_TIMEOUT_S:
+                killed = f"exceeded the {STEP_TIMEOUT_S:.0f} s step limit"
+            elif rss > STEP_MAX_RSS_MIB:
+                killed = f"exceeded the {STEP_MAX_RSS_MIB:.0f} MiB memory limit ({rss:.0f} MiB)"
+            if killed:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                break
+        wall = time.perf_counter() - t0
+    if killed:
+        raise StepFailed(f"{label}: {killed}")
+    tv = open(tfile).read() if os.path.exists(tfile) else ""
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tv)
+    peak = int(m.group(1)) / 1024.0 if m else peak_seen
+    if proc.returncode != 0:
+        tail = open(errf).read().strip().splitlines()[-5:]
+        raise StepFailed(f"{label}: exit {proc.returncode}: " + " | ".join(tail)[-600:])
+    return {"wall_s": wall, "peak_rss_mib": peak, "stdout": open(outf).read()}
+
+
+# --------------------------------------------------------------------------
+# Accuracy
+# --------------------------------------------------------------------------
+
+def flatten(x):
+    if isinstance(x, (list, tuple)):
+        for v in x:
+            yield from flatten(v)
+    else:
+        yield float(x)
+
+
+def accuracy(outputs, expected_path):
+    exp = list(flatten(json.load(open(expected_path))["output_data"]))
+    got = list(flatten(outputs))
+    if len(exp) != len(got):
+        return {"max_abs_error": None, "relative_error": None,
+                "note": f"output length {len(got)} != expected {len(exp)}"}
+    err = max((abs(a - b) for a, b in zip(got, exp)), default=0.0)
+    rng = (max(exp) - min(exp)) if exp else 0.0
+    return {"max_abs_error": err, "relative_error": err / rng if rng > 0 else None}
+
+
+# --------------------------------------------------------------------------
+# The two tools
+# --------------------------------------------------------------------------
+
+def run_zkinfer(model_dir, work):
+    zk = os.environ["ZKINFER_BIN"]
+    onnx, inp, exp = (os.path.join(model_dir, f) for f in ("model.onnx", "input.json", "expected.json"))
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    logs = os.path.join(work, "logs")
+    os.makedirs(logs)
+    vis = ["--input-visibility", "public", "--output-visibility", "public"]
+    r = {"tool": "zkinfer"}
+    d = os.path.join(work, "steps")
+    r["compile"] = measure([zk, "compile", onnx, "-o", d, "--calibrate", inp] + vis, "compile", logs)
+    # Like EZKL's gen_srs, make the dev SRS for exactly this k up front (not
+    # timed): otherwise setup derives it from a larger cached one (downsizing
+    # costs seconds) or generates it.
+    k = json.load(open(os.path.join(d, "settings.json")))["k"]
+    cache = os.environ.get("ZKINFER_CACHE", os.path.join(ROOT, "target", "srs-cache"))
+    srs = os.path.join(cache, f"dev-k{k}.srs")
+    if not os.path.exists(srs):
+        os.makedirs(cache, exist_ok=True)
+        r["srs_gen"] = measure([zk, "srs", "--k", str(k), "--out", srs], "srs", logs)
+    # Whole pipeline in one process: k, rows, sizes, in-process step times.
+    m = measure([zk, "run", onnx, "--input", inp, "--expected", exp, "--calibrate", inp,
+                 "-o", os.path.join(work, "run"), "--json"] + vis, "run", logs)
+    summary = json.loads(m["stdout"].strip().splitlines()[-1])
+    r["run"] = summary
+    # Each step in its own process.
+    proof = os.path.join(work, "proof.json")
+    r["setup"] = measure([zk, "setup", d], "setup", logs)
+    r["prove"] = measure([zk, "prove", d, "--input", inp, "-o", proof], "prove", logs)
+    r["verify"] = measure([zk, "verify", d, proof], "verify", logs)
+    settings = json.load(open(os.path.join(d, "settings.json")))
+    pf = json.load(open(proof))
+    r.update({
+        "k": settings["k"], "rows": settings["rows"],
+        "advice_columns": settings.get("advice_columns"), "lookups": settings.get("lookups"),
+        "pk_bytes": os.path.getsize(os.path.join(d, "pk.bin")),
+        "proof_bytes": (len(pf["proof"]) - 2) // 2,
+        "witness_s": summary.get("witness_s"),
+    })
+    r.update(accuracy(pf["outputs"], exp))
+    r["reported_max_abs_error"] = summary.get("max_abs_error")
+    return r
+
+
+def run_ezkl(model_dir, work, srs_dir):
+    py = sys.executable
+    me = os.path.abspath(__file__)
+    exp = os.path.join(model_dir, "expected.json")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    logs = os.path.join(work, "logs")
+    os.makedirs(logs)
+    r = {"tool": "ezkl"}
+
+    def step(name, srs=None):
+        cmd = [py, me, "ezkl-step", name, work, model_dir] + ([srs] if srs else [])
+        m = measure(cmd, name, logs)
+        tf = os.path.join(work, f"{name}.timing.json")
+        if os.path.exists(tf):
+            m.update(json.load(open(tf)))
+        return m
+
+    r["prep"] = step("prep")
+    settings = json.load(open(os.path.join(work, "settings.json")))
+    k = settings["run_args"]["logrows"]
+    r["k"], r["rows"] = k, settings.get("num_rows")
+    r["input_scale"] = settings["run_args"].get("input_scale")
+    r["param_scale"] = settings["run_args"].get("param_scale")
+    os.makedirs(srs_dir, exist_ok=True)
+    srs = os.path.join(srs_dir, f"k{k}.srs")
+    if not os.path.exists(srs):
+        r["srs_gen"] = step("srs", srs)
+    for name in ("setup", "witness", "prove", "verify"):
+        r[name] = step(name, srs)
+    r["pk_bytes"] = os.path.getsize(os.path.join(work, "pk.key"))
+    pf = json.load(open(os.path.join(work, "proof.json")))
+    r["proof_bytes"] = len(pf["proof"]) if isinstance(pf["proof"], list) else (len(pf["hex_proof"]) - 2) // 2
+    r["witness_s"] = r["witness"].get("step_s")
+    w = json.load(open(os.path.join(work, "witness.json")))
+    r.update(accuracy(w["pretty_elements"]["rescaled_outputs"], exp))
+    return r
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+def fmt(x, spec):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if x == 0 and spec == ".3g":
+        return "<0.001"
+    return format(x, spec)
+
+
+def step_s(r, name):
+    """Step time: zkinfer = process wall clock; EZKL = time inside the ezkl call
+    (its process wall clock also includes ~python start-up + `import ezkl`)."""
+    s = r.get(name) or {}
+    return s.get("step_s", s.get("wall_s"))
+
+
+def ratio(a, b):
+    if a is None or b is None:
+        return None
+    if b == 0:
+        return math.inf if a > 0 else None
+    return a / b
+
+
+def fmt_ratio(x):
+    if x is None:
+        return "–"
+    if math.isinf(x):
+        return "∞"
+    return f"{x:.3g}"
+
+
+def machine_info():
+    model = cores = None
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("CPU(s):"):
+                cores = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    mem = None
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return {"cpu": model or platform.processor(), "cores": cores or os.cpu_count(), "mem_gib": mem}
+
+
+def versions():
+    v = {}
+    try:
+        import ezkl
+        v["ezkl"] = getattr(ezkl, "__version__", "?")
+    except ImportError:
+        v["ezkl"] = "?"
+    zk = os.environ.get("ZKINFER_BIN")
+    v["zkinfer"] = subprocess.run([zk, "--version"], capture_output=True, text=True).stdout.strip()
+    git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    v["git"] = git.stdout.strip() + ("+dirty" if dirty else "")
+    v["rustc"] = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    v["python"] = platform.python_version()
+    return v
+
+
+def report(results, meta):
+    L = []
+    mi, v = meta["machine"], meta["versions"]
+    L.append(f"Machine: {mi['cpu']}, {mi['cores']} cores, {fmt(mi['mem_gib'], '.0f')} GiB. "
+             f"Date: {meta['date']}. zkinfer {v['zkinfer']} (git {v['git']}, {v['rustc']}); "
+             f"EZKL {v['ezkl']} (PyPI, Python {v['python']}).")
+    L.append("")
+    L.append("| model | tool | k | rows | setup s | prove s | witness s | verify s | prove peak RSS MiB | pk MiB | proof bytes | max abs err |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for res in results:
+        for tool in ("zkinfer", "ezkl"):
+            r = res.get(tool)
+            if r is None:
+                continue
+            name = "zkinfer" if tool == "zkinfer" else "EZKL"
+            if "error" in r:
+                L.append(f"| {res['model']} | {name} | " + " | ".join(["–"] * 10) + f" | failed: {r['error']} |")
+                continue
+            L.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                res["model"], name, r["k"], r["rows"],
+                fmt(step_s(r, "setup"), ".3g"), fmt(step_s(r, "prove"), ".3g"),
+                fmt(r.get("witness_s"), ".3g"), fmt(step_s(r, "verify"), ".3g"),
+                fmt(r["prove"]["peak_rss_mib"], ".0f"), fmt(r["pk_bytes"] / 2**20, ".1f"),
+                r["proof_bytes"], fmt(r.get("max_abs_error"), ".2e")))
+    L.append("")
+    L.append("Ratios zkinfer / EZKL (below 1 = zkinfer smaller/faster/more accurate):")
+    L.append("")
+    L.append("| model | prove time | prove peak RSS | pk size | setup time | max abs err |")
+    L.append("|---|---|---|---|---|---|")
+    prove_ratios = []
+    for res in results:
+        z, e = res.get("zkinfer"), res.get("ezkl")
+        if not z or not e or "error" in z or "error" in e:
+            why = "; ".join(f"{t}: {res[t]['error']}" for t in ("zkinfer", "ezkl") if res.get(t) and "error" in res[t])
+            L.append(f"| {res['model']} | – | – | – | – | – (no pair: {why or 'not run'}) |")
+            continue
+        pr = ratio(step_s(z, "prove"), step_s(e, "prove"))
+        prove_ratios.append(pr)
+        L.append("| {} | {} | {} | {} | {} | {} |".format(
+            res["model"], fmt_ratio(pr),
+            fmt_ratio(ratio(z["prove"]["peak_rss_mib"], e["prove"]["peak_rss_mib"])),
+            fmt_ratio(ratio(z["pk_bytes"], e["pk_bytes"])),
+            fmt_ratio(ratio(step_s(z, "setup"), step_s(e, "setup"))),
+            fmt_ratio(ratio(z.get("max_abs_error"), e.get("max_abs_error")))))
+    L.append("")
+    if prove_ratios:
+        L.append(f"Median prove-time ratio zkinfer/EZKL over {len(prove_ratios)} models: "
+                 f"{statistics.median(prove_ratios):.3g}.")
+    base = meta.get("ezkl_baseline_rss_mib")
+    L.append("")
+    L.append("Notes: each step (setup, prove, verify) ran in its own process under `/usr/bin/time -v`; "
+             "peak RSS is that process's maximum resident set size. zkinfer step times are process wall "
+             "clock; EZKL step times are the time inside the ezkl call (its process also pays Python "
+             "start-up and `import ezkl`). zkinfer's prove includes witness generation; EZKL's does not "
+             "(its gen_witness is the separate witness column; zkinfer's witness column is the part of "
+             "prove from `run --json`). SRS generation is excluded from setup for both tools: each gets a (development) SRS of exactly the circuit's k made beforehand, so setup = load SRS + keygen + write keys. "
+             + (f"EZKL's RSS includes the Python interpreter with ezkl imported (~{base:.0f} MiB alone). " if base else "")
+             + "Both tools calibrated on input.json; public inputs and outputs, fixed parameters.")
+    return "\n".join(L) + "\n"
+
+
+def resolve_model(name, corpus):
+    if os.path.isdir(name) and os.path.exists(os.path.join(name, "model.onnx")):
+        return os.path.basename(os.path.normpath(name)), os.path.abspath(name)
+    for cand in (name, os.path.join("ezkl", name)):
+        d = os.path.join(corpus, cand)
+        if os.path.exists(os.path.join(d, "model.onnx")):
+            return cand, d
+    raise SystemExit(f"compare_ezkl: no model {name!r} (looked under {corpus})")
+
+
+def main(argv):
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if argv and argv[0] == "ezkl-step":
+        ezkl_step(*argv[1:])
+        return 0
+    if "ZKINFER_BIN" not in os.environ:
+        raise SystemExit("compare_ezkl.py: run it through benches/compare_ezkl.sh (ZKINFER_BIN unset)")
+    corpus = os.environ.get("CORPUS", os.path.join(ROOT, "..", "shared", "corpus"))
+    out_dir = os.environ.get("OUT_DIR", os.path.join(ROOT, "target", "compare_ezkl"))
+    srs_dir = os.path.join(ROOT, "target", "ezkl-srs")
+    models = [resolve_model(n, corpus) for n in (argv or DEFAULT_MODELS)]
+    # The heavy model runs last.
+    models.sort(key=lambda m: os.path.basename(m[1]) == HEAVY)
+    skip_large = os.environ.get("SKIP_LARGE_MLP", "") not in ("", "0")
+    os.makedirs(out_dir, exist_ok=True)
+
+    meta = {"machine": machine_info(), "versions": versions(),
+            "date": datetime.date.today().isoformat(),
+            "step_timeout_s": STEP_TIMEOUT_S, "step_max_rss_mib": STEP_MAX_RSS_MIB}
+    try:
+        base = measure([sys.executable, os.path.abspath(__file__), "ezkl-step", "import", out_dir, "."],
+                       "ezkl-import-baseline", out_dir)
+        meta["ezkl_baseline_rss_mib"] = base["peak_rss_mib"]
+    except StepFailed:
+        pass
+
+    results = []
+    for name, d in models:
+        res = {"model": name, "path": d}
+        if skip_large and os.path.basename(d) == HEAVY:
+            print(f"== {name}: skipped (SKIP_LARGE_MLP)", file=sys.stderr)
+            continue
+        results.append(res)
+        for tool, fn in (("zkinfer", lambda w: run_zkinfer(d, w)), ("ezkl", lambda w: run_ezkl(d, w, srs_dir))):
+            work = os.path.join(out_dir, name.replace("/", "_"), tool)
+            print(f"== {name}: {tool} (load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            load0 = os.getloadavg()[0]
+            try:
+                r = fn(work)
+            except (StepFailed, OSError, KeyError, ValueError, json.JSONDecodeError) as ex:
+                r = {"tool": tool, "error": str(ex)}
+                print(f"   {tool} failed: {ex}", file=sys.stderr)
+            r["total_s"] = time.perf_counter() - t0
+            r["loadavg_1m_before"] = load0
+            r["loadavg_1m_after"] = os.getloadavg()[0]
+            if "error" not in r:
+                print(f"   k={r['k']} prove {step_s(r, 'prove'):.2f} s, prove RSS {r['prove']['peak_rss_mib']:.0f} MiB, "
+                      f"err {fmt(r.get('max_abs_error'), '.2e')} ({r['total_s']:.0f} s total)", file=sys.stderr)
+            res[tool] = r
+            # Save as we go, so a long run that dies keeps what it measured.
+            with open(os.path.join(ROOT, "target", "compare_ezkl.json"), "w") as f:
+                json.dump({"meta": meta, "results": results}, f, indent=1, default=str)
+    md = report(results, meta)
+    with open(os.path.join(ROOT, "target", "compare_ezkl.md"), "w") as f:
+        f.write(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
