@@ -182,7 +182,7 @@ fn solidity_verifier_calldata_and_evm_check() {
     ok(&zkinfer(&["calldata", s(&proof), "-o", s(&cd)], &cache));
     let hex = std::fs::read_to_string(&cd).unwrap();
     // verifyProof(bytes,uint256[]) selector, then ABI words.
-    assert!(hex.starts_with("0x") && (hex.len() - 2 - 8) % 64 == 0, "{}", &hex[..20]);
+    assert!(hex.starts_with("0x") && (hex.len() - 2 - 8).is_multiple_of(64), "{}", &hex[..20]);
     fails(&zkinfer(&["calldata", s(&proof), "-o", s(&cd), "--vk-address", "0x12"], &cache), "20-byte");
 
     let npm_ready = repo().join("node_modules/solc/soljson.js").exists();
