@@ -107,3 +107,22 @@ fn prove_verify_and_reject_tampering() {
     assert!(srs::read(&srs_path, rep.shape.k).unwrap_err().to_string().contains("truncated"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The verifying key of a fixed program is pinned: any change to the circuit
+/// (gates, lookups, column layout, planner) changes it. Update the constant
+/// only on purpose, with `ZKINFER_BLESS=1 cargo test -p prover pinned` and a
+/// note in the commit of what changed in the circuit.
+#[test]
+fn pinned_verifying_key() {
+    const PINNED: &str = "0x2b27152c72803541f502f711e6233009058e0703a12f3f94216d315d38fc90c1";
+    let p = Arc::new(program(10));
+    let rep = plan(&p).unwrap();
+    let params = srs::dev_srs(rep.shape.k);
+    let k = keys::keygen(&params, p.clone(), &rep.shape).unwrap();
+    let repr = prover::artifact::fr_to_hex(&k.vk().transcript_repr());
+    if std::env::var_os("ZKINFER_BLESS").is_some() {
+        println!("vk transcript repr: {repr}");
+        return;
+    }
+    assert_eq!(repr, PINNED, "the circuit changed (shape {:?}); bless it on purpose", rep.shape);
+}
