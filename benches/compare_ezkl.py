@@ -78,6 +78,8 @@ def ezkl_step(step, work, model_dir, srs_path=None):
         ok = ezkl.prove(witness, compiled, pk, proof, srs_path) is not None
     elif step == "verify":
         ok = ezkl.verify(proof, settings, vk, srs_path)
+    elif step == "evm":
+        ok = ezkl_evm_artifacts(work, settings, vk, proof, srs_path)
     elif step == "import":
         ok = True
     else:
@@ -89,6 +91,106 @@ def ezkl_step(step, work, model_dir, srs_path=None):
     if step != "import":
         with open(os.path.join(work, f"{step}.timing.json"), "w") as f:
             json.dump(timing, f)
+
+
+def ezkl_evm_artifacts(work, settings, vk, proof, srs_path):
+    """EZKL's Solidity verifiers (single-contract and reusable) and calldata.
+
+    create_evm_verifier writes the .sol and then fetches solc (svm, network) for
+    the ABI; offline that second part fails, so a written .sol counts as success.
+    Calldata is written as 0x-hex text for `zkinfer evm-call`."""
+    import asyncio
+    import ezkl
+
+    async def call(f, *a):
+        r = f(*a)
+        if asyncio.iscoroutine(r) or asyncio.isfuture(r):
+            r = await r
+        return r
+
+    notes = {}
+
+    async def main():
+        for name, reusable in (("ezkl", False), ("ezkl_reusable", True)):
+            sol = os.path.join(work, f"{name}.sol")
+            try:
+                await call(ezkl.create_evm_verifier, vk, settings, sol, os.path.join(work, f"{name}.abi"),
+                           srs_path, reusable)
+            except Exception as ex:  # noqa: BLE001 - recorded, .sol may still exist
+                notes[name] = str(ex)
+            if not os.path.exists(sol):
+                notes[name + "_missing"] = True
+        try:
+            await call(ezkl.create_evm_vka, vk, settings, os.path.join(work, "vka.bin"), srs_path)
+        except Exception as ex:  # noqa: BLE001
+            notes["vka"] = str(ex)
+
+    asyncio.run(main())
+    cd = ezkl.encode_evm_calldata(proof, os.path.join(work, "calldata.bin"))
+    with open(os.path.join(work, "calldata.hex"), "w") as f:
+        f.write("0x" + bytes(cd).hex())
+    if os.path.exists(os.path.join(work, "vka.bin")):
+        cd = ezkl.encode_evm_calldata(proof, os.path.join(work, "calldata_reusable.bin"),
+                                      os.path.join(work, "vka.bin"))
+        with open(os.path.join(work, "calldata_reusable.hex"), "w") as f:
+            f.write("0x" + bytes(cd).hex())
+    with open(os.path.join(work, "evm_notes.json"), "w") as f:
+        json.dump(notes, f)
+    return True
+
+
+# --------------------------------------------------------------------------
+# On-chain verification gas: `zkinfer verify-evm` / `zkinfer evm-call` (solc-js
+# 0.8.30 with the optimizer, deployed and called in revm).
+# --------------------------------------------------------------------------
+
+def evm_json(cmd, label, logs):
+    """Runs a zkinfer EVM command with --json; returns its JSON or {"error": text}."""
+    try:
+        m = measure(cmd + ["--json"], label, logs)
+        out = json.loads(m["stdout"].strip().splitlines()[-1])
+        if not out.get("ok"):
+            out["error"] = "verifyProof returned false / reverted"
+        return out
+    except (StepFailed, ValueError, IndexError) as ex:
+        return {"error": str(ex)}
+
+
+def contract_name(sol):
+    names = re.findall(r"^\s*contract\s+(\w+)", open(sol).read(), re.M)
+    return names[-1] if names else None
+
+
+def ezkl_reusable_wrapper(work):
+    """EZKL's reusable verifier needs its VK artifact registered (registerVka, a
+    storage write) before verifyProof. `evm-call` deploys and makes one call, so
+    this wraps it in a contract whose constructor registers the digest of the
+    vka words taken from the calldata; the verify gas is then the steady-state
+    verifyProof (vka passed in calldata, registration paid once at deploy)."""
+    cd = bytes.fromhex(open(os.path.join(work, "calldata_reusable.hex")).read()[2:])
+    body = cd[4:]
+    off = int.from_bytes(body[64:96], "big")          # third argument: bytes32[] vka
+    n = int.from_bytes(body[off:off + 32], "big")
+    words = body[off + 32:off + 32 + 32 * n]
+    src = open(os.path.join(work, "ezkl_reusable.sol")).read()
+    base = contract_name(os.path.join(work, "ezkl_reusable.sol"))
+    # verifyProof returns (bool, bytes32, int256[]), which `evm-call` does not
+    # read as "true"; any other selector reaches the fallback, which calls
+    # verifyProof and returns just its bool (the validity check; the gas
+    # figure is from calling verifyProof directly).
+    src += (f"\ncontract EzklReusableBench is {base} {{\n"
+            f"    constructor() {{ registeredVkas[keccak256(hex\"{words.hex()}\")] = true; }}\n"
+            f"    fallback(bytes calldata input) external returns (bytes memory) {{\n"
+            f"        (bool s, bytes memory out) = address(this).call(\n"
+            f"            abi.encodePacked(this.verifyProof.selector, input[4:]));\n"
+            f"        bool ok = s && out.length >= 32 && abi.decode(out, (bool));\n"
+            f"        return abi.encode(ok);\n    }}\n}}\n")
+    out = os.path.join(work, "ezkl_reusable_bench.sol")
+    with open(out, "w") as f:
+        f.write(src)
+    with open(os.path.join(work, "calldata_reusable_check.hex"), "w") as f:
+        f.write("0xffffffff" + cd[4:].hex())
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -218,6 +320,8 @@ def run_zkinfer(model_dir, work):
     r["setup"] = measure([zk, "setup", d], "setup", logs)
     r["prove"] = measure([zk, "prove", d, "--input", inp, "-o", proof], "prove", logs)
     r["verify"] = measure([zk, "verify", d, proof], "verify", logs)
+    r["evm"] = evm_json([zk, "verify-evm", d, proof], "verify-evm", logs)
+    r["evm_reusable"] = evm_json([zk, "verify-evm", d, proof, "--separate"], "verify-evm-separate", logs)
     settings = json.load(open(os.path.join(d, "settings.json")))
     pf = json.load(open(proof))
     r.update({
@@ -262,6 +366,32 @@ def run_ezkl(model_dir, work, srs_dir):
         r["srs_gen"] = step("srs", srs)
     for name in ("setup", "witness", "prove", "verify"):
         r[name] = step(name, srs)
+    zk = os.environ["ZKINFER_BIN"]
+    try:
+        step("evm", srs)
+        notes = json.load(open(os.path.join(work, "evm_notes.json")))
+        for key, sol, cdf in (("evm", "ezkl.sol", "calldata.hex"),
+                              ("evm_reusable", None, "calldata_reusable.hex")):
+            try:
+                if sol is None:
+                    sol = ezkl_reusable_wrapper(work)
+                else:
+                    sol = os.path.join(work, sol)
+                name = contract_name(sol)
+                r[key] = evm_json([zk, "evm-call", "--sol", sol, "--contract", name,
+                                   "--calldata", os.path.join(work, cdf)], "evm-call-" + key, logs)
+                r[key]["contract"] = name
+                if key == "evm_reusable":
+                    chk = evm_json([zk, "evm-call", "--sol", sol, "--contract", name, "--calldata",
+                                    os.path.join(work, "calldata_reusable_check.hex")], "evm-call-check", logs)
+                    r[key]["ok"] = chk.get("ok", False)
+                    r[key].pop("error", None)
+                    if not r[key]["ok"]:
+                        r[key]["error"] = chk.get("error", "check call failed")
+            except (OSError, ValueError, IndexError) as ex:
+                r[key] = {"error": f"{ex} (ezkl notes: {notes})"}
+    except StepFailed as ex:
+        r["evm"] = r["evm_reusable"] = {"error": str(ex)}
     r["pk_bytes"] = os.path.getsize(os.path.join(work, "pk.key"))
     pf = json.load(open(os.path.join(work, "proof.json")))
     r["proof_bytes"] = len(pf["proof"]) if isinstance(pf["proof"], list) else (len(pf["hex_proof"]) - 2) // 2
@@ -393,6 +523,8 @@ def report(results, meta):
     if prove_ratios:
         L.append(f"Median prove-time ratio zkinfer/EZKL over {len(prove_ratios)} models: "
                  f"{statistics.median(prove_ratios):.3g}.")
+    L.append("")
+    L.extend(evm_report(results))
     base = meta.get("ezkl_baseline_rss_mib")
     L.append("")
     L.append("Notes: each step (setup, prove, verify) ran in its own process under `/usr/bin/time -v`; "
@@ -404,6 +536,52 @@ def report(results, meta):
              + (f"EZKL's RSS includes the Python interpreter with ezkl imported (~{base:.0f} MiB alone). " if base else "")
              + "Both tools calibrated on input.json; public inputs and outputs, fixed parameters.")
     return "\n".join(L) + "\n"
+
+
+def evm_report(results):
+    """On-chain verification gas tables (single-contract and reusable forms)."""
+    L = []
+
+    def cells(e, extra_vk=False):
+        if not e:
+            return ["–", "–", "–"] + (["–"] if extra_vk else [])
+        if "error" in e and not e.get("gas"):
+            err = e["error"].replace("|", "/").replace("\n", " ")[-300:]
+            return [f"failed: {err}", "–", "–"] + (["–"] if extra_vk else [])
+        c = [f"{e['gas']:,}", f"{e['code_size']:,}", f"{e['deploy_gas']:,}"]
+        if extra_vk:
+            c.append(f"{e['vk_code_size']:,}" if e.get("vk_code_size") else "–")
+        return c
+
+    def gas(e):
+        return e.get("gas") if e and "error" not in e else None
+
+    for key, title, zk_note, ez_note in (
+            ("evm", "On-chain verification, one verifier contract per model",
+             "`zkinfer verify-evm`", "EZKL `create_evm_verifier` + `encode_evm_calldata`, run with `zkinfer evm-call`"),
+            ("evm_reusable", "On-chain verification, reusable verifier + per-model verifying key",
+             "`zkinfer verify-evm --separate`: shared verifier + VK contract",
+             "EZKL `create_evm_verifier(reusable=True)` + `create_evm_vka`; vka passed in calldata, "
+             "registered in the constructor of a wrapper contract (deploy gas includes that)")):
+        L.append(f"{title} (solc-js 0.8.30, optimizer on, revm; gas of the verifyProof transaction): "
+                 f"zkinfer = {zk_note}; EZKL = {ez_note}.")
+        L.append("")
+        vk = key == "evm_reusable"
+        L.append("| model | zkinfer verify gas | zkinfer deployed bytes | zkinfer deploy gas | "
+                 + ("zkinfer VK bytes | " if vk else "")
+                 + "EZKL verify gas | EZKL deployed bytes | EZKL deploy gas | verify gas zkinfer/EZKL |")
+        L.append("|---" * (8 + vk) + "|")
+        for res in results:
+            z, e = (res.get(t) or {} for t in ("zkinfer", "ezkl"))
+            ze, ee = z.get(key), e.get(key)
+            if ze is None and "error" in z:
+                ze = {"error": "prove failed"}
+            if ee is None and "error" in e:
+                ee = {"error": "prove failed"}
+            L.append("| " + " | ".join([res["model"]] + cells(ze, vk) + cells(ee)
+                                       + [fmt_ratio(ratio(gas(ze), gas(ee)))]) + " |")
+        L.append("")
+    return L
 
 
 def resolve_model(name, corpus):

@@ -18,8 +18,13 @@
 #      public inputs and outputs and fixed (constant) parameters: each heavy
 #      step (setup, prove, verify) runs in its own process under
 #      `/usr/bin/time -v` for wall time and peak RSS;
-#   4. prints a markdown table plus a zkinfer/EZKL ratio table, and writes
-#      them to target/compare_ezkl.md (raw numbers: target/compare_ezkl.json).
+#   4. per model, on-chain verification gas for both: zkinfer `verify-evm
+#      --json` (and `--separate`), EZKL's create_evm_verifier (single and
+#      reusable) + encode_evm_calldata run through `zkinfer evm-call`, i.e. the
+#      same solc-js 0.8.30 and revm (needs `bash scripts/npm-ci.sh`, run here
+#      when node_modules/solc is missing);
+#   5. prints a markdown table, a zkinfer/EZKL ratio table and the gas tables,
+#      and writes them to target/compare_ezkl.md (raw: target/compare_ezkl.json).
 #
 # Environment:
 #   SKIP_LARGE_MLP=1     skip ezkl/large_mlp (EZKL needs k=19, ~4 min, ~8 GB)
@@ -69,5 +74,10 @@ if [ -z "${ZKINFER_BIN:-}" ]; then
 fi
 export ZKINFER_CACHE="${ZKINFER_CACHE:-$ROOT/target/srs-cache}"
 
-# 3-4. Run both tools and write the tables.
+# solc-js for the gas columns (a failure leaves those columns as errors).
+if [ ! -f "$ROOT/node_modules/solc/soljson.js" ]; then
+    bash "$ROOT/scripts/npm-ci.sh" || echo "compare_ezkl.sh: npm-ci failed; gas columns will show errors" >&2
+fi
+
+# 3-5. Run both tools and write the tables.
 exec "$VENV/bin/python" "$ROOT/benches/compare_ezkl.py" "$@"
