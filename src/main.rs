@@ -271,14 +271,6 @@ fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
 
 fn print_compiled(m: &pipeline::CompiledModel) {
     let s = &m.settings;
-    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
-        print_settings(s);
-    }
-}
-
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn print_settings(s: &zkinfer::Settings) {
     println!(
         "compiled {}: k={} rows={} (of {} usable) lanes={} limb_bits={} advice_columns={} fixed_columns={} lookups={} table_rows={} scale_bits={} range_bits={} macs={} instances={}",
         s.model, s.k, s.rows, s.usable_rows, s.lanes, s.shape.limb_bits, s.advice_columns, s.fixed_columns, s.lookups, s.lookup_table_rows, s.scale_bits, s.range_bits, s.macs, s.num_instances
@@ -310,6 +302,7 @@ fn run_all(
     expected: Option<Vec<Vec<f64>>>,
     srs: SrsSource,
     opts: CompileOptions,
+    quiet: bool,
 ) -> Result<RunSummary> {
     let (m, t_compile) = step("compiling", || {
         Ok(match model {
@@ -317,7 +310,9 @@ fn run_all(
             ModelRef::Bytes(b, name) => pipeline::compile_bytes(b, name, &opts, out)?,
         })
     })?;
-    print_compiled(&m);
+    if !quiet {
+        print_compiled(&m);
+    }
     let (su, t_setup) = step("setup (keys)", || Ok(pipeline::setup(out, &srs)?))?;
     let (po, t_prove) = step("proving", || Ok(pipeline::prove(out, input)?))?;
     let proof_path = out.join("proof.json");
@@ -407,9 +402,6 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
-    if let Cmd::Run { json: true, .. } = cli.cmd {
-        QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
     match cli.cmd {
         Cmd::Compile { model, out, args } => {
             let opts = compile_options(&args)?;
@@ -471,7 +463,7 @@ fn real_main() -> Result<()> {
                 None => None,
             };
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(model.file_stem().unwrap_or_default()));
-            let s = run_all(ModelRef::File(&model), &inputs, &out, expected, srs_source(srs), opts)?;
+            let s = run_all(ModelRef::File(&model), &inputs, &out, expected, srs_source(srs), opts, json)?;
             if json {
                 println!("{}", s.json);
             } else {
@@ -556,6 +548,7 @@ fn real_main() -> Result<()> {
                 Some(expected),
                 srs_source(None),
                 opts,
+                false,
             )?;
             for l in s.lines {
                 println!("{l}");

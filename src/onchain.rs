@@ -3,27 +3,19 @@
 
 use std::path::Path;
 
-use prover::{artifact, keys, srs, Fr};
+use prover::{keys, srs};
 
-use crate::artifacts::{self, path, ProofFile};
+use crate::artifacts::{self, ProofFile};
 use crate::error::Error;
-use crate::pipeline::{load, CompiledModel};
+use crate::pipeline::{decode_proof, load, need, CompiledModel};
 
 fn vk_and_params(
     dir: &Path,
 ) -> Result<(CompiledModel, halo2_proofs::plonk::VerifyingKey<prover::G1Affine>, prover::ParamsKZG<prover::Bn256>), Error>
 {
     let m = load(dir)?;
-    let need = |name: &str| {
-        let p = path(dir, name);
-        if p.exists() {
-            Ok(p)
-        } else {
-            Err(Error::Missing { path: p, hint: "run zkinfer setup DIR first" })
-        }
-    };
-    let vk = keys::read_vk(&need(artifacts::VK)?, &m.shape, &m.digest)?;
-    let params = srs::read(&need(artifacts::SRS)?, m.shape.k)?;
+    let vk = keys::read_vk(&need(dir, artifacts::VK)?, &m.shape, &m.digest)?;
+    let params = srs::read(&need(dir, artifacts::SRS)?, m.shape.k)?;
     Ok((m, vk, params))
 }
 
@@ -38,20 +30,6 @@ pub fn gen_verifier(dir: &Path) -> Result<String, Error> {
 pub fn gen_verifier_separate(dir: &Path) -> Result<(String, String), Error> {
     let (m, vk, params) = vk_and_params(dir)?;
     Ok(verifier_gen::render_separate(&params, &vk, m.program.num_instances())?)
-}
-
-/// Decodes a proof file's proof bytes and instances.
-pub fn decode_proof(proof: &ProofFile, proof_path: &Path) -> Result<(Vec<u8>, Vec<Fr>), Error> {
-    let bad = |reason: String| Error::ProofFile { path: proof_path.into(), reason };
-    let bytes = artifact::from_hex(&proof.proof).ok_or_else(|| bad("`proof` is not 0x-hex".into()))?;
-    let instances = proof
-        .instances
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, h)| artifact::fr_from_hex(h).ok_or_else(|| bad(format!("instance {i} is not a field element"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((bytes, instances))
 }
 
 /// ABI-encoded `verifyProof(bytes,uint256[])` call, or with `vk_address`,

@@ -117,7 +117,8 @@ pub struct ProveOutcome {
     pub prove_ms: u128,
 }
 
-fn need(dir: &Path, name: &str) -> Result<PathBuf, Error> {
+/// `dir/name`, or an error saying to run setup first.
+pub(crate) fn need(dir: &Path, name: &str) -> Result<PathBuf, Error> {
     let p = path(dir, name);
     if p.exists() {
         Ok(p)
@@ -168,6 +169,24 @@ pub fn prove(dir: &Path, inputs: &[Vec<f64>]) -> Result<ProveOutcome, Error> {
     Ok(ProveOutcome { proof, witness_ms, prove_ms })
 }
 
+/// A proof file's proof bytes and its one instance column.
+pub fn decode_proof(proof: &ProofFile, proof_path: &Path) -> Result<(Vec<u8>, Vec<Fr>), Error> {
+    let bad = |reason: String| Error::ProofFile { path: proof_path.into(), reason };
+    let bytes = artifact::from_hex(&proof.proof).ok_or_else(|| bad("`proof` is not 0x-hex".into()))?;
+    if proof.instances.len() != 1 {
+        return Err(bad(format!("expected 1 instance column, got {}", proof.instances.len())));
+    }
+    let instances = proof.instances[0]
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            artifact::fr_from_hex(h)
+                .ok_or_else(|| bad(format!("instance {i} is not a 32-byte word below the field modulus")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((bytes, instances))
+}
+
 pub fn read_proof_file(p: &Path) -> Result<ProofFile, Error> {
     let bytes = artifact::read(p)?;
     serde_json::from_slice(&bytes)
@@ -189,18 +208,7 @@ pub fn verify(dir: &Path, proof: &ProofFile, proof_path: &Path) -> Result<(), Er
     }
     let vk = keys::read_vk(&need(dir, artifacts::VK)?, &m.shape, &m.digest)?;
     let params = srs::read(&need(dir, artifacts::SRS)?, m.shape.k)?;
-    let bytes = artifact::from_hex(&proof.proof).ok_or_else(|| bad("`proof` is not 0x-hex".into()))?;
-    if proof.instances.len() != 1 {
-        return Err(bad(format!("expected 1 instance column, got {}", proof.instances.len())));
-    }
-    let instances: Vec<Fr> = proof.instances[0]
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            artifact::fr_from_hex(h)
-                .ok_or_else(|| bad(format!("instance {i} is not a 32-byte word below the field modulus")))
-        })
-        .collect::<Result<_, _>>()?;
+    let (bytes, instances) = decode_proof(proof, proof_path)?;
     if instances.len() != m.program.num_instances() {
         return Err(bad(format!("expected {} public instances, got {}", m.program.num_instances(), instances.len())));
     }

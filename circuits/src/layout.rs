@@ -54,10 +54,6 @@ impl<'a, 'r> Ctx<'a, 'r> {
         self.row - 1
     }
 
-    pub fn rows_used(&self) -> usize {
-        self.row
-    }
-
     pub fn enable(&mut self, sel: Selector, row: usize) {
         if let Err(e) = sel.enable(self.region, row) {
             self.error.get_or_insert(e);
@@ -192,9 +188,9 @@ pub fn r_limbs_needed(program: &Program, limb_bits: u32) -> usize {
         .unwrap_or(0)
 }
 
-/// Rows the program takes with `lanes` lanes (excluding the zero row).
-pub fn count_rows(program: &Program, lanes: usize) -> usize {
-    let masks = zero_masks(program);
+/// Rows the program takes with `lanes` lanes (excluding the zero row);
+/// `masks` is [`zero_masks`] of the program.
+pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize) -> usize {
     program
         .nodes
         .iter()

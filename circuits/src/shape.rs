@@ -101,13 +101,14 @@ pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
     let range_bits = program.quant.range_bits;
     let mut best: Option<CostReport> = None;
     let mut candidates = vec![];
+    let masks = layout::zero_masks(program);
     let mut rows_by_lanes = std::collections::HashMap::new();
     for limb_bits in LIMB_BITS {
         let q_limbs = range::limb_widths(range::q_bits(range_bits), limb_bits).len();
         let r_limbs = layout::r_limbs_needed(program, limb_bits);
         let table_rows = table::table_rows(limb_bits);
         for &lanes in LANE_CANDIDATES.iter() {
-            let rows = *rows_by_lanes.entry(lanes).or_insert_with(|| layout::count_rows(program, lanes) + 1);
+            let rows = *rows_by_lanes.entry(lanes).or_insert_with(|| layout::count_rows(program, &masks, lanes) + 1);
             let mut shape = CircuitShape { k: 4, lanes, bilinear, range_bits, limb_bits, q_limbs, r_limbs };
             let cs = constraint_system(&shape);
             let blind = cs.blinding_factors() + 1;
@@ -143,6 +144,6 @@ pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
             b.candidates = candidates;
             Ok(b)
         }
-        None => Err(CircuitError::TooLarge { rows: layout::count_rows(program, 64), max_k: MAX_K }),
+        None => Err(CircuitError::TooLarge { rows: layout::count_rows(program, &masks, 64), max_k: MAX_K }),
     }
 }
