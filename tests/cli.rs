@@ -196,6 +196,19 @@ fn solidity_verifier_calldata_and_evm_check() {
         let out = ok(&zkinfer(&args, &cache));
         assert!(out.starts_with("ok=true gas="), "{out}");
     }
+    // Any contract in the same EVM; an unknown contract name is a clear error.
+    let out =
+        ok(&zkinfer(&["evm-call", "--sol", s(&sol), "--contract", "Halo2Verifier", "--calldata", s(&cd)], &cache));
+    assert!(out.starts_with("ok=true gas="), "{out}");
+    fails(
+        &zkinfer(&["evm-call", "--sol", s(&sol), "--contract", "NoSuchVerifier", "--calldata", s(&cd)], &cache),
+        "no contract named NoSuchVerifier",
+    );
+    // Before setup there is no verifying key to build a verifier from.
+    let bare = d.join("bare");
+    ok(&zkinfer(&["compile", s(&model), "-o", s(&bare), "--calibrate", s(&input)], &cache));
+    fails(&zkinfer(&["verify-evm", s(&bare), s(&proof)], &cache), "run zkinfer setup DIR first");
+    fails(&zkinfer(&["gen-verifier", s(&bare), "-o", s(&d.join("x.sol"))], &cache), "run zkinfer setup DIR first");
     // A changed public output: the EVM verifier says no, and the command fails.
     let mut pj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
     pj["instances"][0][0] = serde_json::Value::String(format!("0x{}01", "00".repeat(31)));
