@@ -75,7 +75,7 @@ impl ModelCircuit {
         let sel = Selectors {
             linear: chips::linear::configure(meta, &cols),
             bilinear: shape.bilinear.then(|| chips::bilinear::configure(meta, &cols)),
-            range: chips::range::configure(meta, &cols, shape.range_bits, shape.limb_bits),
+            range: chips::range::configure(meta, &cols, shape.range_bits, shape.limb_bits, shape.tables),
         };
         ModelConfig { cols, sel, shape: shape.clone() }
     }
@@ -103,8 +103,9 @@ impl Circuit<Fr> for ModelCircuit {
     }
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
-        table::assign_table(&mut layouter, &config.cols, config.shape.limb_bits)?;
         let (program, trace) = (&self.program, &self.trace);
+        let functions = table::function_tables(program);
+        table::assign_table(&mut layouter, &config.cols, config.shape.limb_bits, &functions)?;
         let public = layouter.assign_region(
             || "model",
             |mut region| {

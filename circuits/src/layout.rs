@@ -116,6 +116,7 @@ fn concat_vals(trace: &Trace, ids: &[usize]) -> Vec<i64> {
 pub fn assign_program(ctx: &mut Ctx<'_, '_>, program: &Program, trace: &Trace) -> Assigned {
     let mut cells: Vec<Cells> = Vec::with_capacity(program.nodes.len());
     let mut input_cells: Vec<Vec<Cell>> = vec![vec![]; program.inputs.len()];
+    let functions = crate::table::function_tables(program);
     for (i, node) in program.nodes.iter().enumerate() {
         let out = &trace.values[i];
         let c = match &node.op {
@@ -149,6 +150,10 @@ pub fn assign_program(ctx: &mut Ctx<'_, '_>, program: &Program, trace: &Trace) -
             Op::Requant(op) => chips::requant::assign(ctx, i, op, &cells[op.input], &trace.values[op.input], out),
             Op::Max(op) => chips::max::assign(ctx, i, op, &cells[op.input], &trace.values[op.input], out),
             Op::Gather(op) => chips::gather::assign(op, &concat(&cells, &op.inputs)),
+            Op::Table(op) => {
+                let tag = crate::table::function_tag(&functions, op);
+                chips::table::assign(ctx, i, tag, &cells[op.input], &trace.values[op.input], out)
+            }
         };
         cells.push(c);
     }
@@ -204,6 +209,7 @@ pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize) -> usize
             Op::Requant(op) => masks[op.input].iter().filter(|z| !**z).count(),
             Op::Max(op) => chips::max::rows(op),
             Op::Gather(_) => 0,
+            Op::Table(_) => node.len(),
         })
         .sum()
 }

@@ -20,11 +20,24 @@ pub struct CircuitShape {
     /// Limb columns of range rows' quotients and remainders (one lookup each).
     pub q_limbs: usize,
     pub r_limbs: usize,
+    /// Whether the program has function tables (`ir::Op::Table`): they share
+    /// the limb table's columns and its first lookup, under their own selector.
+    #[serde(default)]
+    pub tables: bool,
 }
 
 impl Default for CircuitShape {
     fn default() -> Self {
-        CircuitShape { k: 10, lanes: MIN_LANES, bilinear: false, range_bits: 8, limb_bits: 10, q_limbs: 1, r_limbs: 1 }
+        CircuitShape {
+            k: 10,
+            lanes: MIN_LANES,
+            bilinear: false,
+            range_bits: 8,
+            limb_bits: 10,
+            q_limbs: 1,
+            r_limbs: 1,
+            tables: false,
+        }
     }
 }
 
@@ -98,6 +111,8 @@ fn commitments(cs: &ConstraintSystem<Fr>) -> usize {
 pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
     program.validate()?;
     let bilinear = program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
+    let fn_rows = table::function_rows(program);
+    let tables = program.nodes.iter().any(|n| matches!(n.op, Op::Table(_)));
     let range_bits = program.quant.range_bits;
     let mut best: Option<CostReport> = None;
     let mut candidates = vec![];
@@ -106,10 +121,10 @@ pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
     for limb_bits in LIMB_BITS {
         let q_limbs = range::limb_widths(range::q_bits(range_bits), limb_bits).len();
         let r_limbs = layout::r_limbs_needed(program, limb_bits);
-        let table_rows = table::table_rows(limb_bits);
+        let table_rows = table::table_rows(limb_bits) + fn_rows;
         for &lanes in LANE_CANDIDATES.iter() {
             let rows = *rows_by_lanes.entry(lanes).or_insert_with(|| layout::count_rows(program, &masks, lanes) + 1);
-            let mut shape = CircuitShape { k: 4, lanes, bilinear, range_bits, limb_bits, q_limbs, r_limbs };
+            let mut shape = CircuitShape { k: 4, lanes, bilinear, range_bits, limb_bits, q_limbs, r_limbs, tables };
             let cs = constraint_system(&shape);
             let blind = cs.blinding_factors() + 1;
             let need = rows.max(table_rows) + blind;

@@ -290,3 +290,52 @@ fn plan_reports_a_consistent_shape() {
     assert!(rep.rows <= rep.usable_rows && rep.table_rows <= rep.usable_rows);
     assert!(rep.candidates.iter().any(|c| c.lanes == rep.shape.lanes && c.k == rep.shape.k));
 }
+
+/// Input(5) -> Table f (x in [-8, 8), f = x^2 - 3) and Table g (same domain, g = -x).
+fn tables() -> (Program, Vec<Vec<i64>>, [usize; 3]) {
+    let mut b = B::new();
+    let x = b.input(vec![5]);
+    let f = b.push(Op::Table(TableOp { input: x, lo: -8, values: (-8..8).map(|v| v * v - 3).collect() }), vec![5]);
+    let g = b.push(Op::Table(TableOp { input: x, lo: -8, values: (-8..8).map(|v| -v).collect() }), vec![5]);
+    (b.program(&[f, g], Visibility::Private), vec![vec![-8, -1, 0, 3, 7]], [x, f, g])
+}
+
+#[test]
+fn function_tables_match_eval() {
+    let (p, inp, [_, f, g]) = tables();
+    let t = eval(&p, &inp).unwrap();
+    assert_eq!(t.values[f], vec![61, -2, -3, 6, 46]);
+    assert_eq!(t.values[g], vec![8, 1, 0, -3, -7]);
+    run(&p, &inp, vec![], |_| {}).unwrap();
+}
+
+#[test]
+fn function_table_tampered_output_fails() {
+    let (p, inp, [_, f, g]) = tables();
+    let lookup = "limb 0 (top limb of q) and sign, or function table";
+    // A value that is in no table row for this x.
+    let t = vec![Tamper { node: f, element: 3, target: TamperTarget::Output, delta: 1 }];
+    assert_fails_with(run(&p, &inp, t, |_| {}), lookup);
+    // g's entry for x = 3 is -3; claiming f(3) = -3 takes the other table's row: the tags differ.
+    let t = vec![Tamper { node: f, element: 3, target: TamperTarget::Output, delta: -9 }];
+    assert_fails_with(run(&p, &inp, t, |_| {}), lookup);
+    // And g(0) = -3 is f's row for x = 0.
+    let t = vec![Tamper { node: g, element: 2, target: TamperTarget::Output, delta: -3 }];
+    assert_fails_with(run(&p, &inp, t, |_| {}), lookup);
+}
+
+#[test]
+fn function_table_input_outside_its_domain_fails() {
+    let (p, _, [x, f, g]) = tables();
+    // eval refuses it, naming the table.
+    let err = eval(&p, &[vec![8, 0, 0, 0, 0]]).unwrap_err().to_string();
+    assert!(err.contains("function table input"), "{err}");
+    // A prover that skips that check: x = 8 has no table row, whatever the output.
+    let inp = vec![vec![-8, -1, 0, 3, 7]];
+    let r = run(&p, &inp, vec![], |t| {
+        t.values[x][4] = 8;
+        t.values[f][4] = 61;
+        t.values[g][4] = -8;
+    });
+    assert_fails_with(r, "function table");
+}

@@ -81,8 +81,9 @@ fn compile_named(model: &[u8], name: &str, path: &str, opts: &CompileOptions) ->
     let g = load_graph(model, path, opts.calibration.first().map(|s| s.as_slice()))?;
     let vis = passes::lower::Visibilities { input: opts.input_visibility, output: opts.output_visibility };
     let weight_bits = quantize::weight_bits(opts)?;
+    let ranges = quantize::value_ranges(&g, &opts.calibration)?;
     quantize::choose_program(&g, opts, |quant| {
-        let mut program = passes::lower::lower(&g, name, quant, weight_bits, &vis)?;
+        let mut program = passes::lower::lower(&g, name, quant, weight_bits, &vis, &ranges)?;
         passes::run_program_passes(&mut program)?;
         program.validate()?;
         Ok(program)

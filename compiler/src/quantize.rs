@@ -87,6 +87,29 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Vec<f64>>]) -> Result<Calibration> {
     Ok(Calibration { max_abs, outputs })
 }
 
+/// `(min, max)` of every value over the calibration samples (`None` for
+/// constants, and for every value when there are no samples).
+pub fn value_ranges(g: &Graph, samples: &[Vec<Vec<f64>>]) -> Result<Vec<Option<(f64, f64)>>> {
+    let mut ranges: Vec<Option<(f64, f64)>> = vec![None; g.nodes.len()];
+    for (k, sample) in samples.iter().enumerate() {
+        let values =
+            eval_graph(g, sample).map_err(|e| CompileError::Calibration { reason: format!("sample {k}: {e}") })?;
+        for ((node, t), r) in g.nodes.iter().zip(&values).zip(ranges.iter_mut()) {
+            if matches!(node.op, FOp::Const(_)) {
+                continue;
+            }
+            for x in t.to_f64() {
+                if x.is_finite() {
+                    let (lo, hi) = r.get_or_insert((x, x));
+                    *lo = lo.min(x);
+                    *hi = hi.max(x);
+                }
+            }
+        }
+    }
+    Ok(ranges)
+}
+
 /// Bits `B` such that `max * 2^s * 2 < 2^B`, at least `s + 1`.
 pub fn range_bits_for(max_abs: f64, s: u32) -> u32 {
     let v = max_abs * 2f64.powi(s as i32 + 1);

@@ -169,6 +169,17 @@ pub fn eval(program: &Program, inputs: &[Vec<i64>]) -> Result<Trace, IrError> {
                 let x = concat(&g.inputs);
                 g.map.iter().map(|&c| if c == ZERO_SRC { 0 } else { x[c as usize] }).collect()
             }
+            Op::Table(t) => {
+                let (tlo, thi) = t.domain();
+                let mut out = Vec::with_capacity(node.len());
+                for (e, &v) in values[t.input].iter().enumerate() {
+                    if v < tlo || v > thi {
+                        return Err(out_of_range("function table input", e, v, tlo, thi));
+                    }
+                    out.push(t.values[(v - tlo) as usize]);
+                }
+                out
+            }
         };
         debug_assert_eq!(out.len(), node.len(), "node {i} produced a wrong length");
         values.push(out);

@@ -24,6 +24,8 @@ pub enum Op {
     Max(MaxOp),
     /// Index map: data movement, costs no arithmetic.
     Gather(GatherOp),
+    /// Elementwise function by table lookup (Sigmoid, Exp, Tanh, ...).
+    Table(TableOp),
 }
 
 impl Op {
@@ -35,6 +37,7 @@ impl Op {
             Op::Requant(_) => "requant",
             Op::Max(_) => "max",
             Op::Gather(_) => "gather",
+            Op::Table(_) => "table",
         }
     }
 
@@ -47,6 +50,7 @@ impl Op {
             Op::Requant(r) => vec![r.input],
             Op::Max(m) => vec![m.input],
             Op::Gather(g) => g.inputs.clone(),
+            Op::Table(t) => vec![t.input],
         }
     }
 }
@@ -135,4 +139,24 @@ impl MaxOp {
 pub struct GatherOp {
     pub inputs: Vec<ValueId>,
     pub map: Vec<u32>,
+}
+
+/// Elementwise lookup: `out[e] = values[x[e] - lo]`. Every `x[e]` must lie in
+/// `[lo, lo + values.len())`: the circuit looks `(x, out)` up in a fixed
+/// table of exactly these pairs, so an input outside it cannot be proven.
+/// The compiler builds `values` from a float function (Sigmoid, Exp, ...)
+/// over the input's calibrated domain, usually after a `Requant` that
+/// coarsens the input to the table's resolution.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TableOp {
+    pub input: ValueId,
+    pub lo: i64,
+    pub values: Vec<i64>,
+}
+
+impl TableOp {
+    /// Inclusive bounds of the inputs the table covers.
+    pub fn domain(&self) -> (i64, i64) {
+        (self.lo, self.lo + self.values.len() as i64 - 1)
+    }
 }

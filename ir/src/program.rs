@@ -3,7 +3,10 @@ use serde::{Deserialize, Serialize};
 use crate::{error::IrError, op::Op, quant::QuantSettings};
 
 /// Bumped whenever the serialized form changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+
+/// Longest function table (entries); the circuit's fixed table holds them all.
+pub const MAX_TABLE_LEN: usize = 1 << 16;
 
 /// Index of a node, and of the value it produces.
 pub type ValueId = usize;
@@ -149,6 +152,17 @@ impl Program {
                     let la = self.nodes[m.input].len();
                     if m.cols.iter().any(|&c| c as usize >= la) {
                         return Err(bad("window index out of range".into()));
+                    }
+                }
+                Op::Table(t) => {
+                    if self.nodes[t.input].len() != n_out {
+                        return Err(bad("table changes the element count".into()));
+                    }
+                    if t.values.is_empty() || t.values.len() > MAX_TABLE_LEN {
+                        return Err(bad(format!("table length {} is not in 1..={MAX_TABLE_LEN}", t.values.len())));
+                    }
+                    if t.lo.unsigned_abs() > 1 << 40 || t.values.iter().any(|v| v.unsigned_abs() > 1 << 60) {
+                        return Err(bad("table domain or values too large".into()));
                     }
                 }
                 Op::Gather(g) => {

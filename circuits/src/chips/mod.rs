@@ -9,6 +9,7 @@ pub mod linear;
 pub mod max;
 pub mod range;
 pub mod requant;
+pub mod table;
 
 use halo2_proofs::plonk::Selector;
 

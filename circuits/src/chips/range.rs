@@ -28,6 +28,9 @@ pub struct RangeSelectors {
     pub req: Selector,
     /// Max relation and output.
     pub max: Selector,
+    /// Function-table rows (`x[0]` = input, `acc` = output, `bias` = tag),
+    /// looked up through the first limb lookup; only when the program has tables.
+    pub func: Option<Selector>,
 }
 
 /// Bits of every range row's `q`: requant quotients need `range_bits + 1`,
@@ -51,10 +54,17 @@ pub fn limb_widths(bits: u32, limb_bits: u32) -> Vec<u32> {
     std::iter::once(top).chain(std::iter::repeat_n(limb_bits, n as usize - 1)).collect()
 }
 
-pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns, range_bits: u32, limb_bits: u32) -> RangeSelectors {
+pub fn configure(
+    meta: &mut ConstraintSystem<Fr>,
+    c: &Columns,
+    range_bits: u32,
+    limb_bits: u32,
+    tables: bool,
+) -> RangeSelectors {
     let rng = meta.complex_selector();
     let req = meta.selector();
     let max = meta.selector();
+    let func = tables.then(|| meta.complex_selector());
     let qw = limb_widths(q_bits(range_bits), limb_bits);
     debug_assert_eq!(qw.len(), c.q_limbs);
     let (nq, nr) = (c.q_limbs, c.r_limbs);
@@ -98,11 +108,25 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns, range_bits: u32, 
         let width = Expression::Constant(Fr::from(w as u64));
         if j == 0 {
             let sign = c.x[3];
-            meta.lookup("limb 0 (top limb of q) and sign", |m| {
+            let (x0, acc, bias) = (c.x[0], c.acc, c.bias);
+            let name = if tables {
+                "limb 0 (top limb of q) and sign, or function table"
+            } else {
+                "limb 0 (top limb of q) and sign"
+            };
+            meta.lookup(name, |m| {
                 let s = m.query_selector(rng);
                 let v = m.query_advice(col, Rotation::cur());
                 let sg = m.query_advice(sign, Rotation::cur());
-                vec![(s.clone() * width, t[0]), (s.clone() * v, t[1]), (s * sg, t[2])]
+                let (mut tag, mut key, mut val) = (s.clone() * width, s.clone() * v, s * sg);
+                // Function rows (never range rows too): (tag, x, f(x)) with the tag in `bias`.
+                if let Some(f) = func {
+                    let f = m.query_selector(f);
+                    tag = tag + f.clone() * m.query_fixed(bias, Rotation::cur());
+                    key = key + f.clone() * m.query_advice(x0, Rotation::cur());
+                    val = val + f * m.query_advice(acc, Rotation::cur());
+                }
+                vec![(tag, t[0]), (key, t[1]), (val, t[2])]
             });
         } else {
             meta.lookup(format!("limb {j} of q"), |m| {
@@ -120,7 +144,7 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns, range_bits: u32, 
             vec![(m.query_fixed(tag, Rotation::cur()), t[0]), (s * v, t[1])]
         });
     }
-    RangeSelectors { rng, req, max }
+    RangeSelectors { rng, req, max, func }
 }
 
 /// Splits `v` (expected in `[0, 2^sum(widths))`) into limbs, most significant

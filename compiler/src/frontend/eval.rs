@@ -62,6 +62,7 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
                 .collect();
             Tensor::float(shape, out)
         }
+        FOp::Func(f) => Tensor::float(shape, first()?.to_f64().into_iter().map(|x| f.apply(x)).collect()),
         FOp::Relu => match &first()?.data {
             Data::Float(v) => Tensor::float(shape, v.iter().map(|&x| x.max(0.0)).collect()),
             Data::Int(v) => Tensor::int(shape, v.iter().map(|&x| x.max(0)).collect()),

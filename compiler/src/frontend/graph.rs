@@ -3,7 +3,7 @@
 //! into a handful of index-map ops here, so that float evaluation, the passes
 //! and lowering to `ir` each handle a small closed set.
 
-use crate::frontend::tensor::Tensor;
+use crate::frontend::{func::Func, tensor::Tensor};
 
 pub type ValueId = usize;
 
@@ -75,6 +75,8 @@ pub enum FOp {
     Affine(Affine),
     Max(Windows),
     Relu,
+    /// Elementwise non-linear function, proven by table lookup.
+    Func(Func),
 }
 
 impl FOp {
@@ -88,6 +90,7 @@ impl FOp {
             FOp::Affine(_) => "affine",
             FOp::Max(_) => "max",
             FOp::Relu => "relu",
+            FOp::Func(f) => f.name(),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod attrs;
 pub mod eval;
+pub mod func;
 pub mod graph;
 pub mod index;
 pub mod inspect;
@@ -63,6 +64,8 @@ impl<'a> NodeCtx<'a> {
 #[derive(Default)]
 pub struct Builder {
     pub graph: Graph,
+    /// The model's default-domain opset (some defaults depend on it).
+    pub opset: i64,
 }
 
 impl Builder {
@@ -156,7 +159,7 @@ pub fn load(bytes: &[u8], path: &str, input_lens: Option<&[usize]>, lenient: boo
         outputs: vec![],
         nodes: vec![],
     };
-    let mut b = Builder::default();
+    let mut b = Builder { opset, ..Builder::default() };
     let mut names: HashMap<String, ValueId> = HashMap::new();
     // Values that cannot be computed; `Some` names the node to blame when used.
     let mut poisoned: HashMap<String, Option<(String, String)>> = HashMap::new();

@@ -17,6 +17,7 @@ pub fn remap_inputs(op: &mut Op, f: impl Fn(usize) -> usize) {
         Op::Requant(r) => r.input = f(r.input),
         Op::Max(m) => m.input = f(m.input),
         Op::Gather(g) => g.inputs.iter_mut().for_each(|i| *i = f(*i)),
+        Op::Table(t) => t.input = f(t.input),
     }
 }
 

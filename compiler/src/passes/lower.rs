@@ -14,14 +14,17 @@
 //! - products of two activations: a `Bilinear` (plus a bias `Linear` at `2s`
 //!   if any), then `Requant{s}`;
 //! - MaxPool: `Max`; Relu: `Requant{0, Relu}` (fused into a preceding fresh
-//!   `Requant` by the `fuse_requant_relu` pass).
+//!   `Requant` by the `fuse_requant_relu` pass);
+//! - elementwise functions (`FOp::Func`): `Requant{d}` to a coarser input
+//!   resolution, then a `Table` of `f` over the input's domain ([`table_plan`]).
 
 use ir::{
     Activation, BilinearOp, GatherOp, InputSpec, LinearOp, MaxOp, Node, Op, OutputSpec, Program, QuantSettings,
-    RequantOp, Visibility,
+    RequantOp, TableOp, Visibility,
 };
 
 use crate::error::{CompileError, Result};
+use crate::frontend::func::Func;
 use crate::frontend::graph::{Affine, Contract, FOp, Graph, ValueId};
 use crate::frontend::index::numel;
 use crate::quantize;
@@ -41,6 +44,78 @@ struct Lowerer<'g> {
     nodes: Vec<Node>,
     /// The integer value holding each float value (at scale `s`).
     map: Vec<Option<usize>>,
+    /// Calibrated `(min, max)` of each float value, when samples were given.
+    ranges: &'g [Option<(f64, f64)>],
+}
+
+/// Most entries of one function table.
+pub const MAX_TABLE_BITS: u32 = 12;
+
+/// How a function table covers its input: `Requant{shift}` then a table of
+/// `values` over `[lo, lo + len)` at scale `s - shift`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TablePlan {
+    pub shift: u32,
+    pub lo: i64,
+    pub values: Vec<i64>,
+}
+
+/// Tabulates `f` for inputs at scale `s` in the float interval `[a, b]`,
+/// outputs at scale `s` clamped to `[out_lo, out_hi]`. The input is coarsened
+/// by the largest `shift` whose table is within one output unit of `f`
+/// (step functions: exact, i.e. `shift = 0`) with at most 2^MAX_TABLE_BITS
+/// entries; when no shift is both, the finest one that fits.
+pub fn table_plan(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i64)) -> TablePlan {
+    let unit = 2f64.powi(-(s as i32));
+    let build = |shift: u32| -> (i64, Vec<i64>, f64) {
+        let step = 2f64.powi(shift as i32 - s as i32);
+        let lo = (a / step).floor() as i64 - 1;
+        let hi = (b / step).ceil() as i64 + 1;
+        let mut err: f64 = 0.0;
+        let mut values = Vec::with_capacity((hi - lo + 1).max(0) as usize);
+        for i in lo..=hi {
+            let x = i as f64 * step;
+            let y = f.apply_clamped(x);
+            let q = if y.is_finite() {
+                (y / unit).round().clamp(out_lo as f64, out_hi as f64) as i64
+            } else if y > 0.0 {
+                out_hi
+            } else {
+                out_lo
+            };
+            values.push(q);
+            if shift > 0 {
+                // The inputs that round to this entry, within the domain.
+                let (l, r) = ((x - 0.5 * step).max(a), (x + 0.5 * step - unit).min(b));
+                if l <= r {
+                    for k in 0..=4 {
+                        let yy = f.apply_clamped(l + (r - l) * k as f64 / 4.0);
+                        let yy =
+                            if yy.is_finite() { yy.clamp(out_lo as f64 * unit, out_hi as f64 * unit) } else { 0.0 };
+                        err = err.max((yy - q as f64 * unit).abs());
+                    }
+                }
+            }
+        }
+        (lo, values, err)
+    };
+    let len = |shift: u32| {
+        let step = 2f64.powi(shift as i32 - s as i32);
+        (b / step).ceil() - (a / step).floor() + 3.0
+    };
+    let max_len = (1u64 << MAX_TABLE_BITS) as f64;
+    let finest = (0..=QuantSettings::MAX_SHIFT).find(|&d| len(d) <= max_len).unwrap_or(QuantSettings::MAX_SHIFT);
+    let mut pick = finest;
+    if !f.is_step() {
+        for d in (finest..=QuantSettings::MAX_SHIFT.min(s + 8)).rev() {
+            if build(d).2 <= unit {
+                pick = d;
+                break;
+            }
+        }
+    }
+    let (lo, values, _) = build(pick);
+    TablePlan { shift: pick, lo, values }
 }
 
 fn q(x: f64, bits: u32, what: &str, node: &str) -> Result<i64> {
@@ -179,6 +254,34 @@ impl<'g> Lowerer<'g> {
         Ok(self.requant(name, id, sw, shape))
     }
 
+    /// `f` of value `v`'s input: the input's domain is its calibrated range
+    /// with a margin of a quarter of its width either side (the whole
+    /// activation range without calibration), within the activation range.
+    fn func(&mut self, v: ValueId, f: Func) -> Result<usize> {
+        let node = &self.g.nodes[v];
+        let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
+        let u = node.inputs[0];
+        let input = self.value(u)?;
+        let bound = 2f64.powi(self.range_bits as i32 - s as i32);
+        let (a, b) = match self.ranges.get(u).copied().flatten() {
+            Some((mn, mx)) => {
+                let margin = 0.25 * (mx - mn) + 4.0 * 2f64.powi(-(s as i32));
+                ((mn - margin).max(-bound), (mx + margin).min(bound))
+            }
+            None => (-bound, bound),
+        };
+        let act = (-(1i64 << self.range_bits), (1i64 << self.range_bits) - 1);
+        let plan = table_plan(f, s, (a, b), act);
+        let x = if plan.shift == 0 {
+            input
+        } else {
+            let op = Op::Requant(RequantOp { input, shift: plan.shift, act: Activation::Identity });
+            self.emit(format!("{name}/coarsen"), op, shape.clone(), s.saturating_sub(plan.shift))
+        };
+        let op = Op::Table(TableOp { input: x, lo: plan.lo, values: plan.values });
+        Ok(self.emit(name, op, shape, s))
+    }
+
     fn node(&mut self, v: ValueId) -> Result<()> {
         let node = &self.g.nodes[v];
         let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
@@ -201,15 +304,26 @@ impl<'g> Lowerer<'g> {
                 let input = self.value(node.inputs[0])?;
                 self.emit(name, Op::Requant(RequantOp { input, shift: 0, act: Activation::Relu }), shape, s)
             }
+            FOp::Func(f) => self.func(v, *f)?,
         };
         self.map[v] = Some(id);
         Ok(())
     }
 }
 
-pub fn lower(g: &Graph, name: &str, quant: QuantSettings, weight_bits: u32, vis: &Visibilities) -> Result<Program> {
+/// Lowers `g`; `ranges` are the calibrated `(min, max)` of each value (empty
+/// without calibration), which size function tables.
+pub fn lower(
+    g: &Graph,
+    name: &str,
+    quant: QuantSettings,
+    weight_bits: u32,
+    vis: &Visibilities,
+    ranges: &[Option<(f64, f64)>],
+) -> Result<Program> {
     let mut l = Lowerer {
         g,
+        ranges,
         weight_bits,
         s: quant.scale_bits,
         range_bits: quant.range_bits,
@@ -237,4 +351,56 @@ pub fn lower(g: &Graph, name: &str, quant: QuantSettings, weight_bits: u32, vis:
         output_visibility: vis.output,
     };
     Ok(program)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Max |table - f| over every integer input at scale `s` in `[a, b]`.
+    fn max_error(f: Func, s: u32, (a, b): (f64, f64), p: &TablePlan) -> f64 {
+        let unit = 2f64.powi(-(s as i32));
+        let (lo, hi) = ((a / unit).ceil() as i64, (b / unit).floor() as i64);
+        (lo..=hi)
+            .map(|x| {
+                let (q, _) = ir::rescale(x, p.shift);
+                let y = p.values[(q - p.lo) as usize] as f64 * unit;
+                (y - f.apply(x as f64 * unit)).abs()
+            })
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn tables_are_within_one_unit_when_they_fit() {
+        let act = (-(1 << 20), (1 << 20) - 1);
+        for (f, dom) in [
+            (Func::Sigmoid, (-6.0, 6.0)),
+            (Func::Gelu, (-1.5, 1.5)),
+            (Func::Tanh, (-3.0, 3.0)),
+            (Func::Exp, (-8.0, 0.0)),
+            (Func::Sqrt, (0.01, 0.2)),
+        ] {
+            let p = table_plan(f, 8, dom, act);
+            assert!(p.values.len() <= 1 << MAX_TABLE_BITS, "{f:?}: {} entries", p.values.len());
+            let e = max_error(f, 8, dom, &p);
+            assert!(e <= 2.0 * 2f64.powi(-8), "{f:?}: error {e} with shift {}", p.shift);
+        }
+    }
+
+    #[test]
+    fn step_functions_are_exact() {
+        let act = (-(1 << 20), (1 << 20) - 1);
+        for f in [Func::Floor, Func::Ceil, Func::Sign] {
+            let p = table_plan(f, 6, (-3.0, 3.0), act);
+            assert_eq!(p.shift, 0);
+            assert_eq!(max_error(f, 6, (-3.0, 3.0), &p), 0.0, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn wide_domains_are_coarsened_to_fit() {
+        let p = table_plan(Func::Sigmoid, 16, (-100.0, 100.0), (-(1 << 24), (1 << 24) - 1));
+        assert!(p.values.len() <= 1 << MAX_TABLE_BITS);
+        assert!(p.shift > 0);
+    }
 }

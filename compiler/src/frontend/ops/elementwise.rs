@@ -53,16 +53,7 @@ fn binary(b: &mut Builder, ctx: &NodeCtx, kind: Kind) -> Result<Vec<ValueId>> {
         Kind::Mul => match (b.konst(x).map(|t| t.to_f64()), b.konst(y).map(|t| t.to_f64())) {
             (None, Some(c)) => scale_by(b, ctx, &ctx.name, x, &c, y, out)?,
             (Some(c), None) => scale_by(b, ctx, &ctx.name, y, &c, x, out)?,
-            _ => {
-                let (mx, my) = (broadcast_map(b.shape(x), &out), broadcast_map(b.shape(y), &out));
-                let mut terms = Terms::new();
-                for (a, c) in mx.into_iter().zip(my) {
-                    terms.a_idx.push(a);
-                    terms.b_idx.push(c);
-                    terms.end_row();
-                }
-                b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), vec![x, y], out)?
-            }
+            _ => product(b, ctx, &ctx.name, x, y, out)?,
         },
         Kind::Div => match b.konst(y).map(|t| t.to_f64()) {
             Some(c) => {
@@ -72,10 +63,23 @@ fn binary(b: &mut Builder, ctx: &NodeCtx, kind: Kind) -> Result<Vec<ValueId>> {
                 let inv: Vec<f64> = c.iter().map(|v| 1.0 / v).collect();
                 scale_by(b, ctx, &ctx.name, x, &inv, y, out)?
             }
-            None => return Err(ctx.unsupported()),
+            // x / y = x * (1/y), the reciprocal by table lookup.
+            None => super::nonlinear::divide(b, ctx, &ctx.name, x, y, out)?,
         },
     };
     Ok(vec![id])
+}
+
+/// `x * y` elementwise for two activations (broadcast to `out`): a product.
+pub fn product(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, y: ValueId, out: Vec<usize>) -> Result<ValueId> {
+    let (mx, my) = (broadcast_map(b.shape(x), &out), broadcast_map(b.shape(y), &out));
+    let mut terms = Terms::new();
+    for (a, c) in mx.into_iter().zip(my) {
+        terms.a_idx.push(a);
+        terms.b_idx.push(c);
+        terms.end_row();
+    }
+    b.push(ctx, name, FOp::Contract(Contract { terms, bias: None }), vec![x, y], out)
 }
 
 /// `x * c` elementwise (broadcast to `out`), `c` the constant value `cv`'s data.

@@ -5,6 +5,7 @@
 
 pub mod elementwise;
 pub mod linear;
+pub mod nonlinear;
 pub mod norm;
 pub mod pool;
 pub mod shape;
@@ -48,6 +49,32 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Shape" => shape::shape,
         "ConstantOfShape" => shape::constant_of_shape,
         "Pad" => shape::pad,
+        "Sigmoid" => nonlinear::sigmoid,
+        "Tanh" => nonlinear::tanh,
+        "Exp" => nonlinear::exp,
+        "Log" => nonlinear::log,
+        "Erf" => nonlinear::erf,
+        "Softplus" => nonlinear::softplus,
+        "Softsign" => nonlinear::softsign,
+        "Mish" => nonlinear::mish,
+        "Sqrt" => nonlinear::sqrt,
+        "Reciprocal" => nonlinear::reciprocal,
+        "Sin" => nonlinear::sin,
+        "Cos" => nonlinear::cos,
+        "Atan" => nonlinear::atan,
+        "Sign" => nonlinear::sign,
+        "Round" => nonlinear::round,
+        "Floor" => nonlinear::floor,
+        "Ceil" => nonlinear::ceil,
+        "Elu" => nonlinear::elu,
+        "Celu" => nonlinear::celu,
+        "Selu" => nonlinear::selu,
+        "Gelu" => nonlinear::gelu,
+        "Pow" => nonlinear::pow,
+        "Softmax" => nonlinear::softmax,
+        "LogSoftmax" => nonlinear::log_softmax,
+        "LayerNormalization" => nonlinear::layer_norm,
+        "InstanceNormalization" => nonlinear::instance_norm,
         _ => return None,
     })
 }
