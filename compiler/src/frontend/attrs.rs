@@ -49,6 +49,10 @@ impl<'a> Attrs<'a> {
         self.find(key).map(|a| a.floats.clone())
     }
 
+    pub fn strings(&self, key: &str) -> Option<Vec<String>> {
+        self.find(key).map(|a| a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect())
+    }
+
     pub fn string(&self, key: &str) -> Option<String> {
         self.find(key).map(|a| String::from_utf8_lossy(&a.s).into_owned())
     }

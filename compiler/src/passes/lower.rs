@@ -254,22 +254,42 @@ impl<'g> Lowerer<'g> {
         Ok(self.requant(name, id, sw, shape))
     }
 
-    /// `f` of value `v`'s input: the input's domain is its calibrated range
-    /// with a margin of a quarter of its width either side (the whole
-    /// activation range without calibration), within the activation range.
-    fn func(&mut self, v: ValueId, f: Func) -> Result<usize> {
-        let node = &self.g.nodes[v];
-        let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
-        let u = node.inputs[0];
-        let input = self.value(u)?;
+    /// The float domain of `f`'s table, shared by every node applying the same
+    /// function (so they share one table, e.g. the gates of every time step of
+    /// an LSTM): the union of their inputs' calibrated ranges with a margin of
+    /// a quarter of its width either side, within the activation range (the
+    /// whole activation range without calibration).
+    fn func_domain(&self, f: Func) -> (f64, f64) {
+        let s = self.s;
         let bound = 2f64.powi(self.range_bits as i32 - s as i32);
-        let (a, b) = match self.ranges.get(u).copied().flatten() {
+        let mut union: Option<(f64, f64)> = None;
+        for n in &self.g.nodes {
+            if n.op != FOp::Func(f) {
+                continue;
+            }
+            match self.ranges.get(n.inputs[0]).copied().flatten() {
+                Some((mn, mx)) => {
+                    let u = union.get_or_insert((mn, mx));
+                    *u = (u.0.min(mn), u.1.max(mx));
+                }
+                None => return (-bound, bound),
+            }
+        }
+        match union {
             Some((mn, mx)) => {
                 let margin = 0.25 * (mx - mn) + 4.0 * 2f64.powi(-(s as i32));
                 ((mn - margin).max(-bound), (mx + margin).min(bound))
             }
             None => (-bound, bound),
-        };
+        }
+    }
+
+    /// `f` of value `v`'s input, by a table over [`Self::func_domain`].
+    fn func(&mut self, v: ValueId, f: Func) -> Result<usize> {
+        let node = &self.g.nodes[v];
+        let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
+        let input = self.value(node.inputs[0])?;
+        let (a, b) = self.func_domain(f);
         let act = (-(1i64 << self.range_bits), (1i64 << self.range_bits) - 1);
         let plan = table_plan(f, s, (a, b), act);
         let x = if plan.shift == 0 {

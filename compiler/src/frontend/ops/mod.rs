@@ -8,6 +8,7 @@ pub mod linear;
 pub mod nonlinear;
 pub mod norm;
 pub mod pool;
+pub mod recurrent;
 pub mod shape;
 
 use crate::error::Result;
@@ -49,6 +50,9 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Shape" => shape::shape,
         "ConstantOfShape" => shape::constant_of_shape,
         "Pad" => shape::pad,
+        "RNN" => recurrent::rnn,
+        "GRU" => recurrent::gru,
+        "LSTM" => recurrent::lstm,
         "Sigmoid" => nonlinear::sigmoid,
         "Tanh" => nonlinear::tanh,
         "Exp" => nonlinear::exp,
