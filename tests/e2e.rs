@@ -40,10 +40,12 @@ fn prove_model(name: &str, dir: &std::path::Path) -> zkinfer::ProofFile {
     let last = p.instances[0].len() - 1;
     let v = prover::artifact::fr_from_hex(&p.instances[0][last]).unwrap() + prover::Fr::one();
     p.instances[0][last] = prover::artifact::fr_to_hex(&v);
-    let nq = p.outputs_quantized[0].len() - 1;
-    p.outputs_quantized[0][nq] += 1;
-    let n = p.outputs[0].len() - 1;
-    p.outputs[0][n] += ir::dequantize(1, p.scale_bits);
+    // The last instance is the last element of the last output.
+    let lo = p.outputs_quantized.len() - 1;
+    let nq = p.outputs_quantized[lo].len() - 1;
+    p.outputs_quantized[lo][nq] += 1;
+    let n = p.outputs[lo].len() - 1;
+    p.outputs[lo][n] += ir::dequantize(1, p.scale_bits);
     let err = pipeline::verify(&out, &p, &pf).unwrap_err();
     assert!(err.to_string().contains("rejected"), "{name}: changed output instance: {err}");
     let mut p = po.proof.clone();
@@ -73,6 +75,16 @@ fn shared_models_real_proofs() {
         "ezkl/1l_batch_norm",
         "ezkl/linear_regression",
     ] {
+        prove_model(name, &corpus.join(name));
+    }
+}
+
+/// Issue #5's models with non-linear and recurrent ops: softmax, mish and
+/// the recurrent layers go through function tables.
+#[test]
+fn non_linear_models_real_proofs() {
+    let Some(corpus) = corpus() else { return };
+    for name in ["ezkl/1l_softmax", "ezkl/mish", "ezkl/lstm", "ezkl/rnn"] {
         prove_model(name, &corpus.join(name));
     }
 }
