@@ -316,3 +316,10 @@ fn one_reusable_verifier_serves_models_of_one_shape() {
         }
     }
 }
+
+/// Function tables (softmax: exp and reciprocal) share the first limb lookup
+/// under their own selector: the generated verifier handles that expression.
+#[test]
+fn ezkl_1l_softmax() {
+    check_model("ezkl/1l_softmax");
+}
