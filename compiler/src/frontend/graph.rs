@@ -75,6 +75,13 @@ pub enum FOp {
     Affine(Affine),
     Max(Windows),
     Relu,
+    /// Heaviside step, `1.0` where `x > 0` (`x >= 0` with `or_equal`), else
+    /// `0.0`: comparisons, ArgMax. Exact on the quantized value: it lowers to
+    /// `relu(q + c) - relu(q + c - 1)` in integer units (one unit of the
+    /// activation scale), times `2^s`.
+    Step {
+        or_equal: bool,
+    },
 }
 
 impl FOp {
@@ -88,6 +95,7 @@ impl FOp {
             FOp::Affine(_) => "affine",
             FOp::Max(_) => "max",
             FOp::Relu => "relu",
+            FOp::Step { .. } => "step",
         }
     }
 }
