@@ -12,6 +12,7 @@
 
 pub mod accuracy;
 pub mod artifacts;
+pub mod coverage;
 pub mod error;
 pub mod onchain;
 pub mod pipeline;

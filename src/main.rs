@@ -154,6 +154,19 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Compile, witness and MockProver every model folder (model.onnx, input.json,
+    /// expected.json) under CORPUS_DIR; write a Markdown coverage report.
+    Coverage {
+        corpus: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "REPORT.md")]
+        out: PathBuf,
+        /// Also write the results as a JSON list of objects.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Largest circuit size (k) checked with MockProver; larger models are reported as errors.
+        #[arg(long, value_name = "K", default_value_t = zkinfer::coverage::DEFAULT_MAX_K)]
+        max_k: u32,
+    },
     /// Run the whole path on the embedded example model (an MNIST-sized MLP).
     Demo {
         #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "out/demo")]
@@ -534,6 +547,26 @@ fn real_main() -> Result<()> {
             } else {
                 println!("ok={} gas={} code_size={} deploy_gas={}", e.ok, e.gas, e.code_size, e.deploy_gas);
             }
+        }
+        Cmd::Coverage { corpus, out, json, max_k } => {
+            if !corpus.is_dir() {
+                bail!("{} is not a folder", corpus.display());
+            }
+            let opts = zkinfer::coverage::CoverageOptions { max_k, ..Default::default() };
+            let t = Instant::now();
+            let results = zkinfer::coverage::run(&corpus, &opts, |i, n, r| {
+                eprintln!("[{i}/{n}] {} {} ({:.1} s)", r.model, r.status, r.seconds);
+            });
+            let secs = t.elapsed().as_secs_f64();
+            let md = zkinfer::coverage::markdown(&results, &corpus.display().to_string(), secs, &opts);
+            prover::artifact::write_atomic(&out, md.as_bytes())?;
+            if let Some(j) = &json {
+                prover::artifact::write_atomic(j, &serde_json::to_vec_pretty(&results)?)?;
+            }
+            for (family, p, n) in zkinfer::coverage::summary(&results) {
+                println!("{family}: {p}/{n} passed");
+            }
+            println!("wrote {} in {secs:.0} s", out.display());
         }
         Cmd::Demo { out } => {
             let inputs = compiler::parse_input_json(DEMO_INPUT)?;

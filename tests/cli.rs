@@ -218,3 +218,55 @@ fn solidity_verifier_calldata_and_evm_check() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("ok=false"), "{}", String::from_utf8_lossy(&o.stdout));
     fails(&o, "rejected");
 }
+
+/// `zkinfer coverage` on a small corpus: one model proved, one unsupported,
+/// one broken file; the JSON has the documented keys and the run never stops.
+#[test]
+fn coverage_report() {
+    let Some(corpus) = corpus() else { return };
+    let d = tmp("cli-coverage");
+    let root = d.join("corpus");
+    for (src, dst) in [("ezkl/1l_mlp", "a/1l_mlp"), ("onnx-node/test_leakyrelu", "a/leaky"), ("ezkl/rnn", "b/rnn")] {
+        let to = root.join(dst);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in ["model.onnx", "input.json", "expected.json", "calibration.json"] {
+            if corpus.join(src).join(f).exists() {
+                std::fs::copy(corpus.join(src).join(f), to.join(f)).unwrap();
+            }
+        }
+    }
+    let broken = root.join("b/broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("model.onnx"), b"not a model").unwrap();
+    std::fs::copy(corpus.join("ezkl/1l_mlp/input.json"), broken.join("input.json")).unwrap();
+    std::fs::copy(corpus.join("ezkl/1l_mlp/expected.json"), broken.join("expected.json")).unwrap();
+    let (md, json) = (d.join("report.md"), d.join("report.json"));
+    let cache = srs_cache();
+    let out = ok(&zkinfer(&["coverage", s(&root), "-o", s(&md), "--json", s(&json)], &cache));
+    assert!(out.contains("a: 2/2 passed") && out.contains("b: 0/2 passed"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = v.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a/1l_mlp", "a/leaky", "b/broken", "b/rnn"]);
+    for r in rows {
+        for key in ["model", "passed", "reason", "k", "rows", "max_abs_error", "output_range"] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+    }
+    let (mlp, broken, rnn) = (&rows[0], &rows[2], &rows[3]);
+    assert_eq!(mlp["passed"], true);
+    assert!(mlp["reason"].is_null());
+    assert!(mlp["k"].as_u64().unwrap() > 0 && mlp["rows"].as_u64().unwrap() > 0);
+    assert!(mlp["max_abs_error"].as_f64().unwrap() <= 0.01 * mlp["output_range"].as_f64().unwrap());
+    assert_eq!(rows[1]["passed"], true);
+    assert_eq!(rnn["passed"], false);
+    assert_eq!(rnn["reason"], "unsupported: RNN");
+    assert!(rnn["k"].is_null() && rnn["max_abs_error"].is_null());
+    assert_eq!(broken["passed"], false);
+    assert!(broken["reason"].as_str().unwrap().contains("cannot decode ONNX model"), "{broken}");
+    let report = std::fs::read_to_string(&md).unwrap();
+    assert!(report.contains("| a | 2 | 2 | 100.0 |") && report.contains("| b | 0 | 2 | 0.0 |"), "{report}");
+    assert!(report.contains("| b/rnn | unsupported: RNN |"), "{report}");
+    // A missing folder is a clear error.
+    fails(&zkinfer(&["coverage", s(&d.join("nope")), "-o", s(&md)], &cache), "is not a folder");
+}

@@ -1,42 +1,47 @@
-//! MockProver over every shared model whose ops are all supported: the
-//! circuit accepts the evaluator's witness, and the error against
-//! onnxruntime stays within 1% of the output range.
+//! MockProver over every shared model whose ops are all supported (the
+//! library's `coverage` check, as `zkinfer coverage` runs it): the circuit
+//! accepts the evaluator's witness, and the error against onnxruntime stays
+//! within 1% of the output range. Unsupported models must fail with a clear
+//! compile error. The quantized family is covered by `zkinfer coverage`.
 
 mod common;
 
 use common::*;
+use zkinfer::coverage::{self, CoverageOptions, Outcome};
 
 #[test]
 fn supported_corpus_models_satisfy_the_circuit() {
     let Some(corpus) = corpus() else { return };
+    let opts = CoverageOptions::default();
     let mut passed = vec![];
     let mut unsupported = vec![];
     let mut failed = vec![];
     for family in ["ezkl", "onnx-node"] {
-        let mut dirs: Vec<_> = std::fs::read_dir(corpus.join(family)).unwrap().flatten().map(|e| e.path()).collect();
-        dirs.sort();
-        for dir in dirs {
-            if !dir.join("model.onnx").exists() || !dir.join("expected.json").exists() {
+        for dir in coverage::find_models(&corpus.join(family)) {
+            if !dir.join("expected.json").exists() {
                 continue;
             }
-            let name = format!("{family}/{}", dir.file_name().unwrap().to_string_lossy());
-            let c = case(&dir);
-            if let Err(e) = compiler::compile_file(&c.model, &options(&c)) {
-                unsupported.push(format!("{name}: {e}"));
-                continue;
-            }
-            let r = std::panic::catch_unwind(|| mock(&name, &c));
-            match r {
-                Ok((k, rows, acc)) if acc.relative_error <= 0.01 || KNOWN_INACCURATE.contains(&name.as_str()) => {
+            let r = coverage::check_model(&corpus, &dir, &opts);
+            match &r.outcome {
+                Outcome::Proved => {
                     println!(
-                        "ok   {name}: k={k} rows={rows} err={:.3e} ({:.3}% of range)",
-                        acc.max_abs_error,
-                        100.0 * acc.relative_error
+                        "ok   {}: k={} rows={} err={:.3e} ({:.3}% of range) {:.1} s",
+                        r.model,
+                        r.k.unwrap_or(0),
+                        r.rows.unwrap_or(0),
+                        r.max_abs_error.unwrap_or(0.0),
+                        100.0 * r.relative_error.unwrap_or(0.0),
+                        r.seconds
                     );
-                    passed.push(name);
+                    passed.push(r.model);
                 }
-                Ok((_, _, acc)) => failed.push(format!("{name}: error {:.3}% of range", 100.0 * acc.relative_error)),
-                Err(_) => failed.push(format!("{name}: panicked (see above)")),
+                Outcome::Unsupported(_) | Outcome::CompileError(_) => {
+                    unsupported.push(format!("{}: {}", r.model, r.status))
+                }
+                Outcome::Inaccurate(_) if KNOWN_INACCURATE.contains(&r.model.as_str()) => {
+                    println!("known inaccurate {}: {}", r.model, r.status)
+                }
+                Outcome::Inaccurate(_) | Outcome::Failed(_) => failed.push(format!("{}: {}", r.model, r.status)),
             }
         }
     }

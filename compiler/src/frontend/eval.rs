@@ -67,6 +67,13 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
             Data::Float(v) => Tensor::float(shape, v.iter().map(|&x| x.max(0.0)).collect()),
             Data::Int(v) => Tensor::int(shape, v.iter().map(|&x| x.max(0)).collect()),
         },
+        FOp::Step { or_equal } => {
+            let step = |x: f64| (x > 0.0 || (*or_equal && x == 0.0)) as i64;
+            match &first()?.data {
+                Data::Float(v) => Tensor::float(shape, v.iter().map(|&x| step(x) as f64).collect()),
+                Data::Int(v) => Tensor::int(shape, v.iter().map(|&x| step(x as f64)).collect()),
+            }
+        }
     })
 }
 

@@ -77,6 +77,13 @@ pub enum FOp {
     Relu,
     /// Elementwise non-linear function, proven by table lookup.
     Func(Func),
+    /// Heaviside step, `1.0` where `x > 0` (`x >= 0` with `or_equal`), else
+    /// `0.0`: comparisons, ArgMax. Exact on the quantized value: it lowers to
+    /// `relu(q + c) - relu(q + c - 1)` in integer units (one unit of the
+    /// activation scale), times `2^s`.
+    Step {
+        or_equal: bool,
+    },
 }
 
 impl FOp {
@@ -91,6 +98,7 @@ impl FOp {
             FOp::Max(_) => "max",
             FOp::Relu => "relu",
             FOp::Func(f) => f.name(),
+            FOp::Step { .. } => "step",
         }
     }
 }

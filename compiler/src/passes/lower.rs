@@ -17,6 +17,9 @@
 //!   `Requant` by the `fuse_requant_relu` pass);
 //! - elementwise functions (`FOp::Func`): `Requant{d}` to a coarser input
 //!   resolution, then a `Table` of `f` over the input's domain ([`table_plan`]).
+//! - Step (`[x > 0]`, `[x >= 0]`; comparisons, ArgMax): on the integer `q` at
+//!   scale `s`, `relu(q + c) - relu(q + c - 1)` (`c` = 0, resp. 1) is exactly
+//!   0 or 1; a `Linear` with weights `±2^s` puts it back at scale `s`.
 
 use ir::{
     Activation, BilinearOp, GatherOp, InputSpec, LinearOp, MaxOp, Node, Op, OutputSpec, Program, QuantSettings,
@@ -302,6 +305,42 @@ impl<'g> Lowerer<'g> {
         Ok(self.emit(name, op, shape, s))
     }
 
+    /// `[q >= 1]` (`[q >= 0]` with `or_equal`) in integer units of the scale
+    /// `s`: `relu(q + c) - relu(q + c - 1)` with `c = or_equal as i64`, which
+    /// is 0 or 1 for integer `q`; then `× 2^s` so the result is at scale `s`.
+    fn step(&mut self, name: &str, input: usize, or_equal: bool, shape: &[usize]) -> usize {
+        let n = numel(shape);
+        let s = self.s;
+        let relu_of_shifted = |l: &mut Self, c: i64, what: &str| {
+            let src = if c == 0 {
+                input
+            } else {
+                let lin = LinearOp {
+                    inputs: vec![input],
+                    row_ptr: (0..=n as u32).collect(),
+                    cols: (0..n as u32).collect(),
+                    weights: vec![1; n],
+                    bias: vec![c; n],
+                };
+                l.emit(format!("{name}/{what}"), Op::Linear(lin), shape.to_vec(), s)
+            };
+            let op = Op::Requant(RequantOp { input: src, shift: 0, act: Activation::Relu });
+            l.emit(format!("{name}/{what}_relu"), op, shape.to_vec(), s)
+        };
+        let c = or_equal as i64;
+        let hi = relu_of_shifted(self, c, "shift_hi");
+        let lo = relu_of_shifted(self, c - 1, "shift_lo");
+        let unit = 1i64 << s;
+        let lin = LinearOp {
+            inputs: vec![hi, lo],
+            row_ptr: (0..=n as u32).map(|i| 2 * i).collect(),
+            cols: (0..n as u32).flat_map(|i| [i, n as u32 + i]).collect(),
+            weights: (0..n).flat_map(|_| [unit, -unit]).collect(),
+            bias: vec![0; n],
+        };
+        self.emit(name.to_string(), Op::Linear(lin), shape.to_vec(), s)
+    }
+
     fn node(&mut self, v: ValueId) -> Result<()> {
         let node = &self.g.nodes[v];
         let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
@@ -325,6 +364,10 @@ impl<'g> Lowerer<'g> {
                 self.emit(name, Op::Requant(RequantOp { input, shift: 0, act: Activation::Relu }), shape, s)
             }
             FOp::Func(f) => self.func(v, *f)?,
+            FOp::Step { or_equal } => {
+                let input = self.value(node.inputs[0])?;
+                self.step(&name, input, *or_equal, &shape)
+            }
         };
         self.map[v] = Some(id);
         Ok(())

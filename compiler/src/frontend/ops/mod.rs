@@ -3,12 +3,16 @@
 //! the output shape, and appends front-end nodes; it returns
 //! `CompileError::Unsupported` when an operand that must be constant is not.
 
+pub mod activation;
+pub mod compare;
 pub mod elementwise;
 pub mod linear;
+pub mod movement;
 pub mod nonlinear;
 pub mod norm;
 pub mod pool;
 pub mod recurrent;
+pub mod reduce;
 pub mod shape;
 
 use crate::error::Result;
@@ -79,6 +83,33 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "LogSoftmax" => nonlinear::log_softmax,
         "LayerNormalization" => nonlinear::layer_norm,
         "InstanceNormalization" => nonlinear::instance_norm,
+        "Neg" => activation::neg,
+        "Abs" => activation::abs,
+        "LeakyRelu" => activation::leaky_relu,
+        "PRelu" => activation::prelu,
+        "Clip" => activation::clip,
+        "HardSigmoid" => activation::hard_sigmoid,
+        "HardSwish" => activation::hard_swish,
+        "ReduceSum" => reduce::reduce_sum,
+        "ReduceMean" => reduce::reduce_mean,
+        "ReduceMax" => reduce::reduce_max,
+        "ReduceMin" => reduce::reduce_min,
+        "ReduceL1" => reduce::reduce_l1,
+        "ReduceSumSquare" => reduce::reduce_sum_square,
+        "Trilu" => movement::trilu,
+        "Split" => movement::split,
+        "Resize" | "Upsample" => movement::resize,
+        "Where" => movement::where_op,
+        "Greater" => compare::greater,
+        "Less" => compare::less,
+        "GreaterOrEqual" => compare::greater_or_equal,
+        "LessOrEqual" => compare::less_or_equal,
+        "Equal" => compare::equal,
+        "Not" => compare::not,
+        "And" => compare::and,
+        "Or" => compare::or,
+        "Xor" => compare::xor,
+        "ArgMax" | "ArgMin" => compare::arg_max,
         _ => return None,
     })
 }

@@ -108,7 +108,13 @@ pub fn flatten(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let x = ctx.input(0)?;
     let s = b.shape(x).to_vec();
     let axis = ctx.attrs().int_or("axis", 1);
-    let axis = norm_axis(axis, s.len() + 1).ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
+    // Axis in [-r, r]; a negative one counts from the back (-1 keeps the last axis apart).
+    let r = s.len() as i64;
+    let axis = if axis < 0 { axis + r } else { axis };
+    if !(0..=r).contains(&axis) {
+        return Err(ctx.attrs().err("axis", format!("{} is out of range for rank {r}", ctx.attrs().int_or("axis", 1))));
+    }
+    let axis = axis as usize;
     let out = vec![numel(&s[..axis]), numel(&s[axis..])];
     Ok(vec![alias(b, ctx, x, out)?])
 }
