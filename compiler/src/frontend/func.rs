@@ -41,6 +41,10 @@ pub enum Func {
     /// Gelu, tanh approximation.
     GeluTanh,
     Atan,
+    /// Cast to an integer type: truncation toward zero.
+    Trunc,
+    /// Cast to bool: `[x != 0]`.
+    NonZero,
 }
 
 impl Func {
@@ -71,13 +75,15 @@ impl Func {
             Func::Gelu => "gelu",
             Func::GeluTanh => "gelu_tanh",
             Func::Atan => "atan",
+            Func::Trunc => "trunc",
+            Func::NonZero => "nonzero",
         }
     }
 
     /// Whether the function is piecewise constant (its table must be exact
     /// at the input's full resolution).
     pub fn is_step(&self) -> bool {
-        matches!(self, Func::Sign | Func::Round | Func::Floor | Func::Ceil)
+        matches!(self, Func::Sign | Func::Round | Func::Floor | Func::Ceil | Func::Trunc | Func::NonZero)
     }
 
     /// The function at `x` (ONNX semantics; `Round` rounds half to even).
@@ -132,6 +138,8 @@ impl Func {
                 0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
             }
             Func::Atan => x.atan(),
+            Func::Trunc => x.trunc(),
+            Func::NonZero => (x != 0.0) as i64 as f64,
         }
     }
 

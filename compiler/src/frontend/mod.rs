@@ -207,7 +207,9 @@ pub fn load(bytes: &[u8], path: &str, input_lens: Option<&[usize]>, lenient: boo
             shape: Some(shape.clone()),
             dtype: dtype_name(elem).into(),
         });
-        if !is_float_dtype(elem) && !lenient {
+        // Integer and bool inputs are data like floats (exact at any scale);
+        // where an op needs them constant (indices, shapes) it says so.
+        if !is_float_dtype(elem) && !tensor::is_integer_dtype(elem) && !lenient {
             return Err(CompileError::UnsupportedType { tensor: vi.name.clone(), dtype: dtype_name(elem).into() });
         }
         if !matches!(numel_checked(&shape), Some(n) if n <= MAX_ELEMENTS) {
@@ -333,9 +335,6 @@ pub fn load(bytes: &[u8], path: &str, input_lens: Option<&[usize]>, lenient: boo
         };
         report.outputs.push(TensorReport { name: out.name.clone(), shape, dtype: dtype.into() });
         if let Some(&v) = names.get(&out.name) {
-            if b.konst(v).is_some_and(|t| t.is_int()) && !lenient {
-                return Err(CompileError::UnsupportedType { tensor: out.name.clone(), dtype: "integer".into() });
-            }
             b.graph.outputs.push((out.name.clone(), v));
         } else if let Some(blame) = poisoned.get(&out.name) {
             if let Some(item) = blame.clone() {

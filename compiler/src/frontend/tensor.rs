@@ -99,6 +99,11 @@ pub fn dtype_name(t: i32) -> &'static str {
     }
 }
 
+/// Integer and bool element types (model inputs of these are data too).
+pub fn is_integer_dtype(t: i32) -> bool {
+    matches!(t, 2..=7 | 9 | 12 | 13)
+}
+
 /// Float element types that may flow through the circuit as activations.
 pub fn is_float_dtype(t: i32) -> bool {
     matches!(t, 1 | 10 | 11 | 16)

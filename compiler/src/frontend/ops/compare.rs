@@ -203,3 +203,59 @@ pub fn arg_max(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     };
     Ok(vec![b.push(ctx, &ctx.name, FOp::Affine(aff), vec![gm], out)?])
 }
+
+/// OneHot(indices, depth, values = [off, on]): along the new axis,
+/// `off + (on - off)·[indices == j]` with `Equal` as above; negative indices
+/// count from the end (`indices + depth` where `indices < 0`) only for
+/// constant indices.
+pub fn one_hot(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (idx, depth_v, values_v) = (ctx.input(0)?, ctx.input(1)?, ctx.input(2)?);
+    let depth = b.const_ints(ctx, depth_v).or_else(|_| {
+        b.konst(depth_v).map(|t| t.to_f64().iter().map(|&x| x as i64).collect()).ok_or_else(|| ctx.unsupported())
+    })?;
+    let depth = match depth.as_slice() {
+        [d] if *d > 0 && *d <= 1 << 20 => *d as usize,
+        _ => return Err(ctx.shape_err(format!("depth {depth:?} must be one positive number"))),
+    };
+    let values = b.konst(values_v).ok_or_else(|| ctx.unsupported())?.to_f64();
+    let [off, on] = values[..] else {
+        return Err(ctx.shape_err(format!("values must hold 2 numbers, got {}", values.len())));
+    };
+    let ishape = b.shape(idx).to_vec();
+    let rank = ishape.len() + 1;
+    let a = ctx.attrs().int_or("axis", -1);
+    let axis = norm_axis(a, rank).ok_or_else(|| ctx.attrs().err("axis", format!("{a} is out of range")))?;
+    let mut out = ishape.clone();
+    out.insert(axis, depth);
+    // Index broadcast along the new axis, and the constant positions j.
+    let mut idx_shape = ishape.clone();
+    idx_shape.insert(axis, 1);
+    let idx_b = b.push(ctx, &ctx.sub("indices"), FOp::Reshape, vec![idx], idx_shape)?;
+    let mut j_shape = vec![1; rank];
+    j_shape[axis] = depth;
+    let j = b.push_const(&ctx.sub("positions"), Tensor::float(j_shape, (0..depth).map(|j| j as f64).collect()));
+    if let Some(t) = b.konst(idx_b) {
+        let (vi, mi, mj) = (t.to_f64(), broadcast_map(&t.shape, &out), broadcast_map(b.shape(j), &out));
+        let v = mi
+            .iter()
+            .zip(&mj)
+            .map(|(&i, &jj)| {
+                let k = vi[i as usize];
+                let k = if k < 0.0 { k + depth as f64 } else { k };
+                if k == jj as f64 {
+                    on
+                } else {
+                    off
+                }
+            })
+            .collect();
+        return Ok(vec![b.push_const(&ctx.name, Tensor::float(out, v))]);
+    }
+    let ge = weighted_sum(b, ctx, &ctx.sub("i-j"), idx_b, 1.0, j, -1.0, out.clone())?;
+    let ge = step(b, ctx, &ctx.sub("i>=j"), ge, true)?;
+    let le = weighted_sum(b, ctx, &ctx.sub("j-i"), idx_b, -1.0, j, 1.0, out.clone())?;
+    let le = step(b, ctx, &ctx.sub("i<=j"), le, true)?;
+    // eq = ge + le - 1; out = off + (on - off)·eq
+    let w = on - off;
+    Ok(vec![combine(b, ctx, &ctx.name, &[(ge, &[w]), (le, &[w])], &[off - w])?])
+}

@@ -250,7 +250,8 @@ fn normalize(b: &mut Builder, ctx: &NodeCtx, x: ValueId, axes: &[usize], eps: f6
     product(b, ctx, &ctx.sub("normalized"), d, r, shape)
 }
 
-/// `y * scale + bias` with constant `scale` and `bias` broadcast from `pshape`.
+/// `y * scale + bias`, `scale` and `bias` broadcast from `pshape` (constants
+/// fold into one affine map; activations are a product and a sum).
 fn scale_shift(
     b: &mut Builder,
     ctx: &NodeCtx,
@@ -260,31 +261,49 @@ fn scale_shift(
     pshape: &[usize],
 ) -> Result<ValueId> {
     let shape = b.shape(y).to_vec();
-    let konst = |v: Option<ValueId>, what: &str| -> Result<Option<Vec<f64>>> {
-        match v {
-            None => Ok(None),
-            Some(v) => {
-                let t = b.konst(v).ok_or_else(|| ctx.unsupported())?;
-                if numel(&t.shape) != numel(pshape) {
-                    return Err(ctx.shape_err(format!("{what} has shape {:?}, expected {pshape:?}", t.shape)));
-                }
-                Ok(Some(t.to_f64()))
+    for (v, what) in [(scale, "scale"), (bias, "bias")] {
+        if let Some(v) = v {
+            if numel(b.shape(v)) != numel(pshape) {
+                return Err(ctx.shape_err(format!("{what} has shape {:?}, expected {pshape:?}", b.shape(v))));
             }
         }
-    };
-    let (sc, bi) = (konst(scale, "scale")?, konst(bias, "bias")?);
-    if sc.is_none() && bi.is_none() {
-        return Ok(y);
     }
-    let map = broadcast_map(pshape, &shape);
-    let n = map.len();
-    let aff = Affine {
-        row_ptr: (0..=n as u32).collect(),
-        cols: (0..n as u32).collect(),
-        weights: map.iter().map(|&i| sc.as_ref().map_or(1.0, |s| s[i as usize])).collect(),
-        bias: map.iter().map(|&i| bi.as_ref().map_or(0.0, |s| s[i as usize])).collect(),
+    // Reshaped to `pshape` so that they broadcast against `y`.
+    let as_param = |b: &mut Builder, v: ValueId, what: &str| -> Result<ValueId> {
+        if b.shape(v) == pshape {
+            return Ok(v);
+        }
+        b.push(ctx, &ctx.sub(what), FOp::Reshape, vec![v], pshape.to_vec())
     };
-    b.push(ctx, &ctx.name, FOp::Affine(aff), vec![y], shape)
+    let konst = |b: &Builder, v: Option<ValueId>| v.and_then(|v| b.konst(v).map(|t| t.to_f64()));
+    let (sc, bi) = (konst(b, scale), konst(b, bias));
+    let const_scale = scale.is_none() || sc.is_some();
+    let const_bias = bias.is_none() || bi.is_some();
+    if const_scale && const_bias {
+        if sc.is_none() && bi.is_none() {
+            return Ok(y);
+        }
+        let map = broadcast_map(pshape, &shape);
+        let n = map.len();
+        let aff = Affine {
+            row_ptr: (0..=n as u32).collect(),
+            cols: (0..n as u32).collect(),
+            weights: map.iter().map(|&i| sc.as_ref().map_or(1.0, |s| s[i as usize])).collect(),
+            bias: map.iter().map(|&i| bi.as_ref().map_or(0.0, |s| s[i as usize])).collect(),
+        };
+        return b.push(ctx, &ctx.name, FOp::Affine(aff), vec![y], shape);
+    }
+    let mut out = y;
+    if let Some(s) = scale {
+        let s = as_param(b, s, "scale")?;
+        let name = if bias.is_some() { ctx.sub("scaled") } else { ctx.name.clone() };
+        out = product(b, ctx, &name, out, s, shape.clone())?;
+    }
+    if let Some(c) = bias {
+        let c = as_param(b, c, "bias")?;
+        out = weighted_sum(b, ctx, &ctx.name, out, 1.0, c, 1.0, shape)?;
+    }
+    Ok(out)
 }
 
 pub fn layer_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {

@@ -164,3 +164,12 @@ pub fn reduce_sum_square(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>>
     }
     Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), vec![x, x], r.out.clone())?])
 }
+
+/// `sqrt(sum(x^2))`: ReduceSumSquare, then a square-root table.
+pub fn reduce_l2(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let ss = reduce_sum_square(b, ctx)?[0];
+    let name = ctx.name.clone();
+    let inner = crate::frontend::ops::nonlinear::func(b, ctx, &ctx.sub("sqrt"), ss, crate::frontend::func::Func::Sqrt)?;
+    let shape = b.shape(inner).to_vec();
+    Ok(vec![b.push(ctx, &name, FOp::Reshape, vec![inner], shape)?])
+}

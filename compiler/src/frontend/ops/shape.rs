@@ -4,6 +4,7 @@
 //! (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) disappear.
 
 use crate::error::Result;
+use crate::frontend::func::Func;
 use crate::frontend::graph::{FOp, ValueId};
 use crate::frontend::index::{broadcast_map, broadcast_shapes, for_each_index, norm_axis, numel, strides};
 use crate::frontend::tensor::{Data, Tensor};
@@ -45,7 +46,31 @@ pub fn cast(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         return Ok(vec![b.push_const(&ctx.name, t)]);
     }
     if !to_float {
-        return Err(ctx.unsupported());
+        // Truncation toward zero (ONNX Cast float -> int), or [x != 0] for bool:
+        // exact step tables.
+        let f = if to == 9 { Func::NonZero } else { Func::Trunc };
+        return Ok(vec![crate::frontend::ops::nonlinear::func(b, ctx, &ctx.name, x, f)?]);
+    }
+    let shape = b.shape(x).to_vec();
+    Ok(vec![alias(b, ctx, x, shape)?])
+}
+
+/// CastLike: a Cast to the type of the second operand, which must be a
+/// constant (its type is what the front-end knows), or is taken as float.
+pub fn cast_like(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let x = ctx.input(0)?;
+    let target_int = b.konst(ctx.input(1)?).is_some_and(|t| t.is_int());
+    if let Some(t) = b.konst(x) {
+        let data = match (&t.data, target_int) {
+            (Data::Float(v), true) => Data::Int(v.iter().map(|&x| x.trunc() as i64).collect()),
+            (Data::Int(v), false) => Data::Float(v.iter().map(|&x| x as f64).collect()),
+            (d, _) => d.clone(),
+        };
+        let t = Tensor { shape: t.shape.clone(), data };
+        return Ok(vec![b.push_const(&ctx.name, t)]);
+    }
+    if target_int {
+        return Ok(vec![crate::frontend::ops::nonlinear::func(b, ctx, &ctx.name, x, Func::Trunc)?]);
     }
     let shape = b.shape(x).to_vec();
     Ok(vec![alias(b, ctx, x, shape)?])
