@@ -259,3 +259,119 @@ pub fn one_hot(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let w = on - off;
     Ok(vec![combine(b, ctx, &ctx.name, &[(ge, &[w]), (le, &[w])], &[off - w])?])
 }
+
+/// `[idx == j]` for every element of the activation `idx` (integer-valued)
+/// and every `j < d`, shape `idx.shape + [d]`. An index outside `[0, d)`
+/// selects nothing (an all-zero row).
+fn one_hot_eq(b: &mut Builder, ctx: &NodeCtx, idx: ValueId, d: usize) -> Result<ValueId> {
+    let mut ishape = b.shape(idx).to_vec();
+    ishape.push(1);
+    let idx_b = b.push(ctx, &ctx.sub("indices"), FOp::Reshape, vec![idx], ishape.clone())?;
+    let mut out = ishape.clone();
+    *out.last_mut().expect("rank >= 1") = d;
+    let j = b.push_const(&ctx.sub("positions"), Tensor::float(vec![d], (0..d).map(|j| j as f64).collect()));
+    let ge = weighted_sum(b, ctx, &ctx.sub("i-j"), idx_b, 1.0, j, -1.0, out.clone())?;
+    let ge = step(b, ctx, &ctx.sub("i>=j"), ge, true)?;
+    let le = weighted_sum(b, ctx, &ctx.sub("j-i"), idx_b, -1.0, j, 1.0, out.clone())?;
+    let le = step(b, ctx, &ctx.sub("i<=j"), le, true)?;
+    combine(b, ctx, &ctx.sub("onehot"), &[(ge, &[1.0]), (le, &[1.0])], &[-1.0])
+}
+
+/// `out[o] = sum_j x[src(o, j)] * eq[sel(o, j)]`: a selection by one-hot
+/// rows; an affine map when `x` is constant, else products.
+fn select(
+    b: &mut Builder,
+    ctx: &NodeCtx,
+    x: ValueId,
+    eq: ValueId,
+    pairs: &[Vec<(u32, u32)>],
+    out: Vec<usize>,
+) -> Result<ValueId> {
+    if let Some(t) = b.konst(x).map(|t| t.to_f64()) {
+        let mut aff = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0.0; pairs.len()] };
+        for row in pairs {
+            for &(xi, ei) in row {
+                let w = t[xi as usize];
+                if w != 0.0 {
+                    aff.cols.push(ei);
+                    aff.weights.push(w);
+                }
+            }
+            aff.row_ptr.push(aff.cols.len() as u32);
+        }
+        return b.push(ctx, &ctx.name, FOp::Affine(aff), vec![eq], out);
+    }
+    let mut terms = Terms::new();
+    for row in pairs {
+        for &(xi, ei) in row {
+            terms.a_idx.push(xi);
+            terms.b_idx.push(ei);
+        }
+        terms.end_row();
+    }
+    b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), vec![x, eq], out)
+}
+
+/// Gather with computed indices (e.g. a class label picked by ArgMax):
+/// each output is `sum_j x[.., j, ..] * [idx == j]`.
+pub fn gather_dynamic(b: &mut Builder, ctx: &NodeCtx, x: ValueId, idx: ValueId, axis: usize) -> Result<ValueId> {
+    let s = b.shape(x).to_vec();
+    let ishape = b.shape(idx).to_vec();
+    let (d, outer, inner) = (s[axis], numel(&s[..axis]), numel(&s[axis + 1..]));
+    let ni = numel(&ishape);
+    let eq = one_hot_eq(b, ctx, idx, d)?;
+    let mut out = s[..axis].to_vec();
+    out.extend(&ishape);
+    out.extend(&s[axis + 1..]);
+    let mut pairs = Vec::with_capacity(numel(&out));
+    for o in 0..outer {
+        for i in 0..ni {
+            for k in 0..inner {
+                pairs.push((0..d).map(|j| (((o * d + j) * inner + k) as u32, (i * d + j) as u32)).collect());
+            }
+        }
+    }
+    select(b, ctx, x, eq, &pairs, out)
+}
+
+/// GatherElements with computed indices: `out[p] = x[p with axis -> idx[p]]`.
+pub fn gather_elements(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (x, iv) = (ctx.input(0)?, ctx.input(1)?);
+    let s = b.shape(x).to_vec();
+    let ishape = b.shape(iv).to_vec();
+    let a = ctx.attrs().int_or("axis", 0);
+    let axis = norm_axis(a, s.len()).ok_or_else(|| ctx.attrs().err("axis", format!("{a} is out of range")))?;
+    if ishape.len() != s.len() || ishape.iter().zip(&s).enumerate().any(|(k, (&i, &n))| k != axis && i > n) {
+        return Err(ctx.shape_err(format!("indices {ishape:?} do not fit data {s:?}")));
+    }
+    let d = s[axis];
+    let xs = crate::frontend::index::strides(&s);
+    let mut pairs = Vec::with_capacity(numel(&ishape));
+    if let Some(idx) = b.konst(iv).and_then(|t| t.to_i64()) {
+        // Constant indices: a plain index map.
+        let mut map = Vec::with_capacity(idx.len());
+        let mut bad = None;
+        crate::frontend::index::for_each_index(&ishape, |p| {
+            let k = map.len();
+            let j = if idx[k] < 0 { idx[k] + d as i64 } else { idx[k] };
+            if !(0..d as i64).contains(&j) {
+                bad = Some(idx[k]);
+            }
+            let f: usize =
+                p.iter().enumerate().map(|(q, &v)| if q == axis { j.max(0) as usize } else { v } * xs[q]).sum();
+            map.push(f as u32);
+        });
+        if let Some(i) = bad {
+            return Err(ctx.shape_err(format!("index {i} out of range for axis of size {d}")));
+        }
+        return Ok(vec![b.push(ctx, &ctx.name, FOp::Gather(map), vec![x], ishape)?]);
+    }
+    let eq = one_hot_eq(b, ctx, iv, d)?;
+    let mut k = 0usize;
+    crate::frontend::index::for_each_index(&ishape, |p| {
+        let base: usize = p.iter().enumerate().filter(|(q, _)| *q != axis).map(|(q, &v)| v * xs[q]).sum();
+        pairs.push((0..d).map(|j| ((base + j * xs[axis]) as u32, (k * d + j) as u32)).collect::<Vec<_>>());
+        k += 1;
+    });
+    Ok(vec![select(b, ctx, x, eq, &pairs, ishape)?])
+}

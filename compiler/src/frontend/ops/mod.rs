@@ -99,6 +99,7 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "ReduceSumSquare" => reduce::reduce_sum_square,
         "ReduceL2" => reduce::reduce_l2,
         "OneHot" => compare::one_hot,
+        "GatherElements" => compare::gather_elements,
         "Trilu" => movement::trilu,
         "Split" => movement::split,
         "Resize" | "Upsample" => movement::resize,

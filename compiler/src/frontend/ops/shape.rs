@@ -297,11 +297,15 @@ pub fn tile(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
 pub fn gather(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let x = ctx.input(0)?;
     let iv = ctx.input(1)?;
-    let indices = b.const_ints(ctx, iv)?;
-    let ishape = b.shape(iv).to_vec();
     let s = b.shape(x).to_vec();
     let axis =
         norm_axis(ctx.attrs().int_or("axis", 0), s.len()).ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
+    if !b.is_const(iv) {
+        // Computed indices: a selection by one-hot rows.
+        return Ok(vec![crate::frontend::ops::compare::gather_dynamic(b, ctx, x, iv, axis)?]);
+    }
+    let indices = b.const_ints(ctx, iv)?;
+    let ishape = b.shape(iv).to_vec();
     let d = s[axis];
     let idx: Vec<usize> = indices
         .iter()
