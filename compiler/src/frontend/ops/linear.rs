@@ -206,3 +206,135 @@ pub fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     }
     Ok(vec![y])
 }
+
+/// ConvTranspose (any number of spatial dims, groups, strides, dilations,
+/// pads, output_padding, output_shape, auto_pad): each output sums the
+/// inputs whose stride-spread kernel footprint covers it.
+pub fn conv_transpose(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (x, w) = (ctx.input(0)?, ctx.input(1)?);
+    let (xs, ws) = (b.shape(x).to_vec(), b.shape(w).to_vec());
+    if xs.len() < 3 || ws.len() != xs.len() {
+        return Err(ctx.shape_err(format!(
+            "input {xs:?} and weights {ws:?} must be [N, C, spatial...] and [C, M/group, kernel...]"
+        )));
+    }
+    let a = ctx.attrs();
+    let group = usize::try_from(a.int_or("group", 1))
+        .ok()
+        .filter(|&g| g > 0)
+        .ok_or_else(|| a.err("group", "must be positive"))?;
+    let (nb, ch, ocg) = (xs[0], xs[1], ws[1]);
+    if ws[0] != ch || ch % group != 0 {
+        return Err(ctx.shape_err(format!("{ch} input channels, weights {ws:?} and group {group} disagree")));
+    }
+    let (oc, icg) = (ocg * group, ch / group);
+    let kernel = ws[2..].to_vec();
+    let n = kernel.len();
+    let get = |key: &str, default: usize, len: usize| -> Result<Vec<usize>> {
+        let v = a.usizes(key)?.unwrap_or_else(|| vec![default; len]);
+        if v.len() != len {
+            return Err(a.err(key, format!("expected {len} values, got {}", v.len())));
+        }
+        if v.iter().any(|&x| x > 1 << 20) {
+            return Err(a.err(key, "values above 2^20"));
+        }
+        Ok(v)
+    };
+    let stride = get("strides", 1, n)?;
+    let dil = get("dilations", 1, n)?;
+    let out_pad = get("output_padding", 0, n)?;
+    if stride.contains(&0) || dil.contains(&0) {
+        return Err(a.err("strides", "zero stride or dilation"));
+    }
+    let mut pads = get("pads", 0, 2 * n)?;
+    let auto_pad = a.string("auto_pad").unwrap_or_default();
+    let full = |d: usize| stride[d] * (xs[2 + d] - 1) + out_pad[d] + (kernel[d] - 1) * dil[d] + 1;
+    let out_spatial: Vec<usize> = if let Some(os) = a.usizes("output_shape")? {
+        let os = if os.len() == n + 2 { os[2..].to_vec() } else { os };
+        if os.len() != n {
+            return Err(a.err("output_shape", format!("expected {n} spatial sizes")));
+        }
+        for d in 0..n {
+            let total = full(d) as i64 - os[d] as i64;
+            if total < 0 {
+                return Err(a.err("output_shape", "larger than the full transposed convolution"));
+            }
+            let total = total as usize;
+            let (lo, hi) =
+                if auto_pad == "SAME_UPPER" { (total / 2, total - total / 2) } else { (total - total / 2, total / 2) };
+            pads[d] = lo;
+            pads[n + d] = hi;
+        }
+        os
+    } else {
+        if auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER" {
+            for d in 0..n {
+                let target = xs[2 + d] * stride[d];
+                let total = full(d).saturating_sub(target);
+                let (lo, hi) = if auto_pad == "SAME_UPPER" {
+                    (total / 2, total - total / 2)
+                } else {
+                    (total - total / 2, total / 2)
+                };
+                pads[d] = lo;
+                pads[n + d] = hi;
+            }
+        } else if !matches!(auto_pad.as_str(), "" | "NOTSET" | "VALID") {
+            return Err(a.err("auto_pad", format!("'{auto_pad}' is not supported")));
+        }
+        (0..n)
+            .map(|d| {
+                (full(d) as i64 - pads[d] as i64 - pads[n + d] as i64)
+                    .try_into()
+                    .map_err(|_| ctx.shape_err("pads larger than the output"))
+            })
+            .collect::<Result<_>>()?
+    };
+    let mut out = vec![nb, oc];
+    out.extend(&out_spatial);
+    let work: u128 = out.iter().chain(&kernel).chain(&[icg]).map(|&d| d as u128).product();
+    if work > MAX_TERMS as u128 {
+        return Err(ctx.shape_err(format!("{work} multiply-accumulate terms exceed the limit of {MAX_TERMS}")));
+    }
+    let (xst, wst) = (strides(&xs), strides(&ws));
+    let mut terms = Terms::new();
+    for_each_index(&out, |o| {
+        let (nn, m) = (o[0], o[1]);
+        let (g, ml) = (m / ocg, m % ocg);
+        for icl in 0..icg {
+            let ic = g * icg + icl;
+            for_each_index(&kernel, |k| {
+                let mut xf = nn * xst[0] + ic * xst[1];
+                for d in 0..k.len() {
+                    // o = i * stride - pad + k * dil  =>  i = (o + pad - k * dil) / stride
+                    let t = o[2 + d] as i64 + pads[d] as i64 - (k[d] * dil[d]) as i64;
+                    if t < 0 || t % stride[d] as i64 != 0 {
+                        return;
+                    }
+                    let i = t / stride[d] as i64;
+                    if i >= xs[2 + d] as i64 {
+                        return;
+                    }
+                    xf += i as usize * xst[2 + d];
+                }
+                let wf =
+                    ic * wst[0] + ml * wst[1] + k.iter().enumerate().map(|(d, &kd)| kd * wst[2 + d]).sum::<usize>();
+                terms.a_idx.push(xf as u32);
+                terms.b_idx.push(wf as u32);
+            });
+        }
+        terms.end_row();
+    });
+    let bv = ctx.opt_input(2);
+    let mut bias = None;
+    if let Some(bv) = bv {
+        let t = b.konst(bv).ok_or_else(|| ctx.unsupported())?;
+        if t.len() != oc {
+            return Err(ctx.shape_err(format!("bias has {} values, expected {oc}", t.len())));
+        }
+        let v = t.to_f64();
+        let inner = numel(&out_spatial);
+        bias = Some((0..numel(&out)).map(|o| v[(o / inner) % oc]).collect());
+    }
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias }), vec![x, w], out)?])
+}

@@ -28,6 +28,7 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Gemm" => linear::gemm,
         "MatMul" => linear::matmul,
         "Conv" => linear::conv,
+        "ConvTranspose" => linear::conv_transpose,
         "MaxPool" => pool::max_pool,
         "AveragePool" => pool::average_pool,
         "GlobalAveragePool" => pool::global_average_pool,
