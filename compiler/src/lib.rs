@@ -54,8 +54,7 @@ impl Default for CompileOptions {
 /// Loads a model into the simplified float graph. `inputs` (a sample) binds
 /// dynamic dimensions.
 pub fn load_graph(model: &[u8], name: &str, inputs: Option<&[Vec<f64>]>) -> Result<Graph> {
-    let lens: Option<Vec<usize>> = inputs.map(|i| i.iter().map(|t| t.len()).collect());
-    let mut g = frontend::load(model, name, lens.as_deref(), false)?.graph;
+    let mut g = frontend::load(model, name, inputs, false)?.graph;
     passes::run_graph_passes(&mut g)?;
     Ok(g)
 }

@@ -21,6 +21,11 @@ pub enum IrError {
     OutOfRange { node: usize, name: String, what: &'static str, element: usize, value: i64, lo: i64, hi: i64 },
     #[error("integer overflow at node {node} ({name}); the model's values exceed 62 bits")]
     Overflow { node: usize, name: String },
+    #[error(
+        "input {index} ({name}) is a parameter bound when the model was compiled to {expected:?}; got {got:?} \
+         (recompile with --calibrate on an input holding these values)"
+    )]
+    BoundInput { index: usize, name: String, expected: Vec<i64>, got: Vec<f64> },
     #[error("cannot decode program: {0}")]
     Decode(String),
 }

@@ -43,6 +43,17 @@ pub fn quantize_inputs(program: &Program, inputs: &[Vec<f64>]) -> Result<Vec<Vec
                     got: data.len(),
                 });
             }
+            if let Some(bound) = &spec.bound {
+                if data.len() != bound.len() || data.iter().zip(bound).any(|(&x, &b)| x != b as f64) {
+                    return Err(IrError::BoundInput {
+                        index,
+                        name: spec.name.clone(),
+                        expected: bound.clone(),
+                        got: data.clone(),
+                    });
+                }
+                return Ok(bound.clone());
+            }
             data.iter()
                 .enumerate()
                 .map(|(element, &x)| {

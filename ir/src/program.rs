@@ -24,6 +24,10 @@ pub enum Visibility {
 pub struct InputSpec {
     pub name: String,
     pub shape: Vec<usize>,
+    /// A parameter input (axes, shapes, pads fed as an integer graph input):
+    /// bound at compile time to these values, which every proof's input must
+    /// equal; it has no `Input` node and is no instance.
+    pub bound: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +117,9 @@ impl Program {
                 Op::Input { index } => {
                     let spec =
                         self.inputs.get(*index).ok_or_else(|| bad(format!("input index {index} out of range")))?;
+                    if spec.bound.is_some() {
+                        return Err(bad(format!("input {index} is bound at compile time but has an input node")));
+                    }
                     if spec.shape != node.shape {
                         return Err(bad("input shape differs from its spec".into()));
                     }
@@ -175,7 +182,7 @@ impl Program {
                 }
             }
         }
-        if let Some(missing) = seen_inputs.iter().position(|s| !s) {
+        if let Some(missing) = seen_inputs.iter().zip(&self.inputs).position(|(s, i)| !s && i.bound.is_none()) {
             return Err(IrError::Malformed {
                 node: 0,
                 name: self.inputs[missing].name.clone(),
@@ -198,7 +205,12 @@ impl Program {
     pub fn num_instances(&self) -> usize {
         let mut n = 0;
         if self.input_visibility == Visibility::Public {
-            n += self.inputs.iter().map(|i| i.shape.iter().product::<usize>()).sum::<usize>();
+            n += self
+                .inputs
+                .iter()
+                .filter(|i| i.bound.is_none())
+                .map(|i| i.shape.iter().product::<usize>())
+                .sum::<usize>();
         }
         if self.output_visibility == Visibility::Public {
             n += self.outputs.iter().map(|o| self.nodes[o.value].len()).sum::<usize>();

@@ -116,6 +116,9 @@ pub struct Node {
 pub struct GraphInput {
     pub name: String,
     pub shape: Vec<usize>,
+    /// Bound at compile time (a parameter input, see `frontend::load`): the
+    /// graph holds it as a constant.
+    pub bound: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -19,7 +19,7 @@ use onnx_protobuf::{type_proto, Message, ModelProto, NodeProto};
 use crate::error::{CompileError, Result};
 use attrs::Attrs;
 use graph::{FOp, Graph, GraphInput, Node, ValueId};
-use index::numel_checked;
+use index::{numel, numel_checked};
 use inspect::{InspectReport, NodeReport, TensorReport};
 use tensor::{dtype_name, from_proto, is_float_dtype, Tensor, MAX_ELEMENTS};
 
@@ -135,9 +135,28 @@ fn bind_shape(dims: &[Option<usize>], len: Option<usize>) -> Vec<usize> {
     dims.iter().map(|d| d.unwrap_or(bound)).collect()
 }
 
-/// Loads a model. `input_lens` (element counts of a sample's inputs) bind
-/// dynamic dimensions. `lenient` keeps going past every error (for inspection).
-pub fn load(bytes: &[u8], path: &str, input_lens: Option<&[usize]>, lenient: bool) -> Result<Loaded> {
+/// Operand positions that must be constant (shapes, axes, pads, sizes): an
+/// integer graph input feeding one of them is a *parameter input*.
+fn parameter_operand(op: &str, i: usize) -> bool {
+    match op {
+        "Reshape" | "Squeeze" | "Unsqueeze" | "Expand" | "Tile" | "TopK" | "OneHot" | "Upsample" | "Split" => i == 1,
+        "Slice" | "Pad" => i >= 1,
+        "Resize" => i >= 1,
+        "ConstantOfShape" => i == 0,
+        "Range" => true,
+        op if op.starts_with("Reduce") => i == 1,
+        _ => false,
+    }
+}
+
+/// Loads a model. `sample` (one value list per input) binds dynamic
+/// dimensions, and the values of *parameter inputs*: integer graph inputs
+/// that feed only operands that must be constant (Reshape's shape, Reduce's
+/// axes, Pad's pads…), which become compile-time constants the prover's
+/// input must match. `lenient` keeps going past every error (for inspection).
+pub fn load(bytes: &[u8], path: &str, sample: Option<&[Vec<f64>]>, lenient: bool) -> Result<Loaded> {
+    let lens: Option<Vec<usize>> = sample.map(|i| i.iter().map(|t| t.len()).collect());
+    let input_lens = lens.as_deref();
     let decode = |reason: String| CompileError::Decode { path: path.to_string(), reason };
     let model = ModelProto::parse_from_bytes(bytes)
         .map_err(|e| decode(format!("not a valid ONNX protobuf, or truncated ({e})")))?;
@@ -175,6 +194,19 @@ pub fn load(bytes: &[u8], path: &str, input_lens: Option<&[usize]>, lenient: boo
         let id = b.push_const(&init.name, t);
         names.insert(init.name.clone(), id);
     }
+    // Integer inputs used only as parameters.
+    let param_only = |name: &str| {
+        let mut uses = g.node.iter().flat_map(|n| n.input.iter().enumerate().map(move |(i, x)| (n, i, x)));
+        let mut any = false;
+        let all = uses.all(|(n, i, x)| {
+            if x != name {
+                return true;
+            }
+            any = true;
+            parameter_operand(&n.op_type, i)
+        });
+        any && all
+    };
     let mut input_index = 0usize;
     for vi in &g.input {
         if names.contains_key(&vi.name) {
@@ -218,8 +250,19 @@ pub fn load(bytes: &[u8], path: &str, input_lens: Option<&[usize]>, lenient: boo
                 reason: format!("shape {shape:?} is too large"),
             });
         }
-        b.graph.inputs.push(GraphInput { name: vi.name.clone(), shape: shape.clone() });
-        b.graph.nodes.push(Node { name: vi.name.clone(), op: FOp::Input(input_index), inputs: vec![], shape });
+        let bound = sample
+            .and_then(|s| s.get(input_index))
+            .filter(|v| tensor::is_integer_dtype(elem) && param_only(&vi.name) && v.len() == numel(&shape))
+            .map(|v| v.iter().map(|&x| x as i64).collect::<Vec<i64>>());
+        b.graph.inputs.push(GraphInput { name: vi.name.clone(), shape: shape.clone(), bound: bound.clone() });
+        match bound {
+            Some(v) => {
+                b.push_const(&vi.name, Tensor::int(shape, v));
+            }
+            None => {
+                b.graph.nodes.push(Node { name: vi.name.clone(), op: FOp::Input(input_index), inputs: vec![], shape })
+            }
+        }
         names.insert(vi.name.clone(), b.graph.nodes.len() - 1);
         input_index += 1;
     }

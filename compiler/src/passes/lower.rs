@@ -407,7 +407,11 @@ pub fn lower(
         format_version: ir::FORMAT_VERSION,
         name: name.to_string(),
         quant,
-        inputs: g.inputs.iter().map(|i| InputSpec { name: i.name.clone(), shape: i.shape.clone() }).collect(),
+        inputs: g
+            .inputs
+            .iter()
+            .map(|i| InputSpec { name: i.name.clone(), shape: i.shape.clone(), bound: i.bound.clone() })
+            .collect(),
         nodes: l.nodes,
         outputs,
         input_visibility: vis.input,

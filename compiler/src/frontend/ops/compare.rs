@@ -261,9 +261,12 @@ pub fn one_hot(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
 }
 
 /// `[idx == j]` for every element of the activation `idx` (integer-valued)
-/// and every `j < d`, shape `idx.shape + [d]`. An index outside `[0, d)`
-/// selects nothing (an all-zero row).
+/// and every `j < d`, shape `idx.shape + [d]`. Negative indices count from
+/// the end (`idx + d·[idx < 0]`); an index outside `[-d, d)` selects nothing
+/// (an all-zero row).
 fn one_hot_eq(b: &mut Builder, ctx: &NodeCtx, idx: ValueId, d: usize) -> Result<ValueId> {
+    let nonneg = step(b, ctx, &ctx.sub("idx>=0"), idx, true)?;
+    let idx = combine(b, ctx, &ctx.sub("wrapped"), &[(idx, &[1.0]), (nonneg, &[-(d as f64)])], &[d as f64])?;
     let mut ishape = b.shape(idx).to_vec();
     ishape.push(1);
     let idx_b = b.push(ctx, &ctx.sub("indices"), FOp::Reshape, vec![idx], ishape.clone())?;

@@ -177,3 +177,85 @@ fn const_binary(ctx: &NodeCtx, kind: Kind, x: &Tensor, y: &Tensor, out: &[usize]
         .collect();
     Ok(Tensor::float(out.to_vec(), v))
 }
+
+/// The operands of a variadic op, folded left with `f`; one operand is itself.
+fn variadic(
+    b: &mut Builder,
+    ctx: &NodeCtx,
+    f: impl Fn(&mut Builder, &NodeCtx, &str, ValueId, ValueId, Vec<usize>) -> Result<ValueId>,
+) -> Result<ValueId> {
+    let ins: Vec<ValueId> = ctx.inputs.iter().flatten().copied().collect();
+    let Some((&first, rest)) = ins.split_first() else {
+        return Err(ctx.shape_err("needs at least one input"));
+    };
+    let mut acc = first;
+    for (k, &v) in rest.iter().enumerate() {
+        let out = out_shape(b, ctx, acc, v)?;
+        let name = if k + 1 == rest.len() { ctx.name.clone() } else { ctx.sub(&format!("fold{k}")) };
+        acc = f(b, ctx, &name, acc, v, out)?;
+    }
+    if rest.is_empty() {
+        let shape = b.shape(acc).to_vec();
+        acc = b.push(ctx, &ctx.name, FOp::Reshape, vec![acc], shape)?;
+    }
+    Ok(acc)
+}
+
+/// Sum: elementwise sum of all operands (broadcast).
+pub fn sum(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    Ok(vec![variadic(b, ctx, |b, ctx, name, x, y, out| weighted_sum(b, ctx, name, x, 1.0, y, 1.0, out))?])
+}
+
+/// Mean: the sum over the operand count.
+pub fn mean(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let n = ctx.inputs.iter().flatten().count().max(1) as f64;
+    let s =
+        variadic(b, ctx, |b, ctx, name, x, y, out| weighted_sum(b, ctx, &format!("{name}/sum"), x, 1.0, y, 1.0, out))?;
+    let c = b.push_const(&ctx.sub("count"), Tensor::float(vec![], vec![1.0 / n]));
+    let shape = b.shape(s).to_vec();
+    Ok(vec![scale_by(b, ctx, &ctx.name, s, &[1.0 / n], c, shape)?])
+}
+
+/// `max(x, y) = y + relu(x - y)` (constants fold).
+fn max2(
+    b: &mut Builder,
+    ctx: &NodeCtx,
+    name: &str,
+    x: ValueId,
+    y: ValueId,
+    out: Vec<usize>,
+    sign: f64,
+) -> Result<ValueId> {
+    if let (Some(tx), Some(ty)) = (b.konst(x), b.konst(y)) {
+        let (vx, vy) = (tx.to_f64(), ty.to_f64());
+        let (mx, my) = (broadcast_map(&tx.shape, &out), broadcast_map(&ty.shape, &out));
+        let v = mx
+            .iter()
+            .zip(&my)
+            .map(
+                |(&i, &j)| {
+                    if sign > 0.0 {
+                        vx[i as usize].max(vy[j as usize])
+                    } else {
+                        vx[i as usize].min(vy[j as usize])
+                    }
+                },
+            )
+            .collect();
+        return Ok(b.push_const(name, Tensor::float(out, v)));
+    }
+    // max: y + relu(x - y); min: y - relu(y - x).
+    let d = weighted_sum(b, ctx, &format!("{name}/diff"), x, sign, y, -sign, out.clone())?;
+    let r = b.push(ctx, &format!("{name}/relu"), FOp::Relu, vec![d], out.clone())?;
+    weighted_sum(b, ctx, name, y, 1.0, r, sign, out)
+}
+
+/// Max: elementwise maximum of all operands.
+pub fn max(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    Ok(vec![variadic(b, ctx, |b, ctx, name, x, y, out| max2(b, ctx, name, x, y, out, 1.0))?])
+}
+
+/// Min: elementwise minimum of all operands.
+pub fn min(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    Ok(vec![variadic(b, ctx, |b, ctx, name, x, y, out| max2(b, ctx, name, x, y, out, -1.0))?])
+}

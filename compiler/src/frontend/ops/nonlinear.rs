@@ -234,8 +234,15 @@ pub fn log_softmax(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     Ok(vec![weighted_sum(b, ctx, &ctx.name, d, 1.0, l, -1.0, shape)?])
 }
 
-/// `(x - mean) * rsqrt(var + eps)` over `axes`.
-fn normalize(b: &mut Builder, ctx: &NodeCtx, x: ValueId, axes: &[usize], eps: f64) -> Result<ValueId> {
+/// `(x - mean) * rsqrt(var + eps)` over `axes`; also returns the mean and
+/// the inverse standard deviation (keepdims shapes).
+fn normalize_stats(
+    b: &mut Builder,
+    ctx: &NodeCtx,
+    x: ValueId,
+    axes: &[usize],
+    eps: f64,
+) -> Result<(ValueId, ValueId, ValueId)> {
     let shape = b.shape(x).to_vec();
     let n: usize = axes.iter().map(|&a| shape[a]).product();
     if n == 0 {
@@ -247,7 +254,11 @@ fn normalize(b: &mut Builder, ctx: &NodeCtx, x: ValueId, axes: &[usize], eps: f6
     let sq = product(b, ctx, &ctx.sub("square"), d, d, shape.clone())?;
     let var = reduce_sum(b, ctx, &ctx.sub("variance"), sq, axes, inv)?;
     let r = func(b, ctx, &ctx.sub("rsqrt"), var, Func::Rsqrt(eps))?;
-    product(b, ctx, &ctx.sub("normalized"), d, r, shape)
+    Ok((product(b, ctx, &ctx.sub("normalized"), d, r, shape)?, mean, r))
+}
+
+fn normalize(b: &mut Builder, ctx: &NodeCtx, x: ValueId, axes: &[usize], eps: f64) -> Result<ValueId> {
+    Ok(normalize_stats(b, ctx, x, axes, eps)?.0)
 }
 
 /// `y * scale + bias`, `scale` and `bias` broadcast from `pshape` (constants
@@ -315,9 +326,10 @@ pub fn layer_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         return Err(ctx.attrs().err("stash_type", "only 1 (float32 statistics) is supported"));
     }
     let axes: Vec<usize> = (axis..shape.len()).collect();
-    let y = normalize(b, ctx, x, &axes, eps)?;
+    let (y, mean, inv_std) = normalize_stats(b, ctx, x, &axes, eps)?;
     let pshape = shape[axis..].to_vec();
-    Ok(vec![scale_shift(b, ctx, y, ctx.opt_input(1), ctx.opt_input(2), &pshape)?])
+    // Outputs: Y, Mean, InvStdDev (the statistics keep the reduced axes as 1).
+    Ok(vec![scale_shift(b, ctx, y, ctx.opt_input(1), ctx.opt_input(2), &pshape)?, mean, inv_std])
 }
 
 pub fn instance_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {

@@ -322,6 +322,7 @@ fn activations(ctx: &NodeCtx, dirs: usize, defaults: &[&str]) -> Result<Vec<Act>
     names.iter().map(|n| act(ctx, n)).collect()
 }
 
+#[allow(clippy::needless_range_loop)]
 pub fn rnn(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let c = common(b, ctx, 1)?;
     let acts = activations(ctx, c.dirs, &["Tanh"])?;

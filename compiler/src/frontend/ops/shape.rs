@@ -400,6 +400,12 @@ pub fn shape(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     Ok(vec![b.push_const(&ctx.name, Tensor::int(vec![v.len()], v))])
 }
 
+/// Size: the element count, a constant (shapes are static).
+pub fn size(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let n = numel(b.shape(ctx.input(0)?)) as i64;
+    Ok(vec![b.push_const(&ctx.name, Tensor::int(vec![], vec![n]))])
+}
+
 pub fn constant_of_shape(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let dims = b.const_ints(ctx, ctx.input(0)?)?;
     let shape: Vec<usize> = dims
