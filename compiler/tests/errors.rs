@@ -41,18 +41,18 @@ fn truncated_models() {
 fn unsupported_ops_are_all_listed() {
     let mut m = Model::new(13);
     m.input("x", &[1, 3]).input("d", &[1, 3]);
-    m.node("Sigmoid", &["x"], &["a"], vec![]);
+    m.node("NonZero", &["x"], &["a"], vec![]);
     m.node("Relu", &["a"], &["b"], vec![]); // downstream of an unsupported node: not reported
-    m.node("Tanh", &["x"], &["c"], vec![]);
-    m.node("Div", &["x", "d"], &["e"], vec![]); // divisor is not a constant
+    m.node("Det", &["x"], &["c"], vec![]);
+    m.node("Mod", &["x", "d"], &["e"], vec![]);
     m.node("Add", &["b", "c"], &["f"], vec![]).node("Add", &["f", "e"], &["y"], vec![]).output("y");
     let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
     let CompileError::Unsupported { ops } = &err else { panic!("{err}") };
     let kinds: Vec<&str> = ops.iter().map(|(op, _)| op.as_str()).collect();
-    assert_eq!(kinds, vec!["Sigmoid", "Tanh", "Div"]);
+    assert_eq!(kinds, vec!["NonZero", "Det", "Mod"]);
     let msg = err.to_string();
     assert!(
-        msg.contains("Sigmoid (node 'sigmoid_1')") && msg.contains("Tanh (node 'tanh_3')") && msg.contains("div_4"),
+        msg.contains("NonZero (node 'nonzero_1')") && msg.contains("Det (node 'det_3')") && msg.contains("mod_4"),
         "{msg}"
     );
     // inspect still describes every node.
@@ -60,7 +60,7 @@ fn unsupported_ops_are_all_listed() {
     assert_eq!(report.nodes.len(), 6);
     assert_eq!(report.unsupported().len(), 3);
     let table = report.to_string();
-    assert!(table.contains("Sigmoid") && table.contains("NO"), "{table}");
+    assert!(table.contains("NonZero") && table.contains("NO"), "{table}");
     assert!(serde_json::to_string(&report).expect("json").contains("\"supported\":false"));
 }
 
@@ -77,14 +77,38 @@ fn unused_extra_outputs_are_fine_but_used_ones_are_not() {
 }
 
 #[test]
-fn integer_inputs_are_rejected() {
+fn integer_inputs_are_data_and_strings_are_rejected() {
     let mut m = Model::new(13);
     m.input_typed("x", 7, &[Some(3)]).node("Identity", &["x"], &["y"], vec![]).output("y");
+    let p = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).expect("int64 input is data");
+    assert_eq!(p.inputs.len(), 1);
+    assert!(p.inputs[0].bound.is_none());
+    let mut m = Model::new(13);
+    m.input_typed("s", 8, &[Some(3)]).node("Identity", &["s"], &["y"], vec![]).output("y");
     let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
     assert!(
-        matches!(&err, CompileError::UnsupportedType { tensor, dtype } if tensor == "x" && dtype == "int64"),
+        matches!(&err, CompileError::UnsupportedType { tensor, dtype } if tensor == "s" && dtype == "string"),
         "{err}"
     );
+}
+
+/// An int64 graph input feeding Reshape's shape is a parameter: bound from
+/// the calibration sample, checked against every later input.
+#[test]
+fn parameter_inputs_are_bound_from_the_sample() {
+    let mut m = Model::new(13);
+    m.input("x", &[2, 3]).input_typed("shape", 7, &[Some(2)]);
+    m.node("Reshape", &["x", "shape"], &["y"], vec![]).output("y");
+    let err = compiler::compile_bytes(&m.bytes(), "m", &CompileOptions::default()).unwrap_err();
+    assert!(matches!(err, CompileError::Unsupported { .. }), "{err}");
+    let sample = vec![vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![3.0, 2.0]];
+    let opts = CompileOptions { calibration: vec![sample.clone()], ..Default::default() };
+    let p = compiler::compile_bytes(&m.bytes(), "m", &opts).expect("bound");
+    assert_eq!(p.inputs[1].bound, Some(vec![3, 2]));
+    assert_eq!(p.outputs[0].shape, vec![3, 2]);
+    assert!(ir::quantize_inputs(&p, &sample).is_ok());
+    let err = ir::quantize_inputs(&p, &[sample[0].clone(), vec![2.0, 3.0]]).unwrap_err();
+    assert!(err.to_string().contains("bound when the model was compiled"), "{err}");
 }
 
 #[test]

@@ -64,6 +64,8 @@ impl<'a> NodeCtx<'a> {
 #[derive(Default)]
 pub struct Builder {
     pub graph: Graph,
+    /// Values of integer-typed model inputs (data, not parameters).
+    pub int_values: std::collections::HashSet<ValueId>,
     /// The model's default-domain opset (some defaults depend on it).
     pub opset: i64,
 }
@@ -221,6 +223,7 @@ pub fn load(bytes: &[u8], path: &str, sample: Option<&[Vec<f64>]>, lenient: bool
                             Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => {
                                 Some(v as usize)
                             }
+                            Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(0)) => Some(0),
                             _ => None,
                         })
                         .collect()
@@ -244,6 +247,9 @@ pub fn load(bytes: &[u8], path: &str, sample: Option<&[Vec<f64>]>, lenient: bool
         if !is_float_dtype(elem) && !tensor::is_integer_dtype(elem) && !lenient {
             return Err(CompileError::UnsupportedType { tensor: vi.name.clone(), dtype: dtype_name(elem).into() });
         }
+        if shape.contains(&0) && !lenient {
+            return Err(CompileError::Unsupported { ops: vec![("zero-size tensor".into(), vi.name.clone())] });
+        }
         if !matches!(numel_checked(&shape), Some(n) if n <= MAX_ELEMENTS) {
             return Err(CompileError::Tensor {
                 tensor: vi.name.clone(),
@@ -260,7 +266,10 @@ pub fn load(bytes: &[u8], path: &str, sample: Option<&[Vec<f64>]>, lenient: bool
                 b.push_const(&vi.name, Tensor::int(shape, v));
             }
             None => {
-                b.graph.nodes.push(Node { name: vi.name.clone(), op: FOp::Input(input_index), inputs: vec![], shape })
+                b.graph.nodes.push(Node { name: vi.name.clone(), op: FOp::Input(input_index), inputs: vec![], shape });
+                if tensor::is_integer_dtype(elem) {
+                    b.int_values.insert(b.graph.nodes.len() - 1);
+                }
             }
         }
         names.insert(vi.name.clone(), b.graph.nodes.len() - 1);

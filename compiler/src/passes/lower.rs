@@ -49,10 +49,21 @@ struct Lowerer<'g> {
     map: Vec<Option<usize>>,
     /// Calibrated `(min, max)` of each float value, when samples were given.
     ranges: &'g [Option<(f64, f64)>],
+    /// Entry budget of function tables ([`table_bits`]).
+    table_bits: u32,
 }
 
-/// Most entries of one function table.
+/// Most entries of one function table: 2^12, up to 2^16 for large programs
+/// (see [`table_bits`]), whose rows already exceed such tables.
 pub const MAX_TABLE_BITS: u32 = 12;
+pub const MAX_TABLE_BITS_LARGE: u32 = 16;
+
+/// Table entry budget (bits) for a graph: about the graph's element count
+/// (a proxy for its circuit rows), within `MAX_TABLE_BITS..=MAX_TABLE_BITS_LARGE`.
+pub fn table_bits(g: &Graph) -> u32 {
+    let elements: usize = g.nodes.iter().filter(|n| !matches!(n.op, FOp::Const(_))).map(|n| numel(&n.shape)).sum();
+    (usize::BITS - elements.max(1).leading_zeros()).saturating_sub(1).clamp(MAX_TABLE_BITS, MAX_TABLE_BITS_LARGE)
+}
 
 /// How a function table covers its input: `Requant{shift}` then a table of
 /// `values` over `[lo, lo + len)` at scale `s - shift`.
@@ -66,9 +77,9 @@ pub struct TablePlan {
 /// Tabulates `f` for inputs at scale `s` in the float interval `[a, b]`,
 /// outputs at scale `s` clamped to `[out_lo, out_hi]`. The input is coarsened
 /// by the largest `shift` whose table is within one output unit of `f`
-/// (step functions: exact, i.e. `shift = 0`) with at most 2^MAX_TABLE_BITS
-/// entries; when no shift is both, the finest one that fits.
-pub fn table_plan(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i64)) -> TablePlan {
+/// (step functions: exact, i.e. `shift = 0`) with at most `2^bits` entries;
+/// when no shift is both, the finest one that fits.
+pub fn table_plan(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i64), bits: u32) -> TablePlan {
     let unit = 2f64.powi(-(s as i32));
     let build = |shift: u32| -> (i64, Vec<i64>, f64) {
         let step = 2f64.powi(shift as i32 - s as i32);
@@ -106,7 +117,7 @@ pub fn table_plan(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i
         let step = 2f64.powi(shift as i32 - s as i32);
         (b / step).ceil() - (a / step).floor() + 3.0
     };
-    let max_len = (1u64 << MAX_TABLE_BITS) as f64;
+    let max_len = (1u64 << bits) as f64;
     let finest = (0..=QuantSettings::MAX_SHIFT).find(|&d| len(d) <= max_len).unwrap_or(QuantSettings::MAX_SHIFT);
     let mut pick = finest;
     if !f.is_step() {
@@ -294,7 +305,7 @@ impl<'g> Lowerer<'g> {
         let input = self.value(node.inputs[0])?;
         let (a, b) = self.func_domain(f);
         let act = (-(1i64 << self.range_bits), (1i64 << self.range_bits) - 1);
-        let plan = table_plan(f, s, (a, b), act);
+        let plan = table_plan(f, s, (a, b), act, self.table_bits);
         let x = if plan.shift == 0 {
             input
         } else {
@@ -387,6 +398,7 @@ pub fn lower(
     let mut l = Lowerer {
         g,
         ranges,
+        table_bits: table_bits(g),
         weight_bits,
         s: quant.scale_bits,
         range_bits: quant.range_bits,
@@ -447,7 +459,7 @@ mod tests {
             (Func::Exp, (-8.0, 0.0)),
             (Func::Sqrt, (0.01, 0.2)),
         ] {
-            let p = table_plan(f, 8, dom, act);
+            let p = table_plan(f, 8, dom, act, MAX_TABLE_BITS);
             assert!(p.values.len() <= 1 << MAX_TABLE_BITS, "{f:?}: {} entries", p.values.len());
             let e = max_error(f, 8, dom, &p);
             assert!(e <= 2.0 * 2f64.powi(-8), "{f:?}: error {e} with shift {}", p.shift);
@@ -458,7 +470,7 @@ mod tests {
     fn step_functions_are_exact() {
         let act = (-(1 << 20), (1 << 20) - 1);
         for f in [Func::Floor, Func::Ceil, Func::Sign] {
-            let p = table_plan(f, 6, (-3.0, 3.0), act);
+            let p = table_plan(f, 6, (-3.0, 3.0), act, MAX_TABLE_BITS);
             assert_eq!(p.shift, 0);
             assert_eq!(max_error(f, 6, (-3.0, 3.0), &p), 0.0, "{f:?}");
         }
@@ -466,7 +478,7 @@ mod tests {
 
     #[test]
     fn wide_domains_are_coarsened_to_fit() {
-        let p = table_plan(Func::Sigmoid, 16, (-100.0, 100.0), (-(1 << 24), (1 << 24) - 1));
+        let p = table_plan(Func::Sigmoid, 16, (-100.0, 100.0), (-(1 << 24), (1 << 24) - 1), MAX_TABLE_BITS);
         assert!(p.values.len() <= 1 << MAX_TABLE_BITS);
         assert!(p.shift > 0);
     }

@@ -2,7 +2,7 @@
 //! Constant operands become weights and biases of an affine map; Mul of two
 //! activations becomes a product (`Contract`).
 
-use crate::error::Result;
+use crate::error::{CompileError, Result};
 use crate::frontend::graph::{Affine, Contract, FOp, Terms, ValueId};
 use crate::frontend::index::{broadcast_map, broadcast_shapes};
 use crate::frontend::tensor::{Data, Tensor};
@@ -62,6 +62,12 @@ fn binary(b: &mut Builder, ctx: &NodeCtx, kind: Kind) -> Result<Vec<ValueId>> {
                 }
                 let inv: Vec<f64> = c.iter().map(|v| 1.0 / v).collect();
                 scale_by(b, ctx, &ctx.name, x, &inv, y, out)?
+            }
+            // Integer division (truncating) of integer inputs is not a reciprocal.
+            None if b.int_values.contains(&y) && (b.int_values.contains(&x) || b.is_const(x)) => {
+                return Err(CompileError::Unsupported {
+                    ops: vec![("Div (integer operands)".into(), ctx.name.clone())],
+                })
             }
             // x / y = x * (1/y), the reciprocal by table lookup.
             None => super::nonlinear::divide(b, ctx, &ctx.name, x, y, out)?,
