@@ -84,9 +84,17 @@ fn shared_models_real_proofs() {
 #[test]
 fn non_linear_models_real_proofs() {
     let Some(corpus) = corpus() else { return };
-    for name in ["ezkl/1l_softmax", "ezkl/mish", "ezkl/lstm", "ezkl/rnn"] {
+    for name in ["ezkl/1l_softmax", "ezkl/mish", "ezkl/lstm", "ezkl/rnn", "ezkl/prelu_gmm", "ezkl/hard_max"] {
         prove_model(name, &corpus.join(name));
     }
+}
+
+/// A two-layer transformer encoder block (attention, softmax, layer norm):
+/// k = 18, the largest real proof in the suite.
+#[test]
+fn multihead_attention_real_proof() {
+    let Some(corpus) = corpus() else { return };
+    prove_model("ezkl/multihead_attention", &corpus.join("ezkl/multihead_attention"));
 }
 
 #[test]
