@@ -69,11 +69,8 @@ pub fn mock(name: &str, c: &Case) -> (u32, usize, zkinfer::AccuracyReport) {
     let report = plan(&program).unwrap_or_else(|e| panic!("{name}: plan: {e}"));
     let q = ir::eval::quantize_inputs(&program, &c.inputs).unwrap();
     let trace = ir::eval(&program, &q).unwrap_or_else(|e| panic!("{name}: eval: {e}"));
-    let outputs: Vec<Vec<f64>> = program
-        .outputs
-        .iter()
-        .map(|o| trace.values[o.value].iter().map(|&v| ir::dequantize(v, program.nodes[o.value].scale)).collect())
-        .collect();
+    let outputs: Vec<Vec<f64>> =
+        program.outputs.iter().enumerate().map(|(k, o)| program.dequantize_output(k, &trace.values[o.value])).collect();
     let acc = zkinfer::max_abs_error(&outputs, &c.expected).unwrap_or_else(|| panic!("{name}: output shape differs"));
     let circuit = ModelCircuit::new(Arc::new(program), report.shape.clone(), Arc::new(trace));
     let inst = circuit.instances();

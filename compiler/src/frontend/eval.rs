@@ -66,6 +66,7 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
             Data::Float(v) => Tensor::float(shape, v.iter().map(|&x| x.max(0.0)).collect()),
             Data::Int(v) => Tensor::int(shape, v.iter().map(|&x| x.max(0)).collect()),
         },
+        FOp::Quantize(q) => crate::frontend::ops::quant::eval_quantize(q, first()?, shape),
     })
 }
 

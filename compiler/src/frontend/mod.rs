@@ -63,6 +63,9 @@ impl<'a> NodeCtx<'a> {
 #[derive(Default)]
 pub struct Builder {
     pub graph: Graph,
+    /// ONNX element type of constants decoded from initializers (integer
+    /// tensors lose it in [`Tensor`]; quantization needs int8 vs uint8).
+    pub elem_types: HashMap<ValueId, i32>,
 }
 
 impl Builder {
@@ -167,9 +170,13 @@ pub fn load(bytes: &[u8], path: &str, input_lens: Option<&[usize]>, lenient: boo
         }
     };
 
+    if !lenient {
+        ops::quant::check_forms(g)?;
+    }
     for init in &g.initializer {
         let t = from_proto(init)?;
         let id = b.push_const(&init.name, t);
+        b.elem_types.insert(id, init.data_type);
         names.insert(init.name.clone(), id);
     }
     let mut input_index = 0usize;

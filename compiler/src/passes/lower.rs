@@ -201,6 +201,14 @@ impl<'g> Lowerer<'g> {
                 let input = self.value(node.inputs[0])?;
                 self.emit(name, Op::Requant(RequantOp { input, shift: 0, act: Activation::Relu }), shape, s)
             }
+            // Graphs with quantize nodes are lowered by `lower_quant`.
+            FOp::Quantize(_) => {
+                return Err(CompileError::Shape {
+                    node: name,
+                    op: "QuantizeLinear".into(),
+                    reason: "quantized graphs are lowered by lower_quant".into(),
+                })
+            }
         };
         self.map[v] = Some(id);
         Ok(())
@@ -224,7 +232,7 @@ pub fn lower(g: &Graph, name: &str, quant: QuantSettings, weight_bits: u32, vis:
         let value = l.value(*v)?;
         let shape = g.nodes[*v].shape.clone();
         debug_assert_eq!(numel(&shape), l.nodes[value].len());
-        outputs.push(OutputSpec { name: oname.clone(), value, shape });
+        outputs.push(OutputSpec { name: oname.clone(), value, shape, dequant: None });
     }
     let program = Program {
         format_version: ir::FORMAT_VERSION,

@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod linear;
 pub mod norm;
 pub mod pool;
+pub mod quant;
 pub mod shape;
 
 use crate::error::Result;
@@ -48,6 +49,12 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Shape" => shape::shape,
         "ConstantOfShape" => shape::constant_of_shape,
         "Pad" => shape::pad,
+        "QuantizeLinear" => quant::quantize_linear,
+        "DequantizeLinear" => quant::dequantize_linear,
+        "QLinearMatMul" => quant::qlinear_matmul,
+        "QLinearConv" => quant::qlinear_conv,
+        "PRelu" => quant::prelu,
+        "DynamicQuantizeLinear" | "MatMulInteger" | "ConvInteger" => quant::dynamic,
         _ => return None,
     })
 }
