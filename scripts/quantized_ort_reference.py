@@ -1,7 +1,7 @@
 """ONNX Runtime's quantized outputs for the static quantized corpus models.
 
 For each model in ../shared/corpus/quantized (static forms: qdq, qdq_perchannel,
-qop), finds the DequantizeLinear that the graph output is computed from (the
+qop) and tests/fixtures/qdq_small (scripts/quantized_fixtures.py), finds the DequantizeLinear that the graph output is computed from (the
 last DQ on the path back from the output), exposes its integer input as an
 extra graph output, and runs onnxruntime on the model's input.json and on
 SAMPLES extra inputs drawn by a small LCG that tests/quantized.rs reproduces.
@@ -88,10 +88,10 @@ def decompose(model):
 
 def main():
     result = {}
-    for d in sorted(os.listdir(CORPUS)):
-        if d.endswith("_dynamic"):
-            continue
-        path = os.path.join(CORPUS, d, "model.onnx")
+    dirs = [(d, os.path.join(CORPUS, d)) for d in sorted(os.listdir(CORPUS)) if not d.endswith("_dynamic")]
+    dirs.append(("qdq_small", os.path.join(ROOT, "tests", "fixtures", "qdq_small")))
+    for d, folder in dirs:
+        path = os.path.join(folder, "model.onnx")
         model = onnx.load(path)
         dq = final_dq(model)
         inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
@@ -102,7 +102,7 @@ def main():
         fused = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         ref = decompose(model)
         sess = ort.InferenceSession(ref.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        base = json.load(open(os.path.join(CORPUS, d, "input.json")))["input_data"][0]
+        base = json.load(open(os.path.join(folder, "input.json")))["input_data"][0]
         shape = [1 if isinstance(x, str) or x is None else x for x in sess.get_inputs()[0].shape]
         samples = [base] + [lcg_inputs(base, k) for k in range(SAMPLES)]
         qs, fs, fused_qs, fused_fs = [], [], [], []

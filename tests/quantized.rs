@@ -27,7 +27,17 @@ const STATIC: &[&str] = &[
     "variable_cnn_qdq",
     "variable_cnn_qdq_perchannel",
     "variable_cnn_qop",
+    "qdq_small",
 ];
+
+/// A corpus model's folder, or a test fixture's (`qdq_small`: per-channel
+/// conv, MaxPool, Add of two activations, saturation on both sides).
+fn model_dir(corpus: &std::path::Path, name: &str) -> std::path::PathBuf {
+    match name {
+        "qdq_small" => repo().join("tests/fixtures/qdq_small"),
+        _ => corpus.join("quantized").join(name),
+    }
+}
 
 /// Dynamic quantization: refused with a precise error (not proven yet).
 const DYNAMIC: &[&str] = &["1l_mlp_dynamic", "3l_relu_conv_fc_dynamic", "prelu_gmm_dynamic", "variable_cnn_dynamic"];
@@ -136,7 +146,7 @@ fn quantized_models_match_onnxruntime_and_satisfy_the_circuit() {
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut failures = vec![];
     for &name in STATIC {
-        let dir = corpus.join("quantized").join(name);
+        let dir = model_dir(&corpus, name);
         let c = case(&dir);
         let program = compiler::compile_file(&c.model, &options(&c)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let r = &refs[name];
@@ -209,7 +219,7 @@ fn debug_dump() {
     let Ok(spec) = std::env::var("ZKINFER_QDEBUG") else { return };
     let (name, k) = spec.split_once(':').unwrap();
     let k: usize = k.parse().unwrap();
-    let dir = corpus().unwrap().join("quantized").join(name);
+    let dir = model_dir(&corpus().unwrap(), name);
     let c = case(&dir);
     let program = compiler::compile_file(&c.model, &options(&c)).unwrap();
     let input = if k == 0 { c.inputs[0].clone() } else { sample(&c.inputs[0], k) };
@@ -223,4 +233,57 @@ fn debug_dump() {
         .collect();
     let out = serde_json::json!({"input": input, "range_bits": program.quant.range_bits, "scale_bits": program.quant.scale_bits, "nodes": nodes});
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("qdebug.json"), out.to_string()).unwrap();
+}
+
+/// A cheating prover cannot change a quantized model's integers: each
+/// building block of the lowering (the requantization multiply, the rounding
+/// requant, the lower and upper saturation, max pooling on the integers, the
+/// output) rejects a tampered witness under MockProver.
+#[test]
+fn quantized_building_blocks_reject_tampered_witnesses() {
+    use circuits::{plan, ModelCircuit, Tamper, TamperTarget};
+    use halo2_proofs::dev::MockProver;
+    use std::sync::Arc;
+
+    let c = case(&repo().join("tests/fixtures/qdq_small"));
+    let program = Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());
+    let report = plan(&program).unwrap();
+    let q = ir::quantize_inputs(&program, &c.inputs).unwrap();
+    let trace = Arc::new(ir::eval(&program, &q).unwrap());
+    let find = |name: &str| {
+        program.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| {
+            panic!("no node {name}: {:?}", program.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
+        })
+    };
+    let run = |tamper: Vec<Tamper>| {
+        let mut circuit = ModelCircuit::new(program.clone(), report.shape.clone(), trace.clone());
+        let inst = circuit.instances();
+        circuit.tamper = tamper;
+        MockProver::run(report.shape.k, &circuit, vec![inst]).unwrap().verify()
+    };
+    run(vec![]).expect("the honest witness verifies");
+    let t = |node: &str, element: usize, target: TamperTarget, delta: i64| Tamper {
+        node: find(node),
+        element,
+        target,
+        delta,
+    };
+    let out = program.outputs[0].value;
+    let cases: Vec<(&str, Vec<Tamper>)> = vec![
+        ("requantization multiply (conv)", vec![t("q_conv/linear", 3, TamperTarget::Output, 1)]),
+        ("rounding: quotient off by one", vec![t("q_conv/requant", 3, TamperTarget::Quotient, 1)]),
+        ("lower saturation (fused relu) output", vec![t("q_conv/requant", 0, TamperTarget::Output, 1)]),
+        ("lower saturation sign bit", vec![t("q_conv/requant", 0, TamperTarget::Sign, 1)]),
+        ("upper saturation output", vec![t("q_out/sat/clamp", 0, TamperTarget::Output, -1)]),
+        ("upper saturation quotient", vec![t("q_out/sat/clamp", 0, TamperTarget::Quotient, 1)]),
+        ("max pooling on integers", vec![t("pool", 1, TamperTarget::Output, -1)]),
+        ("half to even: floor", vec![t("q_half/floor", 1, TamperTarget::Quotient, 1)]),
+        ("half to even: parity", vec![t("q_half/half", 1, TamperTarget::Output, 1)]),
+        ("half to even: result", vec![t("q_half/requant", 1, TamperTarget::Output, 1)]),
+        ("add of two activations", vec![t("q_add/linear", 2, TamperTarget::Output, 7)]),
+        ("output integers", vec![Tamper { node: out, element: 0, target: TamperTarget::Output, delta: 1 }]),
+    ];
+    for (what, tamper) in cases {
+        assert!(run(tamper).is_err(), "{what}: tampered witness verified");
+    }
 }

@@ -128,6 +128,14 @@ fn internal(name: &str, reason: impl Into<String>) -> CompileError {
     CompileError::Shape { node: name.to_string(), op: "quantized lowering".into(), reason: reason.into() }
 }
 
+fn gcd_u64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd_u64(b, a % b)
+    }
+}
+
 fn bits_for(bound: f64) -> u32 {
     let mut b = 0;
     while b < 63 && 2f64.powi(b as i32) <= bound {
@@ -202,9 +210,18 @@ impl<'g> Lowerer<'g> {
     }
 
     /// Emits `round(lin_i / div_i) + extra_i` for every element (`Linear`,
-    /// then `Requant{n, act}`; no requant when the map is exact in integers).
-    /// Returns the value and its bound.
-    fn scaled(&mut self, name: &str, lins: &[Lin], div: &[f64], extra: &[i64], act: Activation) -> Result<usize> {
+    /// then `Requant{n, act}`; no requant when the map is exact in integers),
+    /// then `act`. Rounds half up, or half to even where the multipliers are
+    /// exact and a tie is possible (see [`Self::half_even`]).
+    fn scaled(
+        &mut self,
+        name: &str,
+        lins: &[Lin],
+        div: &[f64],
+        extra: &[i64],
+        act: Activation,
+        even: bool,
+    ) -> Result<usize> {
         let n_out = lins.len();
         let mut exact = true;
         let mut acc_max: f64 = 1.0;
@@ -231,9 +248,15 @@ impl<'g> Lowerer<'g> {
         let mut offset: HashMap<usize, u32> = HashMap::new();
         let mut lin = LinearOp { inputs: vec![], row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
         let mut lin_range = (f64::INFINITY, f64::NEG_INFINITY);
+        // Whether every multiplier is exact at 2^shift (a dyadic scale ratio):
+        // then ties are real ties, which onnxruntime rounds to even.
+        let mut exact_mult = true;
+        let mut gcd: u64 = 1u64 << shift;
+        let mut core_bias: Vec<i64> = Vec::with_capacity(n_out);
         for (i, l) in lins.iter().enumerate() {
             let mut r = (0.0f64, 0.0f64);
             for &((v, e), w) in &l.terms {
+                exact_mult &= (w / div[i] * mult).fract() == 0.0;
                 let m = (w / div[i] * mult).round();
                 if m == 0.0 {
                     continue;
@@ -249,8 +272,11 @@ impl<'g> Lowerer<'g> {
                 };
                 lin.cols.push(off + e as u32);
                 lin.weights.push(m as i64);
+                gcd = gcd_u64(gcd, m.abs() as u64);
                 r = self.add_term(r, v, m);
             }
+            exact_mult &= (l.bias / div[i] * mult).fract() == 0.0;
+            core_bias.push((l.bias / div[i] * mult).round() as i64);
             let bias = (l.bias / div[i] * mult).round() as i64 + extra[i] * (1i64 << shift);
             lin_range = (lin_range.0.min(r.0 + bias as f64), lin_range.1.max(r.1 + bias as f64));
             lin.bias.push(bias);
@@ -264,6 +290,21 @@ impl<'g> Lowerer<'g> {
         }
         lin.inputs = inputs;
         let shape = vec![n_out];
+        // A tie needs x = 2^(shift-1) mod 2^shift, and x = bias mod gcd.
+        let tie_possible = even
+            && shift > 0
+            && exact_mult
+            && core_bias.iter().any(|&b| ((1i128 << (shift - 1)) - b as i128).rem_euclid(gcd as i128) == 0);
+        if tie_possible {
+            let extra_range = extra.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &e| {
+                let e = (e as f64) * mult;
+                (a.min(e), b.max(e))
+            });
+            lin.bias = core_bias;
+            let core_range = (lin_range.0 - extra_range.1, lin_range.1 - extra_range.0);
+            let id = self.emit(format!("{name}/linear"), Op::Linear(lin), shape, 0, core_range);
+            return Ok(self.half_even(name, id, shift, extra, act));
+        }
         let id = self.emit(format!("{name}/linear"), Op::Linear(lin), shape.clone(), 0, lin_range);
         if shift == 0 && act == Activation::Identity {
             return Ok(id);
@@ -272,16 +313,67 @@ impl<'g> Lowerer<'g> {
         Ok(self.emit(format!("{name}/requant"), Op::Requant(RequantOp { input: id, shift, act }), shape, 0, qr))
     }
 
+    /// `round_half_even(x / 2^shift) + extra` then `act`, from `Requant`s
+    /// (which round half up) alone: `a = floor(x / 2^shift)`,
+    /// `p = a mod 2` (via `floor(a / 2)`), and
+    /// `floor((x + 2^(shift-1) - 1 + p) / 2^shift)`, which is `a + 1` exactly
+    /// when the fraction is above one half, or one half and `a` is odd.
+    /// Three range rows instead of one; sound by the ops' own constraints.
+    fn half_even(&mut self, name: &str, x: usize, shift: u32, extra: &[i64], act: Activation) -> usize {
+        let n = extra.len();
+        let h = 1i64 << (shift - 1);
+        let ident = |input: usize, bias: i64| LinearOp {
+            inputs: vec![input],
+            row_ptr: (0..=n as u32).collect(),
+            cols: (0..n as u32).collect(),
+            weights: vec![1; n],
+            bias: vec![bias; n],
+        };
+        let xr = self.range[x];
+        let fl = self.emit(format!("{name}/floor_in"), Op::Linear(ident(x, -h)), vec![n], 0, (xr.0 - h as f64, xr.1));
+        let ar = self.requant_range(self.range[fl], shift, Activation::Identity);
+        let a = self.emit(
+            format!("{name}/floor"),
+            Op::Requant(RequantOp { input: fl, shift, act: Activation::Identity }),
+            vec![n],
+            0,
+            ar,
+        );
+        let hl = self.emit(format!("{name}/half_in"), Op::Linear(ident(a, -1)), vec![n], 0, (ar.0 - 1.0, ar.1));
+        let br = self.requant_range(self.range[hl], 1, Activation::Identity);
+        let b = self.emit(
+            format!("{name}/half"),
+            Op::Requant(RequantOp { input: hl, shift: 1, act: Activation::Identity }),
+            vec![n],
+            0,
+            br,
+        );
+        let mut lin = LinearOp { inputs: vec![x, a, b], row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
+        let mut range = (f64::INFINITY, f64::NEG_INFINITY);
+        for (i, &e) in extra.iter().enumerate() {
+            lin.cols.extend([i as u32, (n + i) as u32, (2 * n + i) as u32]);
+            lin.weights.extend([1, 1, -2]);
+            let bias = -1 + e * (1i64 << shift);
+            lin.bias.push(bias);
+            lin.row_ptr.push(lin.cols.len() as u32);
+            let r = self.add_term(self.add_term(self.add_term((0.0, 0.0), x, 1.0), a, 1.0), b, -2.0);
+            range = (range.0.min(r.0 + bias as f64), range.1.max(r.1 + bias as f64));
+        }
+        let f = self.emit(format!("{name}/even_in"), Op::Linear(lin), vec![n], 0, range);
+        let qr = self.requant_range(range, shift, act);
+        self.emit(format!("{name}/requant"), Op::Requant(RequantOp { input: f, shift, act }), vec![n], 0, qr)
+    }
+
     /// Rounds every part of `rows` at `div` (per element): the linear part to
     /// `round(lin / div) + extra`, each relu term `c * relu(arg)` to
     /// `sign(c) * relu(round(|c| * arg / div))`.
-    fn round_parts(&mut self, name: &str, rows: &[Row], div: &[f64], extra: &[i64]) -> Result<Sum> {
+    fn round_parts(&mut self, name: &str, rows: &[Row], div: &[f64], extra: &[i64], even: bool) -> Result<Sum> {
         let n = rows.len();
         let mut sum = Sum { parts: vec![], konst: vec![0; n] };
         let has_lin = rows.iter().any(|r| !r.lin.terms.is_empty() || r.lin.bias != 0.0);
         if has_lin {
             let lins: Vec<Lin> = rows.iter().map(|r| r.lin.clone()).collect();
-            let id = self.scaled(name, &lins, div, extra, Activation::Identity)?;
+            let id = self.scaled(name, &lins, div, extra, Activation::Identity, even)?;
             sum.parts.push((id, vec![1; n]));
         } else {
             sum.konst = extra.to_vec();
@@ -292,7 +384,7 @@ impl<'g> Lowerer<'g> {
                 rows.iter().map(|r| r.relus.get(j).map(|(c, a)| a.scaled(c.abs())).unwrap_or_default()).collect();
             let signs: Vec<i64> =
                 rows.iter().map(|r| r.relus.get(j).map(|(c, _)| if *c < 0.0 { -1 } else { 1 }).unwrap_or(1)).collect();
-            let id = self.scaled(&format!("{name}/relu{j}"), &lins, div, &vec![0; n], Activation::Relu)?;
+            let id = self.scaled(&format!("{name}/relu{j}"), &lins, div, &vec![0; n], Activation::Relu, even)?;
             sum.parts.push((id, signs));
         }
         Ok(sum)
@@ -363,10 +455,10 @@ impl<'g> Lowerer<'g> {
         let sum = if only_lin {
             let extra: Vec<i64> = q.zero_point.iter().map(|z| z - lo).collect();
             let lins: Vec<Lin> = rows.iter().map(|r| r.lin.clone()).collect();
-            let id = self.scaled(name, &lins, &q.scale, &extra, Activation::Relu)?;
+            let id = self.scaled(name, &lins, &q.scale, &extra, Activation::Relu, true)?;
             Sum { parts: vec![(id, vec![1; n])], konst: vec![0; n] }
         } else {
-            let mut s = self.round_parts(name, rows, &q.scale, &q.zero_point)?;
+            let mut s = self.round_parts(name, rows, &q.scale, &q.zero_point, true)?;
             for k in s.konst.iter_mut() {
                 *k -= lo;
             }
@@ -449,7 +541,7 @@ impl<'g> Lowerer<'g> {
         let Some(fine) = Self::finest(rows) else { return Ok(rows.to_vec()) };
         let unit = 2f64.powi(fine.log2().floor() as i32 - OUT_EXTRA_BITS as i32);
         let n = rows.len();
-        let s = self.round_parts(name, rows, &vec![unit; n], &vec![0; n])?;
+        let s = self.round_parts(name, rows, &vec![unit; n], &vec![0; n], false)?;
         Ok((0..n)
             .map(|i| Row {
                 lin: Lin {
@@ -665,7 +757,7 @@ impl<'g> Lowerer<'g> {
                 let bits = (OUT_EXTRA_BITS as i32 - fine.log2().floor() as i32).clamp(0, 62) as u32;
                 let n = rows.len();
                 let unit = 2f64.powi(-(bits as i32));
-                let s = self.round_parts(name, &rows, &vec![unit; n], &vec![0; n])?;
+                let s = self.round_parts(name, &rows, &vec![unit; n], &vec![0; n], false)?;
                 let (id, off) = self.single(name, &s);
                 let id = if off != 0 {
                     let sum = Sum { parts: vec![(id, vec![1; n])], konst: vec![off; n] };
