@@ -223,7 +223,7 @@ fn debug_dump() {
     let c = case(&dir);
     let program = compiler::compile_file(&c.model, &options(&c)).unwrap();
     let input = if k == 0 { c.inputs[0].clone() } else { sample(&c.inputs[0], k) };
-    let q = ir::quantize_inputs(&program, &[input.clone()]).unwrap();
+    let q = ir::quantize_inputs(&program, std::slice::from_ref(&input)).unwrap();
     let trace = ir::eval(&program, &q).unwrap();
     let nodes: Vec<_> = program
         .nodes

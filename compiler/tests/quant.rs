@@ -136,7 +136,7 @@ fn qdq_program_matches_the_float_graph_evaluation() {
     let mut saturated = [false, false];
     for k in 0..200 {
         let x: Vec<f64> = (0..4).map(|i| (((k * 7 + i * 13) % 97) as f64 / 97.0 - 0.5) * 3.0).collect();
-        let reference = compiler::float_reference(&bytes, &[x.clone()]).unwrap();
+        let reference = compiler::float_reference(&bytes, std::slice::from_ref(&x)).unwrap();
         let q = ir::quantize_inputs(&p, &[x]).unwrap();
         let t = ir::eval(&p, &q).unwrap();
         let got = p.dequantize_output(0, &t.values[p.outputs[0].value]);

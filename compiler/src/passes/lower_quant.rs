@@ -31,13 +31,15 @@
 //! exactly a DequantizeLinear is the integer tensor itself with its
 //! scale/zero point in `OutputSpec::dequant`.
 //!
-//! Differences from onnxruntime: rounding is half up (the circuit's `Requant`),
-//! onnxruntime rounds half to even, and it multiplies the int32 accumulator by
-//! a float32 multiplier; both differ from the exact value by far less than a
-//! step, so results differ only where the exact value is within ~1e-6 of a
+//! Rounding: half up (the circuit's `Requant`), except where the multipliers
+//! are exact at `2^n` (dyadic scale ratios) and a tie is possible: there half
+//! to even, as onnxruntime, from three range rows ([`Lowerer::half_even`]).
+//! Elsewhere a tie has probability ~2^-40. onnxruntime evaluates in float32;
+//! results differ only where the exact value is within float32 rounding of a
 //! half step. The model input (float) is taken at fixed point `2^-S` with `S`
 //! chosen so its quantization step is 2^`INPUT_EXTRA_BITS` units, so a double
 //! rounding can differ from onnxruntime's within 2^-13 of a half step.
+//! Details and measured agreement: docs/NOTES.md.
 
 use std::collections::HashMap;
 
