@@ -869,3 +869,50 @@ pub fn lower(g: &Graph, name: &str, vis: &Visibilities) -> Result<Program> {
         output_visibility: vis.output,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `half_even` built from half-up requants equals round-half-to-even (plus
+    /// the extra offset, then the activation) for every input in a range.
+    #[test]
+    fn half_even_from_requants_is_exact() {
+        let g = Graph::default();
+        for shift in 1..=5u32 {
+            for act in [Activation::Identity, Activation::Relu] {
+                let mut l = Lowerer {
+                    g: &g,
+                    nodes: vec![],
+                    range: vec![],
+                    vals: vec![],
+                    int_ranges: HashMap::new(),
+                    input_bits: 0,
+                    input_range_bits: 10,
+                };
+                let n = 400;
+                let x = l.emit("x".into(), Op::Input { index: 0 }, vec![n], 0, (-512.0, 512.0));
+                let extra: Vec<i64> = (0..n).map(|i| (i as i64 % 5) - 2).collect();
+                let out = l.half_even("t", x, shift, &extra, act);
+                let program = Program {
+                    format_version: ir::FORMAT_VERSION,
+                    name: "t".into(),
+                    quant: QuantSettings { scale_bits: 0, range_bits: 12 },
+                    inputs: vec![InputSpec { name: "x".into(), shape: vec![n] }],
+                    nodes: l.nodes,
+                    outputs: vec![OutputSpec { name: "y".into(), value: out, shape: vec![n], dequant: None }],
+                    input_visibility: ir::Visibility::Private,
+                    output_visibility: ir::Visibility::Public,
+                };
+                program.validate().unwrap();
+                let xs: Vec<i64> = (0..n as i64).map(|i| i - 200).collect();
+                let t = ir::eval(&program, std::slice::from_ref(&xs)).unwrap();
+                for (i, &v) in xs.iter().enumerate() {
+                    let r = (v as f64 / 2f64.powi(shift as i32)).round_ties_even() as i64 + extra[i];
+                    let want = ir::activate(act, r);
+                    assert_eq!(t.values[out][i], want, "x={v} shift={shift} extra={} {act:?}", extra[i]);
+                }
+            }
+        }
+    }
+}

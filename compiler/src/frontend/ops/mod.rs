@@ -54,7 +54,6 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "QLinearMatMul" => quant::qlinear_matmul,
         "QLinearConv" => quant::qlinear_conv,
         "PRelu" => quant::prelu,
-        "DynamicQuantizeLinear" | "MatMulInteger" | "ConvInteger" => quant::dynamic,
         _ => return None,
     })
 }
