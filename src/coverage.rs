@@ -83,11 +83,8 @@ pub fn mock_prove(program: Program, inputs: &[Vec<f64>], max_k: u32) -> Result<M
     }
     let q = ir::eval::quantize_inputs(&program, inputs).map_err(|e| format!("witness: {e}"))?;
     let trace = ir::eval(&program, &q).map_err(|e| format!("witness: {e}"))?;
-    let outputs = program
-        .outputs
-        .iter()
-        .map(|o| trace.values[o.value].iter().map(|&v| ir::dequantize(v, program.nodes[o.value].scale)).collect())
-        .collect();
+    let outputs =
+        program.outputs.iter().enumerate().map(|(k, o)| program.dequantize_output(k, &trace.values[o.value])).collect();
     let circuit = ModelCircuit::new(Arc::new(program), report.shape.clone(), Arc::new(trace));
     let instances = circuit.instances();
     let prover = MockProver::run(k, &circuit, vec![instances]).map_err(|e| format!("MockProver: {e:?}"))?;

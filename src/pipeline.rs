@@ -144,16 +144,7 @@ pub fn prove(dir: &Path, inputs: &[Vec<f64>]) -> Result<ProveOutcome, Error> {
     let circuit = ModelCircuit::new(m.program.clone(), m.shape.clone(), Arc::new(trace));
     let (proof, instances) = prover::prove(&params, &pk, circuit)?;
     let prove_ms = t.elapsed().as_millis();
-    let outputs = m
-        .program
-        .outputs
-        .iter()
-        .zip(&outputs_quantized)
-        .map(|(o, v)| {
-            let s = m.program.nodes[o.value].scale;
-            v.iter().map(|&x| ir::dequantize(x, s)).collect()
-        })
-        .collect();
+    let outputs = outputs_quantized.iter().enumerate().map(|(k, v)| m.program.dequantize_output(k, v)).collect();
     let proof = ProofFile {
         proof: artifact::to_hex(&proof),
         instances: vec![instances.iter().map(artifact::fr_to_hex).collect()],
@@ -217,20 +208,22 @@ pub fn verify(dir: &Path, proof: &ProofFile, proof_path: &Path) -> Result<(), Er
         let proven: Vec<Option<i64>> = instances[instances.len() - n_out..].iter().map(circuits::fe_to_i64).collect();
         let claimed: Vec<i64> = proof.outputs_quantized.iter().flatten().copied().collect();
         let floats: Vec<f64> = proof.outputs.iter().flatten().copied().collect();
-        let scales: Vec<u32> = m
-            .program
-            .outputs
-            .iter()
-            .flat_map(|o| std::iter::repeat_n(m.program.nodes[o.value].scale, m.program.nodes[o.value].len()))
-            .collect();
+        // The floats the claimed integers stand for, output by output (a
+        // claimed output of the wrong length makes the lengths differ below).
+        let expected: Vec<f64> = if proof.outputs_quantized.len() == m.program.outputs.len() {
+            proof.outputs_quantized.iter().enumerate().flat_map(|(k, v)| m.program.dequantize_output(k, v)).collect()
+        } else {
+            vec![]
+        };
         let consistent = proven.len() == claimed.len()
             && claimed.len() == floats.len()
+            && expected.len() == floats.len()
             && proven
                 .iter()
                 .zip(&claimed)
                 .zip(&floats)
-                .zip(&scales)
-                .all(|(((p, &c), &f), &s)| *p == Some(c) && (ir::dequantize(c, s) - f).abs() < 1e-9);
+                .zip(&expected)
+                .all(|(((p, &c), &f), &e)| *p == Some(c) && (e - f).abs() < 1e-9);
         if !consistent {
             return Err(bad("`outputs`/`outputs_quantized` do not match the proven output instances".into()));
         }

@@ -30,7 +30,12 @@ impl B {
     fn program(self, outs: &[usize], input_vis: Visibility) -> Program {
         let outputs = outs
             .iter()
-            .map(|&v| OutputSpec { name: format!("out{v}"), value: v, shape: self.nodes[v].shape.clone() })
+            .map(|&v| OutputSpec {
+                name: format!("out{v}"),
+                value: v,
+                shape: self.nodes[v].shape.clone(),
+                dequant: None,
+            })
             .collect();
         let p = Program {
             format_version: FORMAT_VERSION,

@@ -21,6 +21,13 @@ pub enum CompileError {
     #[error("node {node} ({op}): {reason}")]
     Shape { node: String, op: String, reason: String },
 
+    /// A quantization form the compiler does not prove (int4, float8, blocked, dynamic, ...).
+    #[error(
+        "node {node} ({op}): {form} is not supported; supported: int8/uint8/int16/uint16 QuantizeLinear and \
+         DequantizeLinear (per tensor or per axis, int32 biases), QLinearMatMul, QLinearConv"
+    )]
+    Quantization { node: String, op: String, form: String },
+
     #[error("node {node} ({op}): attribute {attribute}: {reason}")]
     Attribute { node: String, op: String, attribute: String, reason: String },
 

@@ -79,6 +79,13 @@ pub fn compile_bytes(model: &[u8], name: &str, opts: &CompileOptions) -> Result<
 fn compile_named(model: &[u8], name: &str, path: &str, opts: &CompileOptions) -> Result<ir::Program> {
     let g = load_graph(model, path, opts.calibration.first().map(|s| s.as_slice()))?;
     let vis = passes::lower::Visibilities { input: opts.input_visibility, output: opts.output_visibility };
+    if passes::lower_quant::is_quantized(&g) {
+        // The model's own scales: no calibration, no fixed-point choice.
+        let mut program = passes::lower_quant::lower(&g, name, &vis)?;
+        passes::run_program_passes(&mut program)?;
+        program.validate()?;
+        return Ok(program);
+    }
     let weight_bits = quantize::weight_bits(opts)?;
     let ranges = quantize::value_ranges(&g, &opts.calibration)?;
     quantize::choose_program(&g, opts, |quant| {

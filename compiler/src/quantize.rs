@@ -160,11 +160,10 @@ pub fn program_error(
     for (sample, floats) in samples.iter().zip(float_outputs) {
         let q = ir::quantize_inputs(program, sample)?;
         let trace = ir::eval(program, &q)?;
-        for (spec, f) in program.outputs.iter().zip(floats) {
-            let scale = program.nodes[spec.value].scale;
+        for (k, (spec, f)) in program.outputs.iter().zip(floats).enumerate() {
             let r = output_range(f);
-            for (&v, &x) in trace.values[spec.value].iter().zip(f) {
-                let d = (ir::dequantize(v, scale) - x).abs();
+            for (v, &x) in program.dequantize_output(k, &trace.values[spec.value]).into_iter().zip(f) {
+                let d = (v - x).abs();
                 err = err.max(if r > 0.0 { d / r } else { d });
             }
         }

@@ -16,4 +16,4 @@ pub use error::IrError;
 pub use eval::{activate, eval, quantize_inputs, rescale, Trace};
 pub use op::{Activation, BilinearOp, GatherOp, LinearOp, MaxOp, Op, RequantOp, TableOp, ZERO_SRC};
 pub use program::{InputSpec, Node, OutputSpec, Program, ValueId, Visibility, FORMAT_VERSION, MAX_TABLE_LEN};
-pub use quant::{dequantize, quantize, QuantSettings};
+pub use quant::{dequantize, quantize, OutputDequant, QuantSettings};

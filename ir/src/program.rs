@@ -1,6 +1,10 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{error::IrError, op::Op, quant::QuantSettings};
+use crate::{
+    error::IrError,
+    op::Op,
+    quant::{dequantize, OutputDequant, QuantSettings},
+};
 
 /// Bumped whenever the serialized form changes.
 pub const FORMAT_VERSION: u32 = 3;
@@ -35,6 +39,10 @@ pub struct OutputSpec {
     pub name: String,
     pub value: ValueId,
     pub shape: Vec<usize>,
+    /// How the output's integers become floats: `None` is fixed point at the
+    /// node's `scale`; `Some` is an ONNX DequantizeLinear (quantized models,
+    /// whose outputs are the quantized integers themselves).
+    pub dequant: Option<OutputDequant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,8 +205,31 @@ impl Program {
                     reason: "output refers to a missing value".into(),
                 });
             }
+            if let Some(d) = &o.dequant {
+                let n = self.nodes[o.value].len();
+                let ok = |len: usize| len == 1 || len == n;
+                if !ok(d.scale.len()) || !ok(d.zero_point.len()) || d.scale.iter().any(|s| !s.is_finite()) {
+                    return Err(IrError::Malformed {
+                        node: o.value,
+                        name: o.name.clone(),
+                        reason: "output dequantization parameters do not match the output".into(),
+                    });
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Output `index`'s integers as floats (see [`OutputSpec::dequant`]).
+    pub fn dequantize_output(&self, index: usize, values: &[i64]) -> Vec<f64> {
+        let spec = &self.outputs[index];
+        match &spec.dequant {
+            Some(d) => values.iter().enumerate().map(|(i, &v)| d.apply(i, v)).collect(),
+            None => {
+                let s = self.nodes[spec.value].scale;
+                values.iter().map(|&v| dequantize(v, s)).collect()
+            }
+        }
     }
 
     /// Number of public instance values: public inputs, then public outputs.

@@ -28,6 +28,23 @@ impl QuantSettings {
     }
 }
 
+/// An ONNX DequantizeLinear applied to an output: `(v - zero_point) * scale`,
+/// per tensor (one entry) or per element (one entry per element).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputDequant {
+    pub scale: Vec<f64>,
+    pub zero_point: Vec<i64>,
+}
+
+impl OutputDequant {
+    /// Element `i`'s float value.
+    pub fn apply(&self, i: usize, v: i64) -> f64 {
+        let pick = |n: usize| if n == 1 { 0 } else { i };
+        let (s, z) = (self.scale[pick(self.scale.len())], self.zero_point[pick(self.zero_point.len())]);
+        (v - z) as f64 * s
+    }
+}
+
 /// Round-half-away-from-zero quantization of a float at `scale_bits`.
 /// Returns `None` for NaN/inf or values beyond `i64`.
 pub fn quantize(x: f64, scale_bits: u32) -> Option<i64> {

@@ -32,7 +32,7 @@ fn program(bias: i64) -> Program {
         quant: QuantSettings { scale_bits: s, range_bits: 7 },
         inputs: vec![InputSpec { name: "x".into(), shape: vec![1, 4], bound: None }],
         nodes,
-        outputs: vec![OutputSpec { name: "y".into(), value: 2, shape: vec![1, 2] }],
+        outputs: vec![OutputSpec { name: "y".into(), value: 2, shape: vec![1, 2], dequant: None }],
         input_visibility: Visibility::Public,
         output_visibility: Visibility::Public,
     };

@@ -74,6 +74,7 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
                 Data::Int(v) => Tensor::int(shape, v.iter().map(|&x| step(x as f64)).collect()),
             }
         }
+        FOp::Quantize(q) => crate::frontend::ops::quant::eval_quantize(q, first()?, shape),
     })
 }
 

@@ -62,6 +62,17 @@ pub struct Windows {
     pub cols: Vec<u32>,
 }
 
+/// ONNX QuantizeLinear: `out[i] = clamp(round_half_even(x[i] / scale[i]) + zero_point[i], lo, hi)`,
+/// an integer tensor. Parameters are expanded to one per output element
+/// (per-tensor and per-axis quantization alike). See `frontend::ops::quant`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantize {
+    pub scale: Vec<f64>,
+    pub zero_point: Vec<i64>,
+    pub lo: i64,
+    pub hi: i64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum FOp {
     Input(usize),
@@ -84,6 +95,9 @@ pub enum FOp {
     Step {
         or_equal: bool,
     },
+    /// Float -> integer (QuantizeLinear and the output of the QLinear ops);
+    /// DequantizeLinear is an `Affine`.
+    Quantize(Quantize),
 }
 
 impl FOp {
@@ -99,6 +113,7 @@ impl FOp {
             FOp::Relu => "relu",
             FOp::Func(f) => f.name(),
             FOp::Step { .. } => "step",
+            FOp::Quantize(_) => "quantize",
         }
     }
 }

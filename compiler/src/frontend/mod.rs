@@ -68,6 +68,9 @@ pub struct Builder {
     pub int_values: std::collections::HashSet<ValueId>,
     /// The model's default-domain opset (some defaults depend on it).
     pub opset: i64,
+    /// ONNX element type of constants decoded from initializers (integer
+    /// tensors lose it in [`Tensor`]; quantization needs int8 vs uint8).
+    pub elem_types: HashMap<ValueId, i32>,
 }
 
 impl Builder {
@@ -191,9 +194,13 @@ pub fn load(bytes: &[u8], path: &str, sample: Option<&[Vec<f64>]>, lenient: bool
         }
     };
 
+    if !lenient {
+        ops::quant::check_forms(g)?;
+    }
     for init in &g.initializer {
         let t = from_proto(init)?;
         let id = b.push_const(&init.name, t);
+        b.elem_types.insert(id, init.data_type);
         names.insert(init.name.clone(), id);
     }
     // Integer inputs used only as parameters.

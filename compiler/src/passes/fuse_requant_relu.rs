@@ -70,9 +70,9 @@ mod tests {
                 requant(3, 0, Activation::Relu),     // 4
             ],
             outputs: vec![
-                OutputSpec { name: "a".into(), value: 2, shape: vec![2] },
-                OutputSpec { name: "b".into(), value: 4, shape: vec![2] },
-                OutputSpec { name: "c".into(), value: 3, shape: vec![2] },
+                OutputSpec { name: "a".into(), value: 2, shape: vec![2], dequant: None },
+                OutputSpec { name: "b".into(), value: 4, shape: vec![2], dequant: None },
+                OutputSpec { name: "c".into(), value: 3, shape: vec![2], dequant: None },
             ],
             input_visibility: Visibility::Private,
             output_visibility: Visibility::Public,

@@ -379,6 +379,14 @@ impl<'g> Lowerer<'g> {
                 let input = self.value(node.inputs[0])?;
                 self.step(&name, input, *or_equal, &shape)
             }
+            // Graphs with quantize nodes are lowered by `lower_quant`.
+            FOp::Quantize(_) => {
+                return Err(CompileError::Shape {
+                    node: name,
+                    op: "QuantizeLinear".into(),
+                    reason: "quantized graphs are lowered by lower_quant".into(),
+                })
+            }
         };
         self.map[v] = Some(id);
         Ok(())
@@ -413,7 +421,7 @@ pub fn lower(
         let value = l.value(*v)?;
         let shape = g.nodes[*v].shape.clone();
         debug_assert_eq!(numel(&shape), l.nodes[value].len());
-        outputs.push(OutputSpec { name: oname.clone(), value, shape });
+        outputs.push(OutputSpec { name: oname.clone(), value, shape, dequant: None });
     }
     let program = Program {
         format_version: ir::FORMAT_VERSION,

@@ -7,7 +7,8 @@
 //! 4. `merge_gathers`    compose chains of index maps; drop identity maps
 //! 5. `collapse_aliases` again, for aliases the folds created
 //! 6. `dead_nodes`       drop what the outputs do not need; renumber topologically
-//! 7. `lower`            float graph -> `ir::Program` (see `lower.rs` for the rules)
+//! 7. `lower`            float graph -> `ir::Program` (see `lower.rs` for the rules);
+//!    `lower_quant` instead for quantized graphs (QuantizeLinear nodes)
 //! 8. `fuse_requant_relu` merge `Requant(Identity)` + `Requant(0, Relu)`
 //! 9. `ir_dead_nodes`    drop unused integer nodes
 
@@ -18,6 +19,7 @@ pub mod fold_constants;
 pub mod fuse_requant_relu;
 pub mod ir_dead_nodes;
 pub mod lower;
+pub mod lower_quant;
 pub mod merge_gathers;
 
 use crate::error::Result;

@@ -48,11 +48,8 @@ pub fn run_both(model: &[u8], inputs: &[Vec<f64>]) -> (Vec<Vec<f64>>, Vec<Vec<f6
     let program = compiler::compile_bytes(model, "synthetic", &opts).expect("compile");
     let q = ir::quantize_inputs(&program, inputs).expect("quantize inputs");
     let trace = ir::eval(&program, &q).expect("eval");
-    let quant = program
-        .outputs
-        .iter()
-        .map(|o| trace.values[o.value].iter().map(|&v| ir::dequantize(v, program.nodes[o.value].scale)).collect())
-        .collect();
+    let quant =
+        program.outputs.iter().enumerate().map(|(k, o)| program.dequantize_output(k, &trace.values[o.value])).collect();
     (float, quant, program)
 }
 
@@ -117,9 +114,8 @@ pub fn check_model_calibrated(
     let q = ir::quantize_inputs(&program, inputs)?;
     let trace = ir::eval(&program, &q)?;
     let mut quant_err: f64 = 0.0;
-    for (spec, e) in program.outputs.iter().zip(expected) {
-        let node = &program.nodes[spec.value];
-        let got: Vec<f64> = trace.values[spec.value].iter().map(|&v| ir::dequantize(v, node.scale)).collect();
+    for (k, (spec, e)) in program.outputs.iter().zip(expected).enumerate() {
+        let got: Vec<f64> = program.dequantize_output(k, &trace.values[spec.value]);
         let r = range(e);
         for (a, b) in got.iter().zip(e) {
             let d = (a - b).abs();

@@ -11,6 +11,7 @@ pub mod movement;
 pub mod nonlinear;
 pub mod norm;
 pub mod pool;
+pub mod quant;
 pub mod recurrent;
 pub mod reduce;
 pub mod shape;
@@ -120,6 +121,10 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Or" => compare::or,
         "Xor" => compare::xor,
         "ArgMax" | "ArgMin" => compare::arg_max,
+        "QuantizeLinear" => quant::quantize_linear,
+        "DequantizeLinear" => quant::dequantize_linear,
+        "QLinearMatMul" => quant::qlinear_matmul,
+        "QLinearConv" => quant::qlinear_conv,
         _ => return None,
     })
 }

@@ -93,7 +93,11 @@ pub fn constant(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     } else {
         return Err(a.err("value", "Constant has no value attribute"));
     };
-    Ok(vec![b.push_const(&ctx.name, t)])
+    let id = b.push_const(&ctx.name, t);
+    if let Some(p) = ctx.proto.attribute.iter().find(|v| v.name == "value").and_then(|v| v.t.as_ref()) {
+        b.elem_types.insert(id, p.data_type);
+    }
+    Ok(vec![id])
 }
 
 pub fn reshape(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
