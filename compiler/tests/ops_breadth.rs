@@ -206,3 +206,32 @@ fn unsupported_modes_name_the_attribute() {
     let err = compiler::float_reference(&m.bytes(), &[vec![0.0; 2], vec![0.0; 2]]).unwrap_err().to_string();
     assert!(err.contains("PRelu"), "{err}");
 }
+
+#[test]
+fn einsum_products_transposes_and_traces() {
+    let mut m = Model::new(13);
+    m.input("a", &[2, 3]).input("b", &[3, 2]).input("c", &[2, 2]).init(
+        "w",
+        &[3, 2],
+        &[0.5, -1.0, 2.0, 0.25, -0.5, 1.5],
+    );
+    m.node("Einsum", &["a", "b"], &["ab"], vec![string("equation", "ij,jk->ik")]);
+    m.node("Einsum", &["a", "w"], &["aw"], vec![string("equation", "ij,jk")]);
+    m.node("Einsum", &["a"], &["at"], vec![string("equation", "ij->ji")]);
+    m.node("Einsum", &["c"], &["tr"], vec![string("equation", "ii->")]);
+    m.node("Einsum", &["c"], &["dg"], vec![string("equation", "ii->i")]);
+    for o in ["ab", "aw", "at", "tr", "dg"] {
+        m.output(o);
+    }
+    let (a, b, c) = (xs(6, 3, 1.0), xs(6, 4, 1.0), xs(4, 5, 1.0));
+    let w = [0.5, -1.0, 2.0, 0.25, -0.5, 1.5];
+    let (out, _) = assert_close(&m.bytes(), &[a.clone(), b.clone(), c.clone()], TOL);
+    let mm = |x: &[f64], y: &[f64]| -> Vec<f64> {
+        (0..2).flat_map(|i| (0..2).map(move |k| (0..3).map(|j| x[i * 3 + j] * y[j * 2 + k]).sum())).collect()
+    };
+    close(&out[0], &mm(&a, &b));
+    close(&out[1], &mm(&a, &w));
+    close(&out[2], &(0..3).flat_map(|j| (0..2).map(move |i| (i, j))).map(|(i, j)| a[i * 3 + j]).collect::<Vec<_>>());
+    close(&out[3], &[c[0] + c[3]]);
+    close(&out[4], &[c[0], c[3]]);
+}

@@ -12,7 +12,7 @@
 
 use crate::error::Result;
 use crate::frontend::graph::{Affine, Contract, FOp, Terms, ValueId};
-use crate::frontend::index::{broadcast_map, broadcast_shapes, numel};
+use crate::frontend::index::numel;
 use crate::frontend::ops::elementwise::weighted_sum;
 use crate::frontend::tensor::Tensor;
 use crate::frontend::{Builder, NodeCtx};
@@ -107,27 +107,6 @@ pub fn leaky_relu(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let x = ctx.input(0)?;
     let alpha = ctx.attrs().float_or("alpha", 0.01);
     Ok(vec![leaky(b, ctx, x, &[alpha])?])
-}
-
-pub fn prelu(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
-    let (x, sv) = (ctx.input(0)?, ctx.input(1)?);
-    let s = b.shape(x).to_vec();
-    let slope = b.konst(sv).ok_or_else(|| ctx.unsupported())?;
-    let ss = slope.shape.clone();
-    // Unidirectional broadcasting; older exporters give [C] slopes for [N, C, ...]
-    // inputs, which ONNX < 7 allowed: align them with the channel axis.
-    let ss = if broadcast_shapes(&ss, &s).as_deref() == Some(&s[..]) {
-        ss
-    } else if ss.len() == 1 && s.len() >= 2 && ss[0] == s[1] {
-        let mut t = vec![ss[0]];
-        t.extend(vec![1; s.len() - 2]);
-        t
-    } else {
-        return Err(ctx.shape_err(format!("slope shape {ss:?} does not broadcast to {s:?}")));
-    };
-    let v = slope.to_f64();
-    let alpha: Vec<f64> = broadcast_map(&ss, &s).iter().map(|&i| v[i as usize]).collect();
-    Ok(vec![leaky(b, ctx, x, &alpha)?])
 }
 
 pub fn clip(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {

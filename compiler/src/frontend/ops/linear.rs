@@ -338,3 +338,96 @@ pub fn conv_transpose(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     }
     Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias }), vec![x, w], out)?])
 }
+
+/// Einsum over one or two operands (no ellipsis): the output and summed
+/// labels index the operands directly, so a two-operand Einsum is one
+/// product map (`Contract`, a constant operand becomes weights) and a
+/// one-operand Einsum (transpose, trace, sums) an affine map.
+pub fn einsum(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let eq = ctx.attrs().string("equation").ok_or_else(|| ctx.attrs().err("equation", "missing"))?;
+    let eq: String = eq.chars().filter(|c| !c.is_whitespace()).collect();
+    let bad = |why: &str| ctx.attrs().err("equation", format!("'{eq}': {why}"));
+    if eq.contains("...") {
+        return Err(bad("ellipsis is not supported"));
+    }
+    let (lhs, rhs) = match eq.split_once("->") {
+        Some((l, r)) => (l.to_string(), Some(r.to_string())),
+        None => (eq.clone(), None),
+    };
+    let terms_in: Vec<Vec<char>> = lhs.split(',').map(|t| t.chars().collect()).collect();
+    let ins: Vec<ValueId> = ctx.inputs.iter().flatten().copied().collect();
+    if terms_in.len() != ins.len() || !(1..=2).contains(&ins.len()) {
+        return Err(bad("one or two operands, one term per operand"));
+    }
+    let mut dims: Vec<(char, usize)> = vec![];
+    for (t, &v) in terms_in.iter().zip(&ins) {
+        let s = b.shape(v);
+        if t.len() != s.len() || t.iter().any(|c| !c.is_ascii_alphabetic()) {
+            return Err(bad(&format!("term '{}' does not match shape {s:?}", t.iter().collect::<String>())));
+        }
+        for (&c, &n) in t.iter().zip(s) {
+            match dims.iter().find(|(d, _)| *d == c) {
+                Some(&(_, m)) if m != n => return Err(bad(&format!("label '{c}' has sizes {m} and {n}"))),
+                Some(_) => {}
+                None => dims.push((c, n)),
+            }
+        }
+    }
+    let out_labels: Vec<char> = match rhs {
+        Some(r) => r.chars().collect(),
+        None => {
+            let mut once: Vec<char> = dims
+                .iter()
+                .map(|(c, _)| *c)
+                .filter(|c| terms_in.iter().flatten().filter(|d| *d == c).count() == 1)
+                .collect();
+            once.sort_unstable();
+            once
+        }
+    };
+    if out_labels.iter().any(|c| !dims.iter().any(|(d, _)| d == c)) {
+        return Err(bad("an output label appears in no operand"));
+    }
+    let size = |c: char| dims.iter().find(|(d, _)| *d == c).map(|&(_, n)| n).unwrap_or(1);
+    let out: Vec<usize> = out_labels.iter().map(|&c| size(c)).collect();
+    let sum_labels: Vec<char> = dims.iter().map(|(c, _)| *c).filter(|c| !out_labels.contains(c)).collect();
+    let sum_shape: Vec<usize> = sum_labels.iter().map(|&c| size(c)).collect();
+    let work = numel(&out) as u128 * numel(&sum_shape) as u128;
+    if work > MAX_TERMS as u128 {
+        return Err(ctx.shape_err(format!("{work} multiply-accumulate terms exceed the limit of {MAX_TERMS}")));
+    }
+    let flat = |t: &[char], v: ValueId, b: &Builder, o: &[usize], sidx: &[usize]| -> u32 {
+        let st = strides(b.shape(v));
+        t.iter()
+            .enumerate()
+            .map(|(k, c)| {
+                let i = match out_labels.iter().position(|d| d == c) {
+                    Some(p) => o[p],
+                    None => sidx[sum_labels.iter().position(|d| d == c).unwrap_or(0)],
+                };
+                i * st[k]
+            })
+            .sum::<usize>() as u32
+    };
+    if ins.len() == 1 {
+        let mut a = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
+        for_each_index(&out, |o| {
+            for_each_index(&sum_shape, |sidx| {
+                a.cols.push(flat(&terms_in[0], ins[0], b, o, sidx));
+                a.weights.push(1.0);
+            });
+            a.row_ptr.push(a.cols.len() as u32);
+            a.bias.push(0.0);
+        });
+        return Ok(vec![b.push(ctx, &ctx.name, FOp::Affine(a), vec![ins[0]], out)?]);
+    }
+    let mut terms = Terms::new();
+    for_each_index(&out, |o| {
+        for_each_index(&sum_shape, |sidx| {
+            terms.a_idx.push(flat(&terms_in[0], ins[0], b, o, sidx));
+            terms.b_idx.push(flat(&terms_in[1], ins[1], b, o, sidx));
+        });
+        terms.end_row();
+    });
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), ins, out)?])
+}

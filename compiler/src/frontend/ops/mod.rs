@@ -30,6 +30,7 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "MatMul" => linear::matmul,
         "Conv" => linear::conv,
         "ConvTranspose" => linear::conv_transpose,
+        "Einsum" => linear::einsum,
         "MaxPool" => pool::max_pool,
         "AveragePool" => pool::average_pool,
         "GlobalAveragePool" => pool::global_average_pool,
@@ -94,7 +95,8 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Neg" => activation::neg,
         "Abs" => activation::abs,
         "LeakyRelu" => activation::leaky_relu,
-        "PRelu" => activation::prelu,
+        // relu(x) - slope·relu(-x): exact in quantized graphs too (lower_quant).
+        "PRelu" => quant::prelu,
         "Clip" => activation::clip,
         "HardSigmoid" => activation::hard_sigmoid,
         "HardSwish" => activation::hard_swish,

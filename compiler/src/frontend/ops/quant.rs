@@ -19,7 +19,7 @@ use onnx_protobuf::{GraphProto, NodeProto};
 
 use crate::error::{CompileError, Result};
 use crate::frontend::graph::{Affine, FOp, Quantize, ValueId};
-use crate::frontend::index::{norm_axis, numel};
+use crate::frontend::index::{broadcast_map, broadcast_shapes, norm_axis, numel};
 use crate::frontend::ops::linear;
 use crate::frontend::tensor::{Data, Tensor};
 use crate::frontend::{Builder, NodeCtx};
@@ -336,4 +336,32 @@ pub fn qlinear_conv(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let sy = b.shape(y).to_vec();
     let py = params(b, ctx, &sy, ctx.input(6)?, ctx.opt_input(7), 0, UINT8)?;
     Ok(vec![quantize(b, ctx, &ctx.name, y, &py)?])
+}
+
+/// PRelu(x, slope) with a constant slope: `relu(x) - slope * relu(-x)`.
+pub fn prelu(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (x, s) = (ctx.input(0)?, ctx.input(1)?);
+    let slope = b.konst(s).ok_or_else(|| ctx.unsupported())?.to_f64();
+    let (xs, ss) = (b.shape(x).to_vec(), b.shape(s).to_vec());
+    let out = broadcast_shapes(&xs, &ss)
+        .filter(|o| *o == xs)
+        .ok_or_else(|| ctx.shape_err(format!("slope {ss:?} does not broadcast to the input {xs:?}")))?;
+    let n = numel(&out);
+    let ident = |w: f64| Affine {
+        row_ptr: (0..=n as u32).collect(),
+        cols: (0..n as u32).collect(),
+        weights: vec![w; n],
+        bias: vec![0.0; n],
+    };
+    let pos = b.push(ctx, &ctx.sub("pos"), FOp::Relu, vec![x], out.clone())?;
+    let negx = b.push(ctx, &ctx.sub("neg"), FOp::Affine(ident(-1.0)), vec![x], out.clone())?;
+    let neg = b.push(ctx, &ctx.sub("neg_relu"), FOp::Relu, vec![negx], out.clone())?;
+    let ms = broadcast_map(&ss, &out);
+    let mut aff = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0.0; n] };
+    for (o, &si) in ms.iter().enumerate() {
+        aff.cols.extend([o as u32, (n + o) as u32]);
+        aff.weights.extend([1.0, -slope[si as usize]]);
+        aff.row_ptr.push(aff.cols.len() as u32);
+    }
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Affine(aff), vec![pos, neg], out)?])
 }
