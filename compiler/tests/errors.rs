@@ -104,7 +104,7 @@ fn parameter_inputs_are_bound_from_the_sample() {
     let sample = vec![vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![3.0, 2.0]];
     let opts = CompileOptions { calibration: vec![sample.clone()], ..Default::default() };
     let p = compiler::compile_bytes(&m.bytes(), "m", &opts).expect("bound");
-    assert_eq!(p.inputs[1].bound, Some(vec![3, 2]));
+    assert_eq!(p.inputs[1].bound, Some(vec![3.0, 2.0]));
     assert_eq!(p.outputs[0].shape, vec![3, 2]);
     assert!(ir::quantize_inputs(&p, &sample).is_ok());
     let err = ir::quantize_inputs(&p, &[sample[0].clone(), vec![2.0, 3.0]]).unwrap_err();

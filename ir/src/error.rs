@@ -25,7 +25,7 @@ pub enum IrError {
         "input {index} ({name}) is a parameter bound when the model was compiled to {expected:?}; got {got:?} \
          (recompile with --calibrate on an input holding these values)"
     )]
-    BoundInput { index: usize, name: String, expected: Vec<i64>, got: Vec<f64> },
+    BoundInput { index: usize, name: String, expected: Vec<f64>, got: Vec<f64> },
     #[error("cannot decode program: {0}")]
     Decode(String),
 }

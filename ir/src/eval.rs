@@ -44,7 +44,7 @@ pub fn quantize_inputs(program: &Program, inputs: &[Vec<f64>]) -> Result<Vec<Vec
                 });
             }
             if let Some(bound) = &spec.bound {
-                if data.len() != bound.len() || data.iter().zip(bound).any(|(&x, &b)| x != b as f64) {
+                if data.len() != bound.len() || data.iter().zip(bound).any(|(&x, &b)| x != b) {
                     return Err(IrError::BoundInput {
                         index,
                         name: spec.name.clone(),
@@ -52,7 +52,8 @@ pub fn quantize_inputs(program: &Program, inputs: &[Vec<f64>]) -> Result<Vec<Vec
                         got: data.clone(),
                     });
                 }
-                return Ok(bound.clone());
+                // Not read by any node: the program holds the values as constants.
+                return Ok(vec![0; bound.len()]);
             }
             data.iter()
                 .enumerate()

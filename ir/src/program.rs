@@ -31,7 +31,7 @@ pub struct InputSpec {
     /// A parameter input (axes, shapes, pads fed as an integer graph input):
     /// bound at compile time to these values, which every proof's input must
     /// equal; it has no `Input` node and is no instance.
-    pub bound: Option<Vec<i64>>,
+    pub bound: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

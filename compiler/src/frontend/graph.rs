@@ -133,7 +133,7 @@ pub struct GraphInput {
     pub shape: Vec<usize>,
     /// Bound at compile time (a parameter input, see `frontend::load`): the
     /// graph holds it as a constant.
-    pub bound: Option<Vec<i64>>,
+    pub bound: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -140,8 +140,9 @@ fn bind_shape(dims: &[Option<usize>], len: Option<usize>) -> Vec<usize> {
     dims.iter().map(|d| d.unwrap_or(bound)).collect()
 }
 
-/// Operand positions that must be constant (shapes, axes, pads, sizes): an
-/// integer graph input feeding one of them is a *parameter input*.
+/// Operand positions that must be constant (shapes, axes, pads, sizes,
+/// quantization scales and zero points): a graph input feeding only such
+/// operands is a *parameter input*.
 fn parameter_operand(op: &str, i: usize) -> bool {
     match op {
         "Reshape" | "Squeeze" | "Unsqueeze" | "Expand" | "Tile" | "TopK" | "OneHot" | "Upsample" | "Split" => i == 1,
@@ -150,6 +151,11 @@ fn parameter_operand(op: &str, i: usize) -> bool {
         "ConstantOfShape" => i == 0,
         "Range" => true,
         op if op.starts_with("Reduce") => i == 1,
+        // Quantization parameters (scales, zero points) fed as graph inputs.
+        "QuantizeLinear" | "DequantizeLinear" | "MatMulInteger" | "ConvInteger" => {
+            i > usize::from(op.ends_with("Integer"))
+        }
+        "QLinearMatMul" | "QLinearConv" => !matches!(i, 0 | 3),
         _ => false,
     }
 }
@@ -203,7 +209,7 @@ pub fn load(bytes: &[u8], path: &str, sample: Option<&[Vec<f64>]>, lenient: bool
         b.elem_types.insert(id, init.data_type);
         names.insert(init.name.clone(), id);
     }
-    // Integer inputs used only as parameters.
+    // Inputs used only as parameters.
     let param_only = |name: &str| {
         let mut uses = g.node.iter().flat_map(|n| n.input.iter().enumerate().map(move |(i, x)| (n, i, x)));
         let mut any = false;
@@ -265,12 +271,18 @@ pub fn load(bytes: &[u8], path: &str, sample: Option<&[Vec<f64>]>, lenient: bool
         }
         let bound = sample
             .and_then(|s| s.get(input_index))
-            .filter(|v| tensor::is_integer_dtype(elem) && param_only(&vi.name) && v.len() == numel(&shape))
-            .map(|v| v.iter().map(|&x| x as i64).collect::<Vec<i64>>());
+            .filter(|v| param_only(&vi.name) && v.len() == numel(&shape))
+            .filter(|v| !tensor::is_integer_dtype(elem) || v.iter().all(|x| x.fract() == 0.0))
+            .cloned();
         b.graph.inputs.push(GraphInput { name: vi.name.clone(), shape: shape.clone(), bound: bound.clone() });
         match bound {
+            Some(v) if tensor::is_integer_dtype(elem) => {
+                let id = b.push_const(&vi.name, Tensor::int(shape, v.iter().map(|&x| x as i64).collect()));
+                b.elem_types.insert(id, elem);
+            }
             Some(v) => {
-                b.push_const(&vi.name, Tensor::int(shape, v));
+                let id = b.push_const(&vi.name, Tensor::float(shape, v));
+                b.elem_types.insert(id, elem);
             }
             None => {
                 b.graph.nodes.push(Node { name: vi.name.clone(), op: FOp::Input(input_index), inputs: vec![], shape });

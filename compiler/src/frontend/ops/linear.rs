@@ -431,3 +431,35 @@ pub fn einsum(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     });
     Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), ins, out)?])
 }
+
+/// MatMulInteger: `(A - a_zero_point) · (B - b_zero_point)`, exact (integer
+/// values are exact at any scale). Zero points must be constants (per tensor,
+/// or per row of A / per column of B as ONNX allows).
+pub fn matmul_integer(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (a, w) = (ctx.input(0)?, ctx.input(1)?);
+    let shift = |b: &mut Builder, v: ValueId, zp: Option<ValueId>, what: &str| -> Result<ValueId> {
+        let Some(z) = zp else { return Ok(v) };
+        let zt = b.konst(z).ok_or_else(|| ctx.unsupported())?;
+        if zt.to_f64().iter().all(|&x| x == 0.0) {
+            return Ok(v);
+        }
+        let vs = b.shape(v).to_vec();
+        // Per-row zero points of A ([M]) align with A's second-to-last axis.
+        let z = if what == "a" && zt.len() > 1 && vs.len() >= 2 {
+            let mut zs = vec![1; vs.len()];
+            zs[vs.len() - 2] = zt.len();
+            b.push_const(&ctx.sub("a_zero_point"), Tensor::float(zs, zt.to_f64()))
+        } else {
+            z
+        };
+        if broadcast_shapes(b.shape(z), &vs).as_deref() != Some(&vs[..]) {
+            return Err(ctx.shape_err(format!("zero point of {what} does not broadcast to {vs:?}")));
+        }
+        weighted_sum(b, ctx, &ctx.sub(&format!("{what}-zp")), v, 1.0, z, -1.0, vs)
+    };
+    let a = shift(b, a, ctx.opt_input(2), "a")?;
+    let w = shift(b, w, ctx.opt_input(3), "b")?;
+    let (out, terms) = matmul_terms(b.shape(a), b.shape(w))
+        .ok_or_else(|| ctx.shape_err(format!("cannot multiply {:?} by {:?}", b.shape(a), b.shape(w))))?;
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), vec![a, w], out)?])
+}

@@ -31,6 +31,7 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Conv" => linear::conv,
         "ConvTranspose" => linear::conv_transpose,
         "Einsum" => linear::einsum,
+        "MatMulInteger" => linear::matmul_integer,
         "MaxPool" => pool::max_pool,
         "AveragePool" => pool::average_pool,
         "GlobalAveragePool" => pool::global_average_pool,

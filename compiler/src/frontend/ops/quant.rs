@@ -103,7 +103,10 @@ pub fn check_forms(g: &GraphProto) -> Result<()> {
                     "dynamic quantization (scale and zero point computed from the input's run-time min/max)".into(),
                 ))
             }
-            "MatMulInteger" | "ConvInteger" => {
+            // MatMulInteger of integer activations (e.g. tree ensembles) is a
+            // plain exact product (`linear::matmul_integer`); fed by a
+            // DynamicQuantizeLinear, that node is refused above.
+            "ConvInteger" => {
                 return Err(err("integer products of dynamically quantized tensors (dynamic quantization)".into()))
             }
             _ => {}
