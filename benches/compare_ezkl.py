@@ -22,6 +22,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benches"))
+import profile_prove  # noqa: E402  (standard library only)
 DEFAULT_MODELS = [
     "ezkl/1l_mlp",
     "ezkl/2l_relu_small",
@@ -320,6 +322,9 @@ def run_zkinfer(model_dir, work):
     r["setup"] = measure([zk, "setup", d], "setup", logs)
     r["prove"] = measure([zk, "prove", d, "--input", inp, "-o", proof], "prove", logs)
     r["verify"] = measure([zk, "verify", d, proof], "verify", logs)
+    # A second prove under perf: MSM/FFT shares of the prove phase, and row use.
+    if os.environ.get("PROFILE", "1") != "0":
+        r["profile"] = profile_prove.profile(zk, d, inp)
     r["evm"] = evm_json([zk, "verify-evm", d, proof], "verify-evm", logs)
     r["evm_reusable"] = evm_json([zk, "verify-evm", d, proof, "--separate"], "verify-evm-separate", logs)
     settings = json.load(open(os.path.join(d, "settings.json")))
@@ -524,6 +529,7 @@ def report(results, meta):
         L.append(f"Median prove-time ratio zkinfer/EZKL over {len(prove_ratios)} models: "
                  f"{statistics.median(prove_ratios):.3g}.")
     L.append("")
+    L.extend(profile_report(results))
     L.extend(evm_report(results))
     base = meta.get("ezkl_baseline_rss_mib")
     L.append("")
@@ -536,6 +542,28 @@ def report(results, meta):
              + (f"EZKL's RSS includes the Python interpreter with ezkl imported (~{base:.0f} MiB alone). " if base else "")
              + "Both tools calibrated on input.json; public inputs and outputs, fixed parameters.")
     return "\n".join(L) + "\n"
+
+
+def profile_report(results):
+    """zkinfer's row use and where its prove CPU time goes (benches/profile_prove.py)."""
+    rows = [(res["model"], res["zkinfer"]["profile"]) for res in results
+            if res.get("zkinfer") and "profile" in res["zkinfer"]]
+    if not rows:
+        return []
+
+    def pct(p, key):
+        return "n/a" if "error" in p or p.get(key) is None else f"{100 * p[key]:.0f}"
+
+    L = ["zkinfer prove profile (a second `zkinfer prove` under perf; shares of the prove phase's CPU time; "
+         "used = max(rows, lookup table rows)):", "",
+         "| model | k | rows | table rows | rows/2^k % | used/2^k % | MSM % | FFT % | other % |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for model, p in rows:
+        L.append(f"| {model} | {p['k']} | {p['rows']} | {p['table_rows']} | {pct(p, 'rows_share')} | "
+                 f"{pct(p, 'used_share')} | {pct(p, 'msm_share')} | {pct(p, 'fft_share')} | {pct(p, 'other_share')} |"
+                 + (f" n/a: {p['error']}" if "error" in p else ""))
+    L.append("")
+    return L
 
 
 def evm_report(results):

@@ -32,6 +32,7 @@
 #                        model is then recorded as failed/skipped with the reason
 #   STEP_MAX_RSS_MIB=N   kill any single step above N MiB RSS (default 16384)
 #   ZKINFER_BIN=PATH     use this zkinfer binary and skip `cargo build`
+#   PROFILE=0            skip the second, perf-profiled zkinfer prove (MSM/FFT shares)
 #   CORPUS=DIR           corpus root (default: <repo>/../shared/corpus)
 #   OUT_DIR=DIR          work dir for keys/proofs (default: target/compare_ezkl)
 #   ZKINFER_CACHE        zkinfer dev-SRS cache (default: target/srs-cache);
@@ -70,7 +71,7 @@ fi
 # 2. zkinfer (once).
 if [ -z "${ZKINFER_BIN:-}" ]; then
     cargo build --release --quiet || { echo "compare_ezkl.sh: cargo build --release failed" >&2; exit 1; }
-    export ZKINFER_BIN="$ROOT/target/release/zkinfer"
+    export ZKINFER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/zkinfer"
 fi
 export ZKINFER_CACHE="${ZKINFER_CACHE:-$ROOT/target/srs-cache}"
 

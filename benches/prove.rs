@@ -2,6 +2,11 @@
 //! peak memory and proof size, from one `zkinfer run --json` process per model
 //! (so peak memory is per model). Run with `cargo bench --bench prove`.
 //! Figures are measured here, never asserted in tests.
+//!
+//! Row use: `rows/2^k` (the circuit's rows) and `used/2^k` = max(rows, lookup
+//! table rows)/2^k. MSM % and FFT %: shares of the prove phase's CPU time, from
+//! a second `zkinfer prove` under `perf` (benches/profile_prove.py, which
+//! documents the method); `n/a` when perf or python3 is missing or not allowed.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -20,21 +25,21 @@ fn main() {
     let tmp = std::env::temp_dir().join("zkinfer-bench");
     let cache =
         std::env::var_os("ZKINFER_CACHE").map(PathBuf::from).unwrap_or_else(|| repo.join("target").join("srs-cache"));
-    println!("| model | k | rows | advice cols | lookups | setup s | prove s | verify s | peak MiB | pk MiB | proof B | max abs err | % of range | verify gas | verifier B | deploy gas | reusable gas |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (name, dir) in models {
+    println!("| model | k | rows | table rows | rows/2^k % | used/2^k % | advice cols | lookups | setup s | prove s | MSM % | FFT % | verify s | peak MiB | pk MiB | proof B | max abs err | % of range | verify gas | verifier B | deploy gas | reusable gas |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, src) in models {
         if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
             continue;
         }
         let cal =
-            if dir.join("calibration.json").exists() { dir.join("calibration.json") } else { dir.join("input.json") };
+            if src.join("calibration.json").exists() { src.join("calibration.json") } else { src.join("input.json") };
         let out = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
             .arg("run")
-            .arg(dir.join("model.onnx"))
+            .arg(src.join("model.onnx"))
             .arg("--input")
-            .arg(dir.join("input.json"))
+            .arg(src.join("input.json"))
             .arg("--expected")
-            .arg(dir.join("expected.json"))
+            .arg(src.join("expected.json"))
             .arg("--calibrate")
             .arg(&cal)
             .arg("-o")
@@ -59,14 +64,35 @@ fn main() {
             c.output().ok().and_then(|o| serde_json::from_slice(&o.stdout).ok()).unwrap_or(serde_json::Value::Null)
         };
         let (own, reusable) = (evm(false), evm(true));
+        let size = (1u64 << v["k"].as_u64().unwrap_or(0)) as f64;
+        let (rows, table) = (f("rows"), f("table_rows"));
+        let profile = Command::new("python3")
+            .arg(repo.join("benches/profile_prove.py"))
+            .arg("--zkinfer")
+            .arg(env!("CARGO_BIN_EXE_zkinfer"))
+            .arg(&dir)
+            .arg(src.join("input.json"))
+            .output()
+            .ok()
+            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+            .unwrap_or(serde_json::Value::Null);
+        let share = |k: &str| match profile[k].as_f64() {
+            Some(x) if profile.get("error").is_none() => format!("{:.0}", 100.0 * x),
+            _ => "n/a".into(),
+        };
         println!(
-            "| {name} | {} | {} | {} | {} | {:.2} | {:.2} | {:.3} | {:.0} | {:.1} | {} | {:.2e} | {:.3} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.2} | {:.2} | {} | {} | {:.3} | {:.0} | {:.1} | {} | {:.2e} | {:.3} | {} | {} | {} | {} |",
             v["k"],
             v["rows"],
+            v["table_rows"],
+            100.0 * rows / size,
+            100.0 * rows.max(table) / size,
             v["advice_columns"],
             v["lookups"],
             f("setup_s"),
             f("prove_s"),
+            share("msm_share"),
+            share("fft_share"),
             f("verify_s"),
             f("peak_rss_mib"),
             f("pk_bytes") / 1048576.0,

@@ -23,5 +23,7 @@ pub use compiler::{CompileError, CompileOptions};
 pub use error::Error;
 pub use ir::{Program, Visibility};
 pub use pipeline::{
-    compile, compile_bytes, load, prove, read_proof_file, setup, verify, CompiledModel, ProveOutcome, SrsSource,
+    compile, compile_bytes, load, prove, prove_with, read_proof_file, setup, verify, CompiledModel, ProveOutcome,
+    SrsSource,
 };
+pub use prover::Backend;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use zkinfer::{pipeline, CompileOptions, SrsSource, Visibility};
+use zkinfer::{pipeline, Backend, CompileOptions, SrsSource, Visibility};
 
 #[derive(Parser)]
 #[command(name = "zkinfer", version, about = "Zero-knowledge proofs of ONNX model inference (Halo2, KZG on BN254)")]
@@ -27,6 +27,24 @@ impl From<Vis> for Visibility {
         match v {
             Vis::Public => Visibility::Public,
             Vis::Private => Visibility::Private,
+        }
+    }
+}
+
+/// Which prover runs `create_proof`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ProverBackend {
+    /// halo2-axiom on the CPU (all cores).
+    Cpu,
+    /// halo2-axiom-gpu's CUDA prover: needs a build with `--features cuda` (untested).
+    Cuda,
+}
+
+impl From<ProverBackend> for Backend {
+    fn from(b: ProverBackend) -> Self {
+        match b {
+            ProverBackend::Cpu => Backend::Cpu,
+            ProverBackend::Cuda => Backend::Cuda,
         }
     }
 }
@@ -84,6 +102,8 @@ enum Cmd {
         input: PathBuf,
         #[arg(short = 'o', long = "out", value_name = "PROOF.json")]
         out: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: ProverBackend,
     },
     /// Verify a proof against the model in DIR.
     Verify { dir: PathBuf, proof: PathBuf },
@@ -102,6 +122,8 @@ enum Cmd {
         /// Print the summary as one JSON object instead of lines.
         #[arg(long)]
         json: bool,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: ProverBackend,
         #[command(flatten)]
         args: CompileArgs,
     },
@@ -308,15 +330,23 @@ struct RunSummary {
     json: serde_json::Value,
 }
 
+/// How `run_all` runs: where the SRS comes from, which prover, quiet output.
+struct RunMode {
+    srs: SrsSource,
+    backend: Backend,
+    quiet: bool,
+}
+
 fn run_all(
     model: ModelRef<'_>,
     input: &[Vec<f64>],
     out: &Path,
     expected: Option<Vec<Vec<f64>>>,
-    srs: SrsSource,
     opts: CompileOptions,
-    quiet: bool,
+    mode: RunMode,
 ) -> Result<RunSummary> {
+    let RunMode { srs, backend, quiet } = mode;
+    backend.check()?;
     let (m, t_compile) = step("compiling", || {
         Ok(match model {
             ModelRef::File(p) => pipeline::compile(p, &opts, out)?,
@@ -327,7 +357,7 @@ fn run_all(
         print_compiled(&m);
     }
     let (su, t_setup) = step("setup (keys)", || Ok(pipeline::setup(out, &srs)?))?;
-    let (po, t_prove) = step("proving", || Ok(pipeline::prove(out, input)?))?;
+    let (po, t_prove) = step("proving", || Ok(pipeline::prove_with(out, input, backend)?))?;
     let proof_path = out.join("proof.json");
     write_proof(&proof_path, &po.proof)?;
     let (_, t_verify) = step("verifying", || Ok(pipeline::verify(out, &po.proof, &proof_path)?))?;
@@ -336,7 +366,12 @@ fn run_all(
         format!("verified"),
         format!("model        {}", m.settings.model),
         format!("k            {}", m.settings.k),
-        format!("rows         {} of {}", m.settings.rows, 1u64 << m.settings.k),
+        format!(
+            "rows         {} of {} (lookup table {})",
+            m.settings.rows,
+            1u64 << m.settings.k,
+            m.settings.lookup_table_rows
+        ),
         format!("compile      {:.2} s", t_compile.as_secs_f64()),
         format!(
             "setup        {:.2} s (srs {:.2} s, keygen {:.2} s, pk {} bytes, vk {} bytes)",
@@ -355,6 +390,8 @@ fn run_all(
     let peak = peak_rss_mib();
     let mut json = serde_json::json!({
         "model": m.settings.model, "k": m.settings.k, "rows": m.settings.rows,
+        "usable_rows": m.settings.usable_rows, "table_rows": m.settings.lookup_table_rows,
+        "limb_bits": m.settings.limb_bits, "backend": backend.name(),
         "advice_columns": m.settings.advice_columns, "fixed_columns": m.settings.fixed_columns,
         "lookups": m.settings.lookups, "lanes": m.settings.lanes, "macs": m.settings.macs,
         "scale_bits": m.settings.scale_bits, "range_bits": m.settings.range_bits,
@@ -448,9 +485,9 @@ fn real_main() -> Result<()> {
             prover::srs::write(&out, &params)?;
             println!("wrote k={k} SRS to {} in {:.2} s", out.display(), t.as_secs_f64());
         }
-        Cmd::Prove { dir, input, out } => {
+        Cmd::Prove { dir, input, out, backend } => {
             let inputs = read_inputs(&input)?;
-            let (po, t) = step("proving", || Ok(pipeline::prove(&dir, &inputs)?))?;
+            let (po, t) = step("proving", || Ok(pipeline::prove_with(&dir, &inputs, backend.into())?))?;
             write_proof(&out, &po.proof)?;
             println!(
                 "proved in {:.2} s ({} proof bytes) -> {}",
@@ -465,7 +502,7 @@ fn real_main() -> Result<()> {
             pipeline::verify(&dir, &pf, &proof)?;
             println!("verified");
         }
-        Cmd::Run { model, input, out, expected, srs, json, args } => {
+        Cmd::Run { model, input, out, expected, srs, json, backend, args } => {
             let opts = compile_options(&args)?;
             let inputs = read_inputs(&input)?;
             let expected = match expected {
@@ -476,7 +513,8 @@ fn real_main() -> Result<()> {
                 None => None,
             };
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(model.file_stem().unwrap_or_default()));
-            let s = run_all(ModelRef::File(&model), &inputs, &out, expected, srs_source(srs), opts, json)?;
+            let mode = RunMode { srs: srs_source(srs), backend: backend.into(), quiet: json };
+            let s = run_all(ModelRef::File(&model), &inputs, &out, expected, opts, mode)?;
             if json {
                 println!("{}", s.json);
             } else {
@@ -579,9 +617,8 @@ fn real_main() -> Result<()> {
                 &inputs,
                 &out,
                 Some(expected),
-                srs_source(None),
                 opts,
-                false,
+                RunMode { srs: srs_source(None), backend: Backend::Cpu, quiet: false },
             )?;
             for l in s.lines {
                 println!("{l}");

@@ -7,7 +7,7 @@ use std::time::Instant;
 use circuits::{CircuitShape, CostReport, ModelCircuit};
 use compiler::CompileOptions;
 use ir::{Program, Visibility};
-use prover::{artifact, keys, srs, Fr};
+use prover::{artifact, keys, srs, Backend, Fr};
 
 use crate::artifacts::{self, path, ProofFile, Settings};
 use crate::error::Error;
@@ -130,6 +130,13 @@ pub(crate) fn need(dir: &Path, name: &str) -> Result<PathBuf, Error> {
 /// Proves the model on float inputs (EZKL's `input_data` form: one flattened
 /// list per input). Range violations are reported before proving starts.
 pub fn prove(dir: &Path, inputs: &[Vec<f64>]) -> Result<ProveOutcome, Error> {
+    prove_with(dir, inputs, Backend::Cpu)
+}
+
+/// [`prove`] on the chosen prover backend; a backend this build lacks is an
+/// error before any work starts.
+pub fn prove_with(dir: &Path, inputs: &[Vec<f64>], backend: Backend) -> Result<ProveOutcome, Error> {
+    backend.check()?;
     let m = load(dir)?;
     let pk_path = need(dir, artifacts::PK)?;
     let srs_path = need(dir, artifacts::SRS)?;
@@ -142,7 +149,7 @@ pub fn prove(dir: &Path, inputs: &[Vec<f64>]) -> Result<ProveOutcome, Error> {
     let t = Instant::now();
     let outputs_quantized = trace.outputs(&m.program);
     let circuit = ModelCircuit::new(m.program.clone(), m.shape.clone(), Arc::new(trace));
-    let (proof, instances) = prover::prove(&params, &pk, circuit)?;
+    let (proof, instances) = prover::prove_with(backend, &params, &pk, circuit)?;
     let prove_ms = t.elapsed().as_millis();
     let outputs = outputs_quantized.iter().enumerate().map(|(k, v)| m.program.dequantize_output(k, v)).collect();
     let proof = ProofFile {

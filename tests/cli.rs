@@ -59,6 +59,13 @@ fn compile_setup_prove_verify_and_bad_inputs() {
     assert_eq!(pj["outputs"][0].as_array().unwrap().len(), 10);
     assert_eq!(pj["outputs_quantized"][0].as_array().unwrap().len(), 10);
     assert_eq!(ok(&zkinfer(&["verify", s(&dir), s(&proof)], &cache)).trim(), "verified");
+    // The CUDA prover is a build option: without it, choosing it fails clearly before any work.
+    if !cfg!(feature = "cuda") {
+        let p = d.join("cuda.json");
+        let o = zkinfer(&["prove", s(&dir), "--input", s(&input), "-o", s(&p), "--backend", "cuda"], &cache);
+        fails(&o, "built without the `cuda` feature");
+        assert!(!p.exists());
+    }
 
     // A tampered proof file.
     let mut bad = pj.clone();

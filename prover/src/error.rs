@@ -13,6 +13,8 @@ pub enum ProverError {
     SrsTooSmall { path: PathBuf, got: u32, need: u32 },
     #[error("key generation failed: {0}")]
     Keygen(String),
+    #[error("the {backend} prover is not available: {reason}")]
+    BackendUnavailable { backend: &'static str, reason: String },
     #[error("proving failed: {0}")]
     Prove(String),
     #[error("proof rejected: {0}")]

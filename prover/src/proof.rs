@@ -12,14 +12,40 @@ use halo2_proofs::{
 use rand_core::OsRng;
 
 use crate::{
+    backend::Backend,
     error::ProverError,
     transcript::{ChallengeEvm, EvmTranscript},
     Bn256, Fr, G1Affine, ParamsKZG,
 };
 
-/// Proves `circuit` (which carries its witness); returns the proof bytes and
-/// the public instances they were proven against.
+/// Proves `circuit` (which carries its witness) on the CPU; returns the proof
+/// bytes and the public instances they were proven against.
 pub fn prove(
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
+    prove_with(Backend::Cpu, params, pk, circuit)
+}
+
+/// [`prove`] on the chosen backend. [`Backend::Cuda`] needs a build with the
+/// `cuda` feature; other builds return [`ProverError::BackendUnavailable`].
+pub fn prove_with(
+    backend: Backend,
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
+    match backend {
+        Backend::Cpu => prove_cpu(params, pk, circuit),
+        #[cfg(feature = "cuda")]
+        Backend::Cuda => crate::cuda::prove(params, pk, circuit),
+        #[cfg(not(feature = "cuda"))]
+        Backend::Cuda => Err(backend.unavailable()),
+    }
+}
+
+fn prove_cpu(
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
     circuit: ModelCircuit,

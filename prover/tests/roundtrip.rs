@@ -126,3 +126,22 @@ fn pinned_verifying_key() {
     }
     assert_eq!(repr, PINNED, "the circuit changed (shape {:?}); bless it on purpose", rep.shape);
 }
+
+/// The CUDA prover's proofs verify with the CPU verifier (and a tampered one
+/// does not). Only in builds with the `cuda` feature, on a machine with a GPU;
+/// never run so far (docs/NOTES.md, "CUDA backend").
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_proof_verifies_on_cpu() {
+    let p = Arc::new(program(10));
+    let rep = plan(&p).unwrap();
+    let params = srs::dev_srs(rep.shape.k);
+    let k = keys::keygen(&params, p.clone(), &rep.shape).unwrap();
+    let trace = eval(&p, &[vec![16, -8, 24, 5]]).unwrap();
+    let circuit = ModelCircuit::new(p.clone(), rep.shape.clone(), Arc::new(trace));
+    let (proof, inst) = prover::prove_with(prover::Backend::Cuda, &params, &k.pk, circuit).unwrap();
+    prover::verify(&params, k.vk(), &inst, &proof).unwrap();
+    let mut bad = proof.clone();
+    bad[40] ^= 1;
+    assert!(prover::verify(&params, k.vk(), &inst, &bad).is_err());
+}
