@@ -378,3 +378,167 @@ pub fn gather_elements(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     });
     Ok(vec![select(b, ctx, x, eq, &pairs, ishape)?])
 }
+
+/// `data` with `upd[q]` written where `hits[r]` lists `(q, eq index)`:
+/// `out[r] = data[r]·(1 - Σ eq) + Σ upd[q]·eq` (replace), or
+/// `data[r] + Σ upd[q]·eq` (add). One-hot rows are 0/1, so this is exact.
+fn scatter_rows(
+    b: &mut Builder,
+    ctx: &NodeCtx,
+    data: ValueId,
+    upd: ValueId,
+    eq: ValueId,
+    hits: &[Vec<(u32, u32)>],
+    replace: bool,
+) -> Result<ValueId> {
+    let shape = b.shape(data).to_vec();
+    let n = numel(&shape);
+    let neg = scale_shift(b, ctx, &ctx.sub("neg_data"), data, -1.0, 0.0)?;
+    let nu = numel(b.shape(upd));
+    let cat = b.push(
+        ctx,
+        &ctx.sub("data_updates"),
+        FOp::Gather((0..(n + nu) as u32).collect()),
+        vec![neg, upd],
+        vec![n + nu],
+    )?;
+    let mut terms = Terms::new();
+    for (r, row) in hits.iter().enumerate() {
+        for &(q, e) in row {
+            if replace {
+                terms.a_idx.push(r as u32);
+                terms.b_idx.push(e);
+            }
+            terms.a_idx.push(n as u32 + q);
+            terms.b_idx.push(e);
+        }
+        terms.end_row();
+    }
+    let delta =
+        b.push(ctx, &ctx.sub("writes"), FOp::Contract(Contract { terms, bias: None }), vec![cat, eq], shape.clone())?;
+    weighted_sum(b, ctx, &ctx.name, data, 1.0, delta, 1.0, shape)
+}
+
+fn reduction_mode(ctx: &NodeCtx) -> Result<bool> {
+    match ctx.attrs().string("reduction").as_deref().unwrap_or("none") {
+        "none" => Ok(true),
+        "add" => Ok(false),
+        r => Err(ctx.attrs().err("reduction", format!("'{r}' is not supported (none, add)"))),
+    }
+}
+
+/// Flat position `Σ_k idx[.., k]·stride_k` over the first `m` data dims
+/// (the last axis of `idx` has `m` components), shape `idx.shape[..-1]`.
+fn flat_position(b: &mut Builder, ctx: &NodeCtx, idx: ValueId, dims: &[usize]) -> Result<ValueId> {
+    let ishape = b.shape(idx).to_vec();
+    let m = dims.len();
+    let st = crate::frontend::index::strides(dims);
+    let outer = numel(&ishape[..ishape.len() - 1]);
+    let mut a = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0.0; outer] };
+    for o in 0..outer {
+        for k in 0..m {
+            a.cols.push((o * m + k) as u32);
+            a.weights.push(st[k] as f64);
+        }
+        a.row_ptr.push(a.cols.len() as u32);
+    }
+    b.push(ctx, &ctx.sub("position"), FOp::Affine(a), vec![idx], ishape[..ishape.len() - 1].to_vec())
+}
+
+/// GatherND (batch_dims = 0) with computed or constant indices.
+pub fn gather_nd(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (x, iv) = (ctx.input(0)?, ctx.input(1)?);
+    if ctx.attrs().int_or("batch_dims", 0) != 0 {
+        return Err(ctx.attrs().err("batch_dims", "only 0 is supported"));
+    }
+    let (s, ishape) = (b.shape(x).to_vec(), b.shape(iv).to_vec());
+    let m = *ishape.last().ok_or_else(|| ctx.shape_err("indices must have rank >= 1"))?;
+    if m == 0 || m > s.len() {
+        return Err(ctx.shape_err(format!("indices' last dimension {m} does not fit data {s:?}")));
+    }
+    let inner: usize = numel(&s[m..]);
+    let mut out = ishape[..ishape.len() - 1].to_vec();
+    out.extend(&s[m..]);
+    let p = numel(&s[..m]);
+    if let Some(idx) = b.konst(iv).and_then(|t| t.to_i64()) {
+        let st = crate::frontend::index::strides(&s[..m]);
+        let mut map = Vec::with_capacity(numel(&out));
+        for row in idx.chunks(m) {
+            let mut f = 0usize;
+            for (k, &i) in row.iter().enumerate() {
+                let j = if i < 0 { i + s[k] as i64 } else { i };
+                if !(0..s[k] as i64).contains(&j) {
+                    return Err(ctx.shape_err(format!("index {i} out of range for axis of size {}", s[k])));
+                }
+                f += j as usize * st[k];
+            }
+            map.extend((0..inner).map(|t| (f * inner + t) as u32));
+        }
+        return Ok(vec![b.push(ctx, &ctx.name, FOp::Gather(map), vec![x], out)?]);
+    }
+    let pos = flat_position(b, ctx, iv, &s[..m])?;
+    let flat = b.push(ctx, &ctx.sub("rows"), FOp::Reshape, vec![x], vec![p, inner])?;
+    let g = gather_dynamic(b, ctx, flat, pos, 0)?;
+    // gather_dynamic names its output after the node; give the final shape.
+    Ok(vec![b.push(ctx, &ctx.sub("shaped"), FOp::Reshape, vec![g], out)?])
+}
+
+/// ScatterElements (reduction none or add) with computed indices.
+pub fn scatter_elements(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (x, iv, upd) = (ctx.input(0)?, ctx.input(1)?, ctx.input(2)?);
+    let replace = reduction_mode(ctx)?;
+    let (s, ishape) = (b.shape(x).to_vec(), b.shape(iv).to_vec());
+    if b.shape(upd) != ishape.as_slice() {
+        return Err(ctx.shape_err(format!("updates {:?} differ from indices {ishape:?}", b.shape(upd))));
+    }
+    let a = ctx.attrs().int_or("axis", 0);
+    let axis = norm_axis(a, s.len()).ok_or_else(|| ctx.attrs().err("axis", format!("{a} is out of range")))?;
+    if ishape.len() != s.len() || ishape.iter().zip(&s).enumerate().any(|(k, (&i, &n))| k != axis && i > n) {
+        return Err(ctx.shape_err(format!("indices {ishape:?} do not fit data {s:?}")));
+    }
+    if b.is_const(iv) && b.is_const(x) && b.is_const(upd) {
+        return Err(ctx.unsupported());
+    }
+    let d = s[axis];
+    let eq = one_hot_eq(b, ctx, iv, d)?;
+    let ist = crate::frontend::index::strides(&ishape);
+    let mut hits = Vec::with_capacity(numel(&s));
+    crate::frontend::index::for_each_index(&s, |c| {
+        let fits = c.iter().enumerate().all(|(k, &v)| k == axis || v < ishape[k]);
+        let mut row = vec![];
+        if fits {
+            for i in 0..ishape[axis] {
+                let q: usize = c.iter().enumerate().map(|(k, &v)| if k == axis { i } else { v } * ist[k]).sum();
+                row.push((q as u32, (q * d + c[axis]) as u32));
+            }
+        }
+        hits.push(row);
+    });
+    Ok(vec![scatter_rows(b, ctx, x, upd, eq, &hits, replace)?])
+}
+
+/// ScatterND (reduction none or add) with computed indices.
+pub fn scatter_nd(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (x, iv, upd) = (ctx.input(0)?, ctx.input(1)?, ctx.input(2)?);
+    let replace = reduction_mode(ctx)?;
+    let (s, ishape) = (b.shape(x).to_vec(), b.shape(iv).to_vec());
+    let m = *ishape.last().ok_or_else(|| ctx.shape_err("indices must have rank >= 1"))?;
+    if m == 0 || m > s.len() {
+        return Err(ctx.shape_err(format!("indices' last dimension {m} does not fit data {s:?}")));
+    }
+    let nq = numel(&ishape[..ishape.len() - 1]);
+    let inner = numel(&s[m..]);
+    if numel(b.shape(upd)) != nq * inner {
+        return Err(ctx.shape_err(format!("updates {:?} do not match indices {ishape:?} and data {s:?}", b.shape(upd))));
+    }
+    let p = numel(&s[..m]);
+    let pos = flat_position(b, ctx, iv, &s[..m])?;
+    let eq = one_hot_eq(b, ctx, pos, p)?;
+    let mut hits = Vec::with_capacity(numel(&s));
+    for pp in 0..p {
+        for j in 0..inner {
+            hits.push((0..nq).map(|q| ((q * inner + j) as u32, (q * p + pp) as u32)).collect());
+        }
+    }
+    Ok(vec![scatter_rows(b, ctx, x, upd, eq, &hits, replace)?])
+}
