@@ -436,9 +436,9 @@ fn flat_position(b: &mut Builder, ctx: &NodeCtx, idx: ValueId, dims: &[usize]) -
     let outer = numel(&ishape[..ishape.len() - 1]);
     let mut a = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0.0; outer] };
     for o in 0..outer {
-        for k in 0..m {
+        for (k, &sk) in st.iter().enumerate() {
             a.cols.push((o * m + k) as u32);
-            a.weights.push(st[k] as f64);
+            a.weights.push(sk as f64);
         }
         a.row_ptr.push(a.cols.len() as u32);
     }
