@@ -235,3 +235,20 @@ fn einsum_products_transposes_and_traces() {
     close(&out[3], &[c[0] + c[3]]);
     close(&out[4], &[c[0], c[3]]);
 }
+
+#[test]
+fn top_k_values_and_indices_with_ties() {
+    let mut m = Model::new(13);
+    m.input("x", &[2, 5]).init_i64("k", &[1], &[3]);
+    m.node("TopK", &["x", "k"], &["v", "i"], vec![]);
+    m.node("TopK", &["x", "k"], &["sv", "si"], vec![int("largest", 0)]);
+    for o in ["v", "i", "sv", "si"] {
+        m.output(o);
+    }
+    let x = vec![0.5, -1.0, 2.0, 0.5, 1.25, 3.0, 3.0, -2.0, 0.0, 1.0];
+    let (out, _) = assert_close(&m.bytes(), std::slice::from_ref(&x), TOL);
+    close(&out[0], &[2.0, 1.25, 0.5, 3.0, 3.0, 1.0]);
+    close(&out[1], &[2.0, 4.0, 0.0, 0.0, 1.0, 4.0]);
+    close(&out[2], &[-1.0, 0.5, 0.5, -2.0, 0.0, 1.0]);
+    close(&out[3], &[1.0, 0.0, 3.0, 2.0, 3.0, 4.0]);
+}

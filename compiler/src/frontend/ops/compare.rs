@@ -542,3 +542,75 @@ pub fn scatter_nd(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     }
     Ok(vec![scatter_rows(b, ctx, x, upd, eq, &hits, replace)?])
 }
+
+/// TopK along the last axis with a constant K: K passes of an exact
+/// max/arg-max (first index among equals, as ONNX orders ties), each pass
+/// pushing the chosen element below the row's minimum (`x + eq·(min - 1 - x)`
+/// with the one-hot `eq` of the index). `largest = 0` runs on `-x`. Values
+/// and indices come out sorted; `O(K·n)` rows per row of the input.
+pub fn top_k(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let x0 = ctx.input(0)?;
+    let s = b.shape(x0).to_vec();
+    let a = ctx.attrs();
+    let rank = s.len();
+    let axis = norm_axis(a.int_or("axis", -1), rank).ok_or_else(|| a.err("axis", "out of range"))?;
+    if axis + 1 != rank {
+        return Err(a.err("axis", "only the last axis is supported"));
+    }
+    let k = match ctx.opt_input(1) {
+        Some(kv) => b.const_ints(ctx, kv)?,
+        None => vec![a.int("k").ok_or_else(|| a.err("k", "missing"))?],
+    };
+    let n = s[axis];
+    let k = match k.as_slice() {
+        [k] if *k >= 1 && (*k as usize) <= n => *k as usize,
+        _ => return Err(ctx.shape_err(format!("K {k:?} must be one number in 1..={n}"))),
+    };
+    let largest = a.int_or("largest", 1) != 0;
+    let rows = numel(&s[..axis]);
+    let flat = vec![rows, n];
+    let x = b.push(ctx, &ctx.sub("rows"), FOp::Reshape, vec![x0], flat.clone())?;
+    let x = if largest { x } else { scale_shift(b, ctx, &ctx.sub("neg"), x, -1.0, 0.0)? };
+    let windows = |b: &Builder| {
+        let _ = b;
+        let mut w = Windows { row_ptr: vec![0], cols: vec![] };
+        for r in 0..rows {
+            w.cols.extend((0..n).map(|j| (r * n + j) as u32));
+            w.row_ptr.push(w.cols.len() as u32);
+        }
+        w
+    };
+    // Row minimum minus one: below every element, so a chosen one never returns.
+    let nx = scale_shift(b, ctx, &ctx.sub("negx"), x, -1.0, 0.0)?;
+    let neg_min = b.push(ctx, &ctx.sub("neg_min"), FOp::Max(windows(b)), vec![nx], vec![rows, 1])?;
+    let floor = scale_shift(b, ctx, &ctx.sub("floor"), neg_min, -1.0, -1.0)?;
+    let rank_w: Vec<f64> = (0..rows * n).map(|f| (n - f % n) as f64).collect();
+    let (mut vals, mut idxs) = (vec![], vec![]);
+    let mut cur = x;
+    for t in 0..k {
+        let p = |w: &str| ctx.sub(&format!("pass{t}/{w}"));
+        let m = b.push(ctx, &p("max"), FOp::Max(windows(b)), vec![cur], vec![rows, 1])?;
+        let d = weighted_sum(b, ctx, &p("minus_max"), cur, 1.0, m, -1.0, flat.clone())?;
+        let e = step(b, ctx, &p("is_max"), d, true)?;
+        let g = combine(b, ctx, &p("rank"), &[(e, &rank_w)], &[0.0])?;
+        let gm = b.push(ctx, &p("best"), FOp::Max(windows(b)), vec![g], vec![rows, 1])?;
+        let idx = scale_shift(b, ctx, &p("index"), gm, -1.0, n as f64)?;
+        vals.push(m);
+        idxs.push(idx);
+        if t + 1 < k {
+            let eq = one_hot_eq(b, ctx, idx, n)?;
+            let eq = b.push(ctx, &p("onehot"), FOp::Reshape, vec![eq], flat.clone())?;
+            let gap = weighted_sum(b, ctx, &p("gap"), floor, 1.0, cur, -1.0, flat.clone())?;
+            let drop = crate::frontend::ops::elementwise::product(b, ctx, &p("drop"), eq, gap, flat.clone())?;
+            cur = weighted_sum(b, ctx, &p("rest"), cur, 1.0, drop, 1.0, flat.clone())?;
+        }
+    }
+    let mut out = s.clone();
+    out[axis] = k;
+    // Interleave: row r, pass t -> r*k + t.
+    let map: Vec<u32> = (0..rows).flat_map(|r| (0..k).map(move |t| (t * rows + r) as u32)).collect();
+    let v = b.push(ctx, &ctx.sub("values_sorted"), FOp::Gather(map.clone()), vals, out.clone())?;
+    let v = if largest { v } else { scale_shift(b, ctx, &ctx.sub("values"), v, -1.0, 0.0)? };
+    let i = b.push(ctx, &ctx.sub("indices"), FOp::Gather(map), idxs, out)?;
+    Ok(vec![v, i])
+}

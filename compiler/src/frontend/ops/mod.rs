@@ -113,6 +113,7 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "GatherND" => compare::gather_nd,
         "ScatterElements" => compare::scatter_elements,
         "ScatterND" => compare::scatter_nd,
+        "TopK" => compare::top_k,
         "Trilu" => movement::trilu,
         "Split" => movement::split,
         "Resize" | "Upsample" => movement::resize,
