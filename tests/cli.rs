@@ -124,11 +124,11 @@ fn malformed_truncated_and_unsupported_models() {
     fails(&zkinfer(&["compile", s(&d.join("missing.onnx")), "-o", s(&out)], &cache), "missing.onnx");
     assert!(!out.join("program.bin").exists(), "no half-written artifact");
     if let Some(corpus) = corpus() {
-        // ScatterElements is not supported: named with its node.
-        let m = corpus.join("ezkl/scatter_elements/model.onnx");
-        fails(&zkinfer(&["compile", s(&m), "-o", s(&out)], &cache), "ScatterElements");
+        // NonZero (a data-dependent output shape) is not supported: named with its node.
+        let m = corpus.join("ezkl/hierarchical_risk/model.onnx");
+        fails(&zkinfer(&["compile", s(&m), "-o", s(&out)], &cache), "NonZero");
         let insp = ok(&zkinfer(&["inspect", s(&m)], &cache));
-        assert!(insp.contains("ScatterElements"), "{insp}");
+        assert!(insp.contains("NonZero"), "{insp}");
     }
     fails(&zkinfer(&["setup", s(&d.join("nothing"))], &cache), "compile the model first");
     fails(&zkinfer(&["verify", s(&d.join("nothing")), s(&d.join("p.json"))], &cache), "");
@@ -234,7 +234,7 @@ fn coverage_report() {
     let d = tmp("cli-coverage");
     let root = d.join("corpus");
     for (src, dst) in
-        [("ezkl/1l_mlp", "a/1l_mlp"), ("onnx-node/test_leakyrelu", "a/leaky"), ("ezkl/gather_nd", "b/gnd")]
+        [("ezkl/1l_mlp", "a/1l_mlp"), ("onnx-node/test_leakyrelu", "a/leaky"), ("ezkl/hierarchical_risk", "b/risk")]
     {
         let to = root.join(dst);
         std::fs::create_dir_all(&to).unwrap();
@@ -256,26 +256,26 @@ fn coverage_report() {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = v.as_array().unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r["model"].as_str().unwrap()).collect();
-    assert_eq!(names, ["a/1l_mlp", "a/leaky", "b/broken", "b/gnd"]);
+    assert_eq!(names, ["a/1l_mlp", "a/leaky", "b/broken", "b/risk"]);
     for r in rows {
         for key in ["model", "passed", "reason", "k", "rows", "max_abs_error", "output_range"] {
             assert!(r.get(key).is_some(), "{key} missing in {r}");
         }
     }
-    let (mlp, broken, gnd) = (&rows[0], &rows[2], &rows[3]);
+    let (mlp, broken, risk) = (&rows[0], &rows[2], &rows[3]);
     assert_eq!(mlp["passed"], true);
     assert!(mlp["reason"].is_null());
     assert!(mlp["k"].as_u64().unwrap() > 0 && mlp["rows"].as_u64().unwrap() > 0);
     assert!(mlp["max_abs_error"].as_f64().unwrap() <= 0.01 * mlp["output_range"].as_f64().unwrap());
     assert_eq!(rows[1]["passed"], true);
-    assert_eq!(gnd["passed"], false);
-    assert_eq!(gnd["reason"], "unsupported: GatherND");
-    assert!(gnd["k"].is_null() && gnd["max_abs_error"].is_null());
+    assert_eq!(risk["passed"], false);
+    assert_eq!(risk["reason"], "unsupported: NonZero");
+    assert!(risk["k"].is_null() && risk["max_abs_error"].is_null());
     assert_eq!(broken["passed"], false);
     assert!(broken["reason"].as_str().unwrap().contains("cannot decode ONNX model"), "{broken}");
     let report = std::fs::read_to_string(&md).unwrap();
     assert!(report.contains("| a | 2 | 2 | 100.0 |") && report.contains("| b | 0 | 2 | 0.0 |"), "{report}");
-    assert!(report.contains("| b/gnd | unsupported: GatherND |"), "{report}");
+    assert!(report.contains("| b/risk | unsupported: NonZero |"), "{report}");
     // A missing folder is a clear error.
     fails(&zkinfer(&["coverage", s(&d.join("nope")), "-o", s(&md)], &cache), "is not a folder");
 }
