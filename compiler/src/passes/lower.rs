@@ -51,6 +51,8 @@ struct Lowerer<'g> {
     ranges: &'g [Option<(f64, f64)>],
     /// Entry budget of function tables ([`table_bits`]).
     table_bits: u32,
+    /// The table of each function met so far: every node applying it shares it.
+    plans: Vec<(Func, TablePlan)>,
 }
 
 /// Most entries of one function table: 2^12, up to 2^16 for large programs
@@ -303,9 +305,15 @@ impl<'g> Lowerer<'g> {
         let node = &self.g.nodes[v];
         let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
         let input = self.value(node.inputs[0])?;
-        let (a, b) = self.func_domain(f);
-        let act = (-(1i64 << self.range_bits), (1i64 << self.range_bits) - 1);
-        let plan = table_plan(f, s, (a, b), act, self.table_bits);
+        let plan = match self.plans.iter().find(|(g, _)| *g == f) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let act = (-(1i64 << self.range_bits), (1i64 << self.range_bits) - 1);
+                let p = table_plan(f, s, self.func_domain(f), act, self.table_bits);
+                self.plans.push((f, p.clone()));
+                p
+            }
+        };
         let x = if plan.shift == 0 {
             input
         } else {
@@ -393,6 +401,14 @@ impl<'g> Lowerer<'g> {
     }
 }
 
+/// The program's input specs (parameter inputs keep their bound values).
+pub fn input_specs(g: &Graph) -> Vec<InputSpec> {
+    g.inputs
+        .iter()
+        .map(|i| InputSpec { name: i.name.clone(), shape: i.shape.clone(), bound: i.bound.clone() })
+        .collect()
+}
+
 /// Lowers `g`; `ranges` are the calibrated `(min, max)` of each value (empty
 /// without calibration), which size function tables.
 pub fn lower(
@@ -407,6 +423,7 @@ pub fn lower(
         g,
         ranges,
         table_bits: table_bits(g),
+        plans: vec![],
         weight_bits,
         s: quant.scale_bits,
         range_bits: quant.range_bits,
@@ -427,11 +444,7 @@ pub fn lower(
         format_version: ir::FORMAT_VERSION,
         name: name.to_string(),
         quant,
-        inputs: g
-            .inputs
-            .iter()
-            .map(|i| InputSpec { name: i.name.clone(), shape: i.shape.clone(), bound: i.bound.clone() })
-            .collect(),
+        inputs: input_specs(g),
         nodes: l.nodes,
         outputs,
         input_visibility: vis.input,

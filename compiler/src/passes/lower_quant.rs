@@ -44,8 +44,8 @@
 use std::collections::HashMap;
 
 use ir::{
-    Activation, GatherOp, InputSpec, LinearOp, MaxOp, Node, Op, OutputDequant, OutputSpec, Program, QuantSettings,
-    RequantOp, ZERO_SRC,
+    Activation, GatherOp, LinearOp, MaxOp, Node, Op, OutputDequant, OutputSpec, Program, QuantSettings, RequantOp,
+    ZERO_SRC,
 };
 
 use crate::error::{CompileError, Result};
@@ -869,11 +869,7 @@ pub fn lower(g: &Graph, name: &str, vis: &Visibilities) -> Result<Program> {
         format_version: ir::FORMAT_VERSION,
         name: name.to_string(),
         quant: QuantSettings { scale_bits: input_bits, range_bits },
-        inputs: g
-            .inputs
-            .iter()
-            .map(|i| InputSpec { name: i.name.clone(), shape: i.shape.clone(), bound: i.bound.clone() })
-            .collect(),
+        inputs: super::lower::input_specs(g),
         nodes: l.nodes,
         outputs,
         input_visibility: vis.input,
@@ -884,6 +880,7 @@ pub fn lower(g: &Graph, name: &str, vis: &Visibilities) -> Result<Program> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ir::InputSpec;
 
     /// `half_even` built from half-up requants equals round-half-to-even (plus
     /// the extra offset, then the activation) for every input in a range.

@@ -17,7 +17,7 @@ use crate::frontend::graph::{Affine, Contract, FOp, Terms, ValueId, Windows};
 use crate::frontend::index::{broadcast_map, broadcast_shapes, norm_axis, numel};
 use crate::frontend::ops::activation::{combine, scale_shift};
 use crate::frontend::ops::elementwise::weighted_sum;
-use crate::frontend::ops::reduce::reduction;
+use crate::frontend::ops::reduce::{max_of, reduction};
 use crate::frontend::tensor::Tensor;
 use crate::frontend::{Builder, NodeCtx};
 
@@ -571,29 +571,21 @@ pub fn top_k(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let flat = vec![rows, n];
     let x = b.push(ctx, &ctx.sub("rows"), FOp::Reshape, vec![x0], flat.clone())?;
     let x = if largest { x } else { scale_shift(b, ctx, &ctx.sub("neg"), x, -1.0, 0.0)? };
-    let windows = |b: &Builder| {
-        let _ = b;
-        let mut w = Windows { row_ptr: vec![0], cols: vec![] };
-        for r in 0..rows {
-            w.cols.extend((0..n).map(|j| (r * n + j) as u32));
-            w.row_ptr.push(w.cols.len() as u32);
-        }
-        w
-    };
+    let rowwise = reduction(&flat, &[false, true], true);
     // Row minimum minus one: below every element, so a chosen one never returns.
     let nx = scale_shift(b, ctx, &ctx.sub("negx"), x, -1.0, 0.0)?;
-    let neg_min = b.push(ctx, &ctx.sub("neg_min"), FOp::Max(windows(b)), vec![nx], vec![rows, 1])?;
+    let neg_min = max_of(b, ctx, &ctx.sub("neg_min"), nx, &rowwise)?;
     let floor = scale_shift(b, ctx, &ctx.sub("floor"), neg_min, -1.0, -1.0)?;
     let rank_w: Vec<f64> = (0..rows * n).map(|f| (n - f % n) as f64).collect();
     let (mut vals, mut idxs) = (vec![], vec![]);
     let mut cur = x;
     for t in 0..k {
         let p = |w: &str| ctx.sub(&format!("pass{t}/{w}"));
-        let m = b.push(ctx, &p("max"), FOp::Max(windows(b)), vec![cur], vec![rows, 1])?;
+        let m = max_of(b, ctx, &p("max"), cur, &rowwise)?;
         let d = weighted_sum(b, ctx, &p("minus_max"), cur, 1.0, m, -1.0, flat.clone())?;
         let e = step(b, ctx, &p("is_max"), d, true)?;
         let g = combine(b, ctx, &p("rank"), &[(e, &rank_w)], &[0.0])?;
-        let gm = b.push(ctx, &p("best"), FOp::Max(windows(b)), vec![g], vec![rows, 1])?;
+        let gm = max_of(b, ctx, &p("best"), g, &rowwise)?;
         let idx = scale_shift(b, ctx, &p("index"), gm, -1.0, n as f64)?;
         vals.push(m);
         idxs.push(idx);

@@ -14,9 +14,10 @@
 
 use crate::error::Result;
 use crate::frontend::func::Func;
-use crate::frontend::graph::{Affine, FOp, ValueId, Windows};
-use crate::frontend::index::{broadcast_map, for_each_index, norm_axis, numel, strides};
+use crate::frontend::graph::{Affine, FOp, ValueId};
+use crate::frontend::index::{broadcast_map, norm_axis, numel};
 use crate::frontend::ops::elementwise::{product, weighted_sum};
+use crate::frontend::ops::reduce::{axes_mask, max_of, reduction, sum_like};
 use crate::frontend::{Builder, NodeCtx};
 
 /// `f(x)` elementwise.
@@ -140,50 +141,25 @@ pub fn divide(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, y: ValueId
     product(b, ctx, name, x, r, out)
 }
 
-/// Windows (flat input indices) of a reduction over `axes`, and the
-/// keepdims output shape.
-pub fn reduce_windows(shape: &[usize], axes: &[usize]) -> (Vec<usize>, Vec<Vec<u32>>) {
-    let out: Vec<usize> = shape.iter().enumerate().map(|(d, &n)| if axes.contains(&d) { 1 } else { n }).collect();
-    let red: Vec<usize> = shape.iter().enumerate().map(|(d, &n)| if axes.contains(&d) { n } else { 1 }).collect();
-    let st = strides(shape);
-    let mut windows = Vec::with_capacity(numel(&out));
-    for_each_index(&out, |o| {
-        let base: usize = o.iter().zip(&st).map(|(i, s)| i * s).sum();
-        let mut w = Vec::with_capacity(numel(&red));
-        for_each_index(&red, |r| w.push((base + r.iter().zip(&st).map(|(i, s)| i * s).sum::<usize>()) as u32));
-        windows.push(w);
-    });
-    (out, windows)
-}
-
 /// Max over `axes` (keepdims).
 pub fn reduce_max(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, axes: &[usize]) -> Result<ValueId> {
-    let (out, windows) = reduce_windows(b.shape(x), axes);
-    let mut w = Windows { row_ptr: vec![0], cols: vec![] };
-    for win in windows {
-        w.cols.extend(win);
-        w.row_ptr.push(w.cols.len() as u32);
-    }
-    b.push(ctx, name, FOp::Max(w), vec![x], out)
+    let s = b.shape(x).to_vec();
+    let r = reduction(&s, &axes_mask(s.len(), axes), true);
+    max_of(b, ctx, name, x, &r)
 }
 
-/// `scale * sum` over `axes` (keepdims).
+/// Sum (or mean) over `axes` (keepdims).
 pub fn reduce_sum(
     b: &mut Builder,
     ctx: &NodeCtx,
     name: &str,
     x: ValueId,
     axes: &[usize],
-    scale: f64,
+    mean: bool,
 ) -> Result<ValueId> {
-    let (out, windows) = reduce_windows(b.shape(x), axes);
-    let mut a = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0.0; windows.len()] };
-    for win in windows {
-        a.weights.extend(std::iter::repeat_n(scale, win.len()));
-        a.cols.extend(win);
-        a.row_ptr.push(a.cols.len() as u32);
-    }
-    b.push(ctx, name, FOp::Affine(a), vec![x], out)
+    let s = b.shape(x).to_vec();
+    let r = reduction(&s, &axes_mask(s.len(), axes), true);
+    sum_like(b, ctx, name, x, &r, mean)
 }
 
 fn axis_attr(ctx: &NodeCtx, rank: usize, default: i64) -> Result<usize> {
@@ -219,7 +195,7 @@ pub fn softmax(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let shape = b.shape(x).to_vec();
     let axis = softmax_axis(b, ctx, shape.len())?;
     let (_, e) = shifted_exp(b, ctx, x, axis)?;
-    let s = reduce_sum(b, ctx, &ctx.sub("sum"), e, &[axis], 1.0)?;
+    let s = reduce_sum(b, ctx, &ctx.sub("sum"), e, &[axis], false)?;
     let r = func(b, ctx, &ctx.sub("reciprocal"), s, Func::Reciprocal)?;
     Ok(vec![product(b, ctx, &ctx.name, e, r, shape)?])
 }
@@ -229,7 +205,7 @@ pub fn log_softmax(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let shape = b.shape(x).to_vec();
     let axis = softmax_axis(b, ctx, shape.len())?;
     let (d, e) = shifted_exp(b, ctx, x, axis)?;
-    let s = reduce_sum(b, ctx, &ctx.sub("sum"), e, &[axis], 1.0)?;
+    let s = reduce_sum(b, ctx, &ctx.sub("sum"), e, &[axis], false)?;
     let l = func(b, ctx, &ctx.sub("log"), s, Func::Log)?;
     Ok(vec![weighted_sum(b, ctx, &ctx.name, d, 1.0, l, -1.0, shape)?])
 }
@@ -248,11 +224,10 @@ fn normalize_stats(
     if n == 0 {
         return Err(ctx.shape_err("normalizing over an empty axis"));
     }
-    let inv = 1.0 / n as f64;
-    let mean = reduce_sum(b, ctx, &ctx.sub("mean"), x, axes, inv)?;
+    let mean = reduce_sum(b, ctx, &ctx.sub("mean"), x, axes, true)?;
     let d = weighted_sum(b, ctx, &ctx.sub("centered"), x, 1.0, mean, -1.0, shape.clone())?;
     let sq = product(b, ctx, &ctx.sub("square"), d, d, shape.clone())?;
-    let var = reduce_sum(b, ctx, &ctx.sub("variance"), sq, axes, inv)?;
+    let var = reduce_sum(b, ctx, &ctx.sub("variance"), sq, axes, true)?;
     let r = func(b, ctx, &ctx.sub("rsqrt"), var, Func::Rsqrt(eps))?;
     Ok((product(b, ctx, &ctx.sub("normalized"), d, r, shape)?, mean, r))
 }
@@ -344,22 +319,4 @@ pub fn instance_norm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let mut pshape = vec![shape[1]];
     pshape.extend(std::iter::repeat_n(1, shape.len() - 2));
     Ok(vec![scale_shift(b, ctx, y, Some(ctx.input(1)?), Some(ctx.input(2)?), &pshape)?])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reduce_windows_cover_the_axes() {
-        let (out, w) = reduce_windows(&[2, 3], &[1]);
-        assert_eq!(out, vec![2, 1]);
-        assert_eq!(w, vec![vec![0, 1, 2], vec![3, 4, 5]]);
-        let (out, w) = reduce_windows(&[2, 3], &[0]);
-        assert_eq!(out, vec![1, 3]);
-        assert_eq!(w, vec![vec![0, 3], vec![1, 4], vec![2, 5]]);
-        let (out, w) = reduce_windows(&[1, 2, 2, 2], &[2, 3]);
-        assert_eq!(out, vec![1, 2, 1, 1]);
-        assert_eq!(w, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
-    }
 }

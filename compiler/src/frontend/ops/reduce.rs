@@ -33,6 +33,11 @@ pub fn reduction(shape: &[usize], reduced: &[bool], keepdims: bool) -> Reduction
     Reduction { out, windows }
 }
 
+/// Mask of the reduced axes (`axes` are in range).
+pub fn axes_mask(rank: usize, axes: &[usize]) -> Vec<bool> {
+    (0..rank).map(|d| axes.contains(&d)).collect()
+}
+
 /// Reads the node's axes and `keepdims`; `None` when the node is a no-op
 /// (empty axes with `noop_with_empty_axes`).
 fn read(b: &Builder, ctx: &NodeCtx, x: ValueId) -> Result<Option<Reduction>> {
@@ -65,7 +70,7 @@ fn identity(b: &mut Builder, ctx: &NodeCtx, x: ValueId) -> Result<Vec<ValueId>> 
     Ok(vec![b.push(ctx, &ctx.name, FOp::Reshape, vec![x], shape)?])
 }
 
-fn sum_like(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, r: &Reduction, mean: bool) -> Result<ValueId> {
+pub fn sum_like(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, r: &Reduction, mean: bool) -> Result<ValueId> {
     let mut aff = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
     for w in &r.windows {
         let wt = if mean { 1.0 / w.len().max(1) as f64 } else { 1.0 };
@@ -77,7 +82,7 @@ fn sum_like(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, r: &Reductio
     b.push(ctx, name, FOp::Affine(aff), vec![x], r.out.clone())
 }
 
-fn max_of(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, r: &Reduction) -> Result<ValueId> {
+pub fn max_of(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, r: &Reduction) -> Result<ValueId> {
     if r.windows.iter().any(|w| w.is_empty()) {
         return Err(ctx.shape_err("reducing an empty set of elements has no maximum"));
     }
@@ -172,4 +177,22 @@ pub fn reduce_l2(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let inner = crate::frontend::ops::nonlinear::func(b, ctx, &ctx.sub("sqrt"), ss, crate::frontend::func::Func::Sqrt)?;
     let shape = b.shape(inner).to_vec();
     Ok(vec![b.push(ctx, &name, FOp::Reshape, vec![inner], shape)?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduction_windows_cover_the_axes() {
+        let r = reduction(&[2, 3], &axes_mask(2, &[1]), true);
+        assert_eq!(r.out, vec![2, 1]);
+        assert_eq!(r.windows, vec![vec![0, 1, 2], vec![3, 4, 5]]);
+        let r = reduction(&[2, 3], &axes_mask(2, &[0]), true);
+        assert_eq!(r.out, vec![1, 3]);
+        assert_eq!(r.windows, vec![vec![0, 3], vec![1, 4], vec![2, 5]]);
+        let r = reduction(&[1, 2, 2, 2], &axes_mask(4, &[2, 3]), true);
+        assert_eq!(r.out, vec![1, 2, 1, 1]);
+        assert_eq!(r.windows, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
+    }
 }
