@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use circuits::{CircuitShape, CostReport};
+use circuits::{CircuitShape, CostReport, Optimize};
 use ir::{Op, Program, Visibility};
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +48,16 @@ pub struct Settings {
     pub estimated_cost: u64,
     pub shape: CircuitShape,
     pub layout_candidates: Vec<circuits::shape::Candidate>,
+    /// The planner's goal (`compile --optimize`).
+    #[serde(default)]
+    pub optimize: Optimize,
+    /// `"limbs"` (range checks by limb lookups) or `"bits"` (the gas layout:
+    /// digit blocks, no lookups).
+    #[serde(default)]
+    pub layout: String,
+    /// Commitments the verifier combines (proof and key): what verification gas grows with.
+    #[serde(default)]
+    pub commitments: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -57,7 +67,7 @@ pub struct TensorInfo {
 }
 
 impl Settings {
-    pub fn new(program: &Program, report: &CostReport, digest: &[u8; 32]) -> Self {
+    pub fn new(program: &Program, report: &CostReport, digest: &[u8; 32], optimize: Optimize) -> Self {
         let mut op_counts = BTreeMap::new();
         let mut macs = 0;
         for n in &program.nodes {
@@ -102,6 +112,9 @@ impl Settings {
             estimated_cost: report.cost,
             shape: report.shape.clone(),
             layout_candidates: report.candidates.clone(),
+            optimize,
+            layout: if report.shape.bits.is_some() { "bits" } else { "limbs" }.into(),
+            commitments: report.commitments,
         }
     }
 }

@@ -68,6 +68,28 @@ struct CompileArgs {
     input_visibility: Vis,
     #[arg(long, value_enum, default_value = "public")]
     output_visibility: Vis,
+    /// What the circuit layout minimizes: `gas` (fewest commitments: the
+    /// cheapest on-chain verification, slower proofs), `prove` (fastest
+    /// proof), or `balanced` between them.
+    #[arg(long, value_enum, default_value = "balanced")]
+    optimize: Goal,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Goal {
+    Balanced,
+    Gas,
+    Prove,
+}
+
+impl From<Goal> for circuits::Optimize {
+    fn from(g: Goal) -> Self {
+        match g {
+            Goal::Balanced => circuits::Optimize::Balanced,
+            Goal::Gas => circuits::Optimize::Gas,
+            Goal::Prove => circuits::Optimize::Prove,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -307,14 +329,17 @@ fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
 fn print_compiled(m: &pipeline::CompiledModel) {
     let s = &m.settings;
     println!(
-        "compiled {}: k={} rows={} (of {} usable) lanes={} limb_bits={} advice_columns={} fixed_columns={} lookups={} table_rows={} scale_bits={} range_bits={} macs={} instances={}",
-        s.model, s.k, s.rows, s.usable_rows, s.lanes, s.shape.limb_bits, s.advice_columns, s.fixed_columns, s.lookups, s.lookup_table_rows, s.scale_bits, s.range_bits, s.macs, s.num_instances
+        "compiled {}: k={} rows={} (of {} usable) lanes={} limb_bits={} advice_columns={} fixed_columns={} lookups={} table_rows={} scale_bits={} range_bits={} macs={} instances={} layout={} commitments={}",
+        s.model, s.k, s.rows, s.usable_rows, s.lanes, s.shape.limb_bits, s.advice_columns, s.fixed_columns, s.lookups, s.lookup_table_rows, s.scale_bits, s.range_bits, s.macs, s.num_instances, s.layout, s.commitments
     );
     let alts: Vec<String> = s
         .layout_candidates
         .iter()
         .take(5)
-        .map(|c| format!("lanes {} limb {}: k={} rows={} cost={}", c.lanes, c.limb_bits, c.k, c.rows, c.cost))
+        .map(|c| match c.layout.as_str() {
+            "bits" => format!("bits lanes {}: k={} rows={} cost={}", c.lanes, c.k, c.rows, c.cost),
+            _ => format!("lanes {} limb {}: k={} rows={} cost={}", c.lanes, c.limb_bits, c.k, c.rows, c.cost),
+        })
         .collect();
     println!("cheapest layouts (estimated cost): {}", alts.join("; "));
 }
@@ -335,6 +360,7 @@ struct RunMode {
     srs: SrsSource,
     backend: Backend,
     quiet: bool,
+    goal: circuits::Optimize,
 }
 
 fn run_all(
@@ -345,12 +371,12 @@ fn run_all(
     opts: CompileOptions,
     mode: RunMode,
 ) -> Result<RunSummary> {
-    let RunMode { srs, backend, quiet } = mode;
+    let RunMode { srs, backend, quiet, goal } = mode;
     backend.check()?;
     let (m, t_compile) = step("compiling", || {
         Ok(match model {
-            ModelRef::File(p) => pipeline::compile(p, &opts, out)?,
-            ModelRef::Bytes(b, name) => pipeline::compile_bytes(b, name, &opts, out)?,
+            ModelRef::File(p) => pipeline::compile_for(p, &opts, goal, out)?,
+            ModelRef::Bytes(b, name) => pipeline::compile_bytes_for(b, name, &opts, goal, out)?,
         })
     })?;
     if !quiet {
@@ -455,7 +481,8 @@ fn real_main() -> Result<()> {
     match cli.cmd {
         Cmd::Compile { model, out, args } => {
             let opts = compile_options(&args)?;
-            let (m, t) = step("compiling", || Ok(pipeline::compile(&model, &opts, &out)?))?;
+            let goal = args.optimize.into();
+            let (m, t) = step("compiling", || Ok(pipeline::compile_for(&model, &opts, goal, &out)?))?;
             print_compiled(&m);
             println!(
                 "wrote {} and {} in {:.2} s",
@@ -513,7 +540,8 @@ fn real_main() -> Result<()> {
                 None => None,
             };
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(model.file_stem().unwrap_or_default()));
-            let mode = RunMode { srs: srs_source(srs), backend: backend.into(), quiet: json };
+            let mode =
+                RunMode { srs: srs_source(srs), backend: backend.into(), quiet: json, goal: args.optimize.into() };
             let s = run_all(ModelRef::File(&model), &inputs, &out, expected, opts, mode)?;
             if json {
                 println!("{}", s.json);
@@ -618,7 +646,12 @@ fn real_main() -> Result<()> {
                 &out,
                 Some(expected),
                 opts,
-                RunMode { srs: srs_source(None), backend: Backend::Cpu, quiet: false },
+                RunMode {
+                    srs: srs_source(None),
+                    backend: Backend::Cpu,
+                    quiet: false,
+                    goal: circuits::Optimize::Balanced,
+                },
             )?;
             for l in s.lines {
                 println!("{l}");

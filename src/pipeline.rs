@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use circuits::{CircuitShape, CostReport, ModelCircuit};
+use circuits::{CircuitShape, CostReport, ModelCircuit, Optimize};
 use compiler::CompileOptions;
 use ir::{Program, Visibility};
 use prover::{artifact, keys, srs, Backend, Fr};
@@ -21,9 +21,9 @@ pub struct CompiledModel {
     pub digest: [u8; 32],
 }
 
-fn write_compiled(dir: &Path, program: Program, report: CostReport) -> Result<CompiledModel, Error> {
+fn write_compiled(dir: &Path, program: Program, report: CostReport, goal: Optimize) -> Result<CompiledModel, Error> {
     let digest = keys::digest(&program, &report.shape);
-    let settings = Settings::new(&program, &report, &digest);
+    let settings = Settings::new(&program, &report, &digest, goal);
     let json = serde_json::to_vec_pretty(&settings).expect("settings serialize");
     // Keys of an earlier compile would no longer match: remove them first.
     for stale in [artifacts::PK, artifacts::VK, artifacts::SRS] {
@@ -34,18 +34,41 @@ fn write_compiled(dir: &Path, program: Program, report: CostReport) -> Result<Co
     Ok(CompiledModel { dir: dir.into(), program: Arc::new(program), shape: report.shape, settings, digest })
 }
 
-/// Compiles an ONNX file into `out_dir` (program.bin, settings.json).
+/// Compiles an ONNX file into `out_dir` (program.bin, settings.json), with
+/// the planner's balanced goal.
 pub fn compile(model: &Path, opts: &CompileOptions, out_dir: &Path) -> Result<CompiledModel, Error> {
+    compile_for(model, opts, Optimize::Balanced, out_dir)
+}
+
+/// [`compile`] with the planner's goal: `Gas` for the cheapest on-chain
+/// verification, `Prove` for the fastest proof.
+pub fn compile_for(
+    model: &Path,
+    opts: &CompileOptions,
+    goal: Optimize,
+    out_dir: &Path,
+) -> Result<CompiledModel, Error> {
     let program = compiler::compile_file(model, opts)?;
-    let report = circuits::plan(&program)?;
-    write_compiled(out_dir, program, report)
+    let report = circuits::plan_for(&program, goal)?;
+    write_compiled(out_dir, program, report, goal)
 }
 
 /// Compiles ONNX bytes (e.g. an embedded example) into `out_dir`.
 pub fn compile_bytes(model: &[u8], name: &str, opts: &CompileOptions, out_dir: &Path) -> Result<CompiledModel, Error> {
+    compile_bytes_for(model, name, opts, Optimize::Balanced, out_dir)
+}
+
+/// [`compile_bytes`] with the planner's goal.
+pub fn compile_bytes_for(
+    model: &[u8],
+    name: &str,
+    opts: &CompileOptions,
+    goal: Optimize,
+    out_dir: &Path,
+) -> Result<CompiledModel, Error> {
     let program = compiler::compile_bytes(model, name, opts)?;
-    let report = circuits::plan(&program)?;
-    write_compiled(out_dir, program, report)
+    let report = circuits::plan_for(&program, goal)?;
+    write_compiled(out_dir, program, report, goal)
 }
 
 /// Loads a compiled model from its folder.

@@ -75,7 +75,11 @@ impl ModelCircuit {
         let sel = Selectors {
             linear: chips::linear::configure(meta, &cols),
             bilinear: shape.bilinear.then(|| chips::bilinear::configure(meta, &cols)),
-            range: chips::range::configure(meta, &cols, shape.range_bits, shape.limb_bits, shape.tables),
+            range: shape
+                .bits
+                .is_none()
+                .then(|| chips::range::configure(meta, &cols, shape.range_bits, shape.limb_bits, shape.tables)),
+            bits: shape.bits.map(|layout| chips::bits::configure(meta, &cols, layout)),
         };
         ModelConfig { cols, sel, shape: shape.clone() }
     }
@@ -104,19 +108,21 @@ impl Circuit<Fr> for ModelCircuit {
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
         let (program, trace) = (&self.program, &self.trace);
-        let functions = table::function_tables(program);
-        table::assign_table(&mut layouter, &config.cols, config.shape.limb_bits, &functions)?;
+        if config.shape.bits.is_none() {
+            let functions = table::function_tables(program);
+            table::assign_table(&mut layouter, &config.cols, config.shape.limb_bits, &functions)?;
+        }
         let public = layouter.assign_region(
             || "model",
             |mut region| {
-                let zero = region.assign_advice_from_constant(|| "zero", config.cols.acc, 0, Fr::zero())?.cell();
+                let (zero, first_row) = layout::zero_cell(&mut region, &config, self.witness)?;
                 let mut ctx = Ctx::new(
                     &mut region,
                     &config.cols,
                     &config.sel,
                     (config.shape.limb_bits, config.shape.range_bits),
                     zero,
-                    1,
+                    first_row,
                     self.witness,
                     &self.tamper,
                 );

@@ -19,6 +19,11 @@ use crate::{field::Fr, shape::CircuitShape};
 /// - `bias`: first-row bias of a dot product; a requant's rounding offset.
 /// - `cont`: 1 where a dot product continues the previous row's sum.
 /// - `tag[i]`: bit width of remainder limb `i` on this row (0 = unused).
+///
+/// The gas layout ([`RangeLayout::Bits`](crate::shape::RangeLayout)) has only
+/// the dot lanes, `acc` (also the digits' running sums), `w`, `bias`, `cont`
+/// and the instance: no limb or tag columns, no table, no constants column
+/// (its zero cell comes from an empty dot-product row). See `chips::bits`.
 #[derive(Clone, Debug)]
 pub struct Columns {
     /// Dot-product lanes: `x[..lanes]`, `b[..lanes]`, `w[..lanes]`.
@@ -32,18 +37,22 @@ pub struct Columns {
     pub bias: Column<Fixed>,
     pub cont: Column<Fixed>,
     pub tag: Vec<Column<Fixed>>,
-    pub constants: Column<Fixed>,
+    /// Limb layout only (the zero cell is a constant there).
+    pub constants: Option<Column<Fixed>>,
     pub instance: Column<Instance>,
-    pub table: [TableColumn; 3],
+    /// Limb layout only.
+    pub table: Option<[TableColumn; 3]>,
 }
 
-/// Fewest dot lanes: range rows read `w[0]`, `w[1]` and copy into `x[0]`, `x[2]`.
+/// Fewest dot lanes of the limb layout: range rows read `w[0]`, `w[1]` and
+/// copy into `x[0]`, `x[2]`. The gas layout needs one.
 pub const MIN_LANES: usize = 3;
 
 impl Columns {
     pub fn configure(meta: &mut ConstraintSystem<Fr>, shape: &CircuitShape) -> Self {
-        let lanes = shape.lanes.max(MIN_LANES);
-        let width = lanes.max(4 + shape.q_limbs + shape.r_limbs);
+        let limbs = shape.bits.is_none();
+        let lanes = if limbs { shape.lanes.max(MIN_LANES) } else { shape.lanes.max(1) };
+        let width = if limbs { lanes.max(4 + shape.q_limbs + shape.r_limbs) } else { lanes };
         let x: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         let b: Vec<_> = if shape.bilinear { (0..lanes).map(|_| meta.advice_column()).collect() } else { vec![] };
         let acc = meta.advice_column();
@@ -54,16 +63,19 @@ impl Columns {
         let w: Vec<_> = (0..lanes).map(|_| meta.fixed_column()).collect();
         let bias = meta.fixed_column();
         let cont = meta.fixed_column();
-        let tag = (0..shape.r_limbs).map(|_| meta.fixed_column()).collect();
-        let constants = meta.fixed_column();
-        meta.enable_constant(constants);
+        let tag = if limbs { (0..shape.r_limbs).map(|_| meta.fixed_column()).collect() } else { vec![] };
+        let constants = limbs.then(|| {
+            let c = meta.fixed_column();
+            meta.enable_constant(c);
+            c
+        });
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let table = [meta.lookup_table_column(), meta.lookup_table_column(), meta.lookup_table_column()];
+        let table = limbs.then(|| [meta.lookup_table_column(), meta.lookup_table_column(), meta.lookup_table_column()]);
         Columns {
             lanes,
-            q_limbs: shape.q_limbs,
-            r_limbs: shape.r_limbs,
+            q_limbs: if limbs { shape.q_limbs } else { 0 },
+            r_limbs: if limbs { shape.r_limbs } else { 0 },
             x,
             b,
             acc,

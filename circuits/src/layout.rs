@@ -8,7 +8,7 @@ use halo2_proofs::{
 use ir::{Activation, Op, Program, Trace};
 
 use crate::{
-    chips::{self, Selectors},
+    chips::{self, bits::BitsLayout, Selectors},
     columns::Columns,
     field::{fe, Fr},
     Tamper, TamperTarget,
@@ -73,6 +73,11 @@ impl<'a, 'r> Ctx<'a, 'r> {
         self.region.assign_advice(col, row, value).cell()
     }
 
+    pub fn advice_fe(&mut self, col: Column<Advice>, row: usize, v: Fr) -> Cell {
+        let value = if self.witness { Value::known(v) } else { Value::unknown() };
+        self.region.assign_advice(col, row, value).cell()
+    }
+
     /// Assigns `v` and constrains it equal to `src` (a copy through the permutation).
     pub fn copy(&mut self, col: Column<Advice>, row: usize, v: i64, src: Cell) -> Cell {
         let cell = self.advice(col, row, v);
@@ -96,6 +101,31 @@ impl<'a, 'r> Ctx<'a, 'r> {
             None => Ok(self.row),
         }
     }
+}
+
+/// The cell every constant 0 is copied from, and the first free row. Limb
+/// layout: row 0 of `acc`, fixed by the constants column. Gas layout (no
+/// constants column): row 1 is an empty dot-product row, `acc = 0*acc[-1] + 0`
+/// (row 0, which that row reads, is a filler).
+pub fn zero_cell(
+    region: &mut Region<'_, Fr>,
+    config: &crate::circuit::ModelConfig,
+    witness: bool,
+) -> Result<(Cell, usize), Error> {
+    let cols = &config.cols;
+    if config.shape.bits.is_none() {
+        let zero = region.assign_advice_from_constant(|| "zero", cols.acc, 0, Fr::zero())?.cell();
+        return Ok((zero, 1));
+    }
+    let v = if witness { Value::known(Fr::zero()) } else { Value::unknown() };
+    for row in 0..2 {
+        for c in cols.x.iter().chain(&cols.b).chain(std::iter::once(&cols.acc)) {
+            region.assign_advice(*c, row, v);
+        }
+    }
+    config.sel.linear.enable(region, 1)?;
+    let zero = region.assign_advice(cols.acc, 1, v).cell();
+    Ok((zero, 2))
 }
 
 /// Cells of every node, and the cells of public instances in instance order.
@@ -180,6 +210,16 @@ pub fn zero_masks(program: &Program) -> Vec<Vec<bool>> {
     masks
 }
 
+/// The largest requant shift of the program (0 without requants).
+pub fn max_shift(program: &Program) -> u32 {
+    program
+        .nodes
+        .iter()
+        .filter_map(|n| if let Op::Requant(r) = &n.op { Some(r.shift) } else { None })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Remainder limb columns the program's requants need with `limb_bits`-bit limbs.
 pub fn r_limbs_needed(program: &Program, limb_bits: u32) -> usize {
     program
@@ -193,21 +233,23 @@ pub fn r_limbs_needed(program: &Program, limb_bits: u32) -> usize {
         .unwrap_or(0)
 }
 
-/// Rows the program takes with `lanes` lanes (excluding the zero row);
-/// `masks` is [`zero_masks`] of the program.
-pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize) -> usize {
+/// Rows the program takes with `lanes` lanes (excluding the zero rows);
+/// `masks` is [`zero_masks`] of the program; `bits` is the gas layout's
+/// block heights (`None`: the limb layout, one row per range check).
+pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize, bits: Option<BitsLayout>) -> usize {
+    let (req_rows, max_rows) = bits.map_or((1, 1), |b| (b.requant_rows(), b.max_rows()));
     program
         .nodes
         .iter()
         .map(|node| match &node.op {
-            Op::Input { .. } => node.len(),
+            Op::Input { .. } => node.len() * req_rows,
             Op::Linear(op) => {
                 let src: Vec<bool> = op.inputs.iter().flat_map(|&v| masks[v].iter().copied()).collect();
                 chips::linear::rows(op, lanes, |c| src[c])
             }
             Op::Bilinear(op) => chips::bilinear::rows(op, lanes, |c| masks[op.a][c], |c| masks[op.b][c]),
-            Op::Requant(op) => masks[op.input].iter().filter(|z| !**z).count(),
-            Op::Max(op) => chips::max::rows(op),
+            Op::Requant(op) => masks[op.input].iter().filter(|z| !**z).count() * req_rows,
+            Op::Max(op) => chips::max::rows(op) * max_rows,
             Op::Gather(_) => 0,
             Op::Table(_) => node.len(),
         })

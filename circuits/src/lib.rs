@@ -19,4 +19,4 @@ pub mod table;
 pub use circuit::{ModelCircuit, Tamper, TamperTarget};
 pub use error::CircuitError;
 pub use field::{fe, fe_to_i64, Fr};
-pub use shape::{plan, CircuitShape, CostReport};
+pub use shape::{plan, plan_for, plan_with, CircuitShape, CostReport, Layout, Optimize};

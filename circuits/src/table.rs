@@ -60,14 +60,17 @@ pub fn assign_table(
     limb_bits: u32,
     functions: &[&TableOp],
 ) -> Result<(), Error> {
+    let Some(cols) = cols.table else {
+        return Ok(()); // the gas layout has no table
+    };
     layouter.assign_table(
         || "limb table",
         |mut table| {
             let mut row = 0;
             let mut put = |tag: u64, v: u64, top: u64| -> Result<(), Error> {
-                table.assign_cell(|| "bits", cols.table[0], row, || Value::known(Fr::from(tag)))?;
-                table.assign_cell(|| "v", cols.table[1], row, || Value::known(Fr::from(v)))?;
-                table.assign_cell(|| "top", cols.table[2], row, || Value::known(Fr::from(top)))?;
+                table.assign_cell(|| "bits", cols[0], row, || Value::known(Fr::from(tag)))?;
+                table.assign_cell(|| "v", cols[1], row, || Value::known(Fr::from(v)))?;
+                table.assign_cell(|| "top", cols[2], row, || Value::known(Fr::from(top)))?;
                 row += 1;
                 Ok(())
             };
@@ -80,9 +83,9 @@ pub fn assign_table(
             for (i, t) in functions.iter().enumerate() {
                 let tag = Fr::from(FUNCTION_TAG + i as u64);
                 for (j, &y) in t.values.iter().enumerate() {
-                    table.assign_cell(|| "tag", cols.table[0], row, || Value::known(tag))?;
-                    table.assign_cell(|| "x", cols.table[1], row, || Value::known(fe(t.lo + j as i64)))?;
-                    table.assign_cell(|| "f(x)", cols.table[2], row, || Value::known(fe(y)))?;
+                    table.assign_cell(|| "tag", cols[0], row, || Value::known(tag))?;
+                    table.assign_cell(|| "x", cols[1], row, || Value::known(fe(t.lo + j as i64)))?;
+                    table.assign_cell(|| "f(x)", cols[2], row, || Value::known(fe(y)))?;
                     row += 1;
                 }
             }

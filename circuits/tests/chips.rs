@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use circuits::{plan, ModelCircuit, Tamper, TamperTarget};
+use circuits::{plan, plan_with, Layout, ModelCircuit, Optimize, Tamper, TamperTarget};
 use halo2_proofs::dev::{MockProver, VerifyFailure};
 use ir::*;
 
@@ -67,7 +67,29 @@ fn dense(inputs: Vec<usize>, n_in: usize, w: &[i64], bias: &[i64]) -> Op {
     Op::Linear(LinearOp { inputs, row_ptr, cols, weights, bias: bias.to_vec() })
 }
 
-fn run(
+/// Both circuit layouts: limb lookups, and the gas layout's digit blocks.
+const LAYOUTS: [Layout; 2] = [Layout::Limbs, Layout::Bits];
+
+fn shape_in(layout: Layout, p: &Program) -> circuits::CostReport {
+    let rep = plan_with(p, Optimize::Balanced, Some(layout)).unwrap();
+    assert_eq!(rep.shape.bits.is_some(), layout == Layout::Bits);
+    rep
+}
+
+/// `run_in` for each layout, with the failure text each must mention.
+fn each_layout(needles: [&str; 2], mut f: impl FnMut(Layout) -> Result<(), Vec<VerifyFailure>>) {
+    for (layout, needle) in LAYOUTS.into_iter().zip(needles) {
+        let r = f(layout);
+        if needle.is_empty() {
+            r.unwrap_or_else(|e| panic!("{layout:?}: {e:#?}"));
+        } else {
+            assert_fails_with(r, needle);
+        }
+    }
+}
+
+fn run_in(
+    layout: Layout,
     p: &Program,
     inputs: &[Vec<i64>],
     tamper: Vec<Tamper>,
@@ -77,7 +99,7 @@ fn run(
     let instances_honest = circuits::layout::instances(p, &trace);
     let mut trace = trace;
     edit(&mut trace);
-    let report = plan(p).unwrap();
+    let report = shape_in(layout, p);
     let mut c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace));
     c.tamper = tamper;
     let prover = MockProver::run(report.shape.k, &c, vec![instances_honest]).unwrap();
@@ -109,21 +131,22 @@ fn linear_and_requant_match_eval() {
         "exercise both relu branches: {:?}",
         t.values[r]
     );
-    run(&p, &inp, vec![], |_| {}).unwrap();
+    each_layout(["", ""], |l| run_in(l, &p, &inp, vec![], |_| {}));
 }
 
 #[test]
 fn linear_tampered_output_fails() {
     let (p, inp, l, _) = mlp();
     let t = vec![Tamper { node: l, element: 1, target: TamperTarget::Output, delta: 1 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "linear");
+    each_layout(["linear", "linear"], |lay| run_in(lay, &p, &inp, t.clone(), |_| {}));
 }
 
 #[test]
 fn requant_dishonest_quotient_fails() {
     let (p, inp, _, r) = mlp();
     let t = vec![Tamper { node: r, element: 2, target: TamperTarget::Quotient, delta: 1 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "Lookup remainder limb 0");
+    // Limbs: the remainder leaves its limb range; bits: a digit leaves 0..4.
+    each_layout(["Lookup remainder limb 0", "bits: step"], |l| run_in(l, &p, &inp, t.clone(), |_| {}));
 }
 
 #[test]
@@ -133,7 +156,7 @@ fn relu_tampered_output_fails() {
     let neg = trace.values[r].iter().position(|&v| v == 0).unwrap();
     // Pass the negative pre-activation through instead of 0.
     let t = vec![Tamper { node: r, element: neg, target: TamperTarget::Output, delta: -3 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "out = relu ? q*sign : q");
+    each_layout(["out = relu ? q*sign : q", "out = relu ? q*s : q"], |l| run_in(l, &p, &inp, t.clone(), |_| {}));
 }
 
 #[test]
@@ -150,20 +173,21 @@ fn relu_flipped_sign_fails() {
         Tamper { node: r, element: neg, target: TamperTarget::Sign, delta: 1 },
         Tamper { node: r, element: neg, target: TamperTarget::Output, delta: q },
     ];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "limb 0 (top limb of q) and sign");
+    each_layout(["limb 0 (top limb of q) and sign", "bits: "], |l| run_in(l, &p, &inp, t.clone(), |_| {}));
 }
 
 #[test]
 fn wrong_public_output_fails() {
-    let (p, inp, _, r) = mlp();
-    let trace = eval(&p, &inp).unwrap();
-    let report = plan(&p).unwrap();
-    let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace));
-    let mut inst = c.instances();
-    inst[0] += circuits::fe(1);
-    let _ = r;
-    let prover = MockProver::run(report.shape.k, &c, vec![inst]).unwrap();
-    assert!(prover.verify().is_err());
+    let (p, inp, _, _) = mlp();
+    for layout in LAYOUTS {
+        let trace = eval(&p, &inp).unwrap();
+        let report = shape_in(layout, &p);
+        let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace));
+        let mut inst = c.instances();
+        inst[0] += circuits::fe(1);
+        let prover = MockProver::run(report.shape.k, &c, vec![inst]).unwrap();
+        assert!(prover.verify().is_err(), "{layout:?}");
+    }
 }
 
 #[test]
@@ -173,15 +197,14 @@ fn input_out_of_range_is_rejected_by_eval_and_circuit() {
     assert!(matches!(eval(&p, &big), Err(IrError::OutOfRange { .. })));
     // A prover that skips the check: the input's range lookup fails.
     let ok = vec![vec![10, -20, 30, 7, -8, 16]];
-    let trace = eval(&p, &ok).unwrap();
-    let mut trace2 = trace.clone();
-    trace2.values[0][5] = 200;
-    let t2 = eval(&p, &ok).unwrap();
-    let _ = t2;
-    let report = plan(&p).unwrap();
-    let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace2));
-    let prover = MockProver::run(report.shape.k, &c, vec![c.instances()]).unwrap();
-    assert!(prover.verify().is_err());
+    let mut trace = eval(&p, &ok).unwrap();
+    trace.values[0][5] = 200;
+    for layout in LAYOUTS {
+        let report = shape_in(layout, &p);
+        let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace.clone()));
+        let prover = MockProver::run(report.shape.k, &c, vec![c.instances()]).unwrap();
+        assert!(prover.verify().is_err(), "{layout:?}");
+    }
 }
 
 /// Input(2x3) -> Gather(transpose + zero pad) -> Max(windows) and Bilinear (x*x)
@@ -217,7 +240,7 @@ fn gather_max_bilinear_match_eval() {
     let t = eval(&p, &inp).unwrap();
     assert_eq!(t.values[m], vec![12, 9, 3, 0]);
     assert_eq!(t.values[bl], vec![25, 9 * 9 + 3 * 3, 0]);
-    run(&p, &inp, vec![], |_| {}).unwrap();
+    each_layout(["", ""], |l| run_in(l, &p, &inp, vec![], |_| {}));
 }
 
 #[test]
@@ -225,42 +248,47 @@ fn max_tampered_output_fails() {
     let (p, inp, [_, m, ..]) = moves();
     // Claim the smaller candidate as the max.
     let t = vec![Tamper { node: m, element: 0, target: TamperTarget::Output, delta: -17 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "max: q = a - b");
+    each_layout(["max: q = a - b", "bits max: "], |l| run_in(l, &p, &inp, t.clone(), |_| {}));
     // ... and with the sign flipped to match the smaller candidate.
     let t = vec![
         Tamper { node: m, element: 0, target: TamperTarget::Output, delta: -17 },
         Tamper { node: m, element: 0, target: TamperTarget::Sign, delta: -1 },
     ];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "limb 0 (top limb of q) and sign");
+    each_layout(["limb 0 (top limb of q) and sign", "bits"], |l| run_in(l, &p, &inp, t.clone(), |_| {}));
     let t = vec![Tamper { node: m, element: 1, target: TamperTarget::Output, delta: 1 }];
-    assert!(run(&p, &inp, t, |_| {}).is_err());
+    for l in LAYOUTS {
+        assert!(run_in(l, &p, &inp, t.clone(), |_| {}).is_err(), "{l:?}");
+    }
 }
 
 #[test]
 fn bilinear_tampered_output_fails() {
     let (p, inp, [_, _, bl, ..]) = moves();
     let t = vec![Tamper { node: bl, element: 1, target: TamperTarget::Output, delta: 16 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), "bilinear");
+    each_layout(["bilinear", "bilinear"], |l| run_in(l, &p, &inp, t.clone(), |_| {}));
 }
 
 #[test]
 fn gather_miswired_value_fails() {
     let (p, inp, [g, ..]) = moves();
     // The consumers read a value that is not the gathered input cell.
-    assert_fails_with(run(&p, &inp, vec![], |t| t.values[g][1] += 1), "Equality constraint not satisfied");
+    let needle = "Equality constraint not satisfied";
+    each_layout([needle, needle], |l| run_in(l, &p, &inp, vec![], |t| t.values[g][1] += 1));
 }
 
 #[test]
 fn wrong_public_input_fails() {
     let (p, inp, _) = moves();
-    let trace = eval(&p, &inp).unwrap();
-    let report = plan(&p).unwrap();
-    let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace));
-    let mut inst = c.instances();
-    assert_eq!(inst.len(), 6 + 2 + 4 + 3 + 1);
-    inst[2] += circuits::fe(1);
-    let prover = MockProver::run(report.shape.k, &c, vec![inst]).unwrap();
-    assert!(prover.verify().is_err());
+    for layout in LAYOUTS {
+        let trace = eval(&p, &inp).unwrap();
+        let report = shape_in(layout, &p);
+        let c = ModelCircuit::new(Arc::new(p.clone()), report.shape.clone(), Arc::new(trace));
+        let mut inst = c.instances();
+        assert_eq!(inst.len(), 6 + 2 + 4 + 3 + 1);
+        inst[2] += circuits::fe(1);
+        let prover = MockProver::run(report.shape.k, &c, vec![inst]).unwrap();
+        assert!(prover.verify().is_err(), "{layout:?}");
+    }
 }
 
 #[test]
@@ -283,9 +311,9 @@ fn multi_limb_rescale_matches_eval_and_rejects_tamper() {
     let inp = vec![vec![30, -31, 50, -77]];
     let t = eval(&p, &inp).unwrap();
     assert_eq!(t.values[r], vec![16, -77]);
-    run(&p, &inp, vec![], |_| {}).unwrap();
+    each_layout(["", ""], |l| run_in(l, &p, &inp, vec![], |_| {}));
     let tm = vec![Tamper { node: r, element: 0, target: TamperTarget::Quotient, delta: -1 }];
-    assert!(run(&p, &inp, tm, |_| {}).is_err());
+    each_layout(["Lookup remainder limb", "bits: step"], |l| run_in(l, &p, &inp, tm.clone(), |_| {}));
 }
 
 #[test]
@@ -311,7 +339,7 @@ fn function_tables_match_eval() {
     let t = eval(&p, &inp).unwrap();
     assert_eq!(t.values[f], vec![61, -2, -3, 6, 46]);
     assert_eq!(t.values[g], vec![8, 1, 0, -3, -7]);
-    run(&p, &inp, vec![], |_| {}).unwrap();
+    run_in(Layout::Limbs, &p, &inp, vec![], |_| {}).unwrap();
 }
 
 #[test]
@@ -320,13 +348,13 @@ fn function_table_tampered_output_fails() {
     let lookup = "limb 0 (top limb of q) and sign, or function table";
     // A value that is in no table row for this x.
     let t = vec![Tamper { node: f, element: 3, target: TamperTarget::Output, delta: 1 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), lookup);
+    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), lookup);
     // g's entry for x = 3 is -3; claiming f(3) = -3 takes the other table's row: the tags differ.
     let t = vec![Tamper { node: f, element: 3, target: TamperTarget::Output, delta: -9 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), lookup);
+    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), lookup);
     // And g(0) = -3 is f's row for x = 0.
     let t = vec![Tamper { node: g, element: 2, target: TamperTarget::Output, delta: -3 }];
-    assert_fails_with(run(&p, &inp, t, |_| {}), lookup);
+    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), lookup);
 }
 
 #[test]
@@ -337,7 +365,7 @@ fn function_table_input_outside_its_domain_fails() {
     assert!(err.contains("function table input"), "{err}");
     // A prover that skips that check: x = 8 has no table row, whatever the output.
     let inp = vec![vec![-8, -1, 0, 3, 7]];
-    let r = run(&p, &inp, vec![], |t| {
+    let r = run_in(Layout::Limbs, &p, &inp, vec![], |t| {
         t.values[x][4] = 8;
         t.values[f][4] = 61;
         t.values[g][4] = -8;

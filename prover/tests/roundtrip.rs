@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use circuits::{plan, ModelCircuit};
+use circuits::{plan, plan_with, Layout, ModelCircuit, Optimize};
 use ir::*;
 use prover::{keys, srs, Fr};
 
@@ -112,19 +112,25 @@ fn prove_verify_and_reject_tampering() {
 /// (gates, lookups, column layout, planner) changes it. Update the constant
 /// only on purpose, with `ZKINFER_BLESS=1 cargo test -p prover pinned` and a
 /// note in the commit of what changed in the circuit.
+/// Both layouts are pinned: the limb layout and the gas layout (`chips::bits`).
 #[test]
 fn pinned_verifying_key() {
-    const PINNED: &str = "0x2b27152c72803541f502f711e6233009058e0703a12f3f94216d315d38fc90c1";
+    const PINNED: [(Layout, &str); 2] = [
+        (Layout::Limbs, "0x2b27152c72803541f502f711e6233009058e0703a12f3f94216d315d38fc90c1"),
+        (Layout::Bits, "0x0e366207825ffdd6c66198e126eb2f68a8716c12462e7917cdb9a867e1449892"),
+    ];
     let p = Arc::new(program(10));
-    let rep = plan(&p).unwrap();
-    let params = srs::dev_srs(rep.shape.k);
-    let k = keys::keygen(&params, p.clone(), &rep.shape).unwrap();
-    let repr = prover::artifact::fr_to_hex(&k.vk().transcript_repr());
-    if std::env::var_os("ZKINFER_BLESS").is_some() {
-        println!("vk transcript repr: {repr}");
-        return;
+    for (layout, pinned) in PINNED {
+        let rep = plan_with(&p, Optimize::Balanced, Some(layout)).unwrap();
+        let params = srs::dev_srs(rep.shape.k);
+        let k = keys::keygen(&params, p.clone(), &rep.shape).unwrap();
+        let repr = prover::artifact::fr_to_hex(&k.vk().transcript_repr());
+        if std::env::var_os("ZKINFER_BLESS").is_some() {
+            println!("{layout:?} vk transcript repr: {repr}");
+            continue;
+        }
+        assert_eq!(repr, pinned, "the circuit changed ({layout:?}, shape {:?}); bless it on purpose", rep.shape);
     }
-    assert_eq!(repr, PINNED, "the circuit changed (shape {:?}); bless it on purpose", rep.shape);
 }
 
 /// The CUDA prover's proofs verify with the CPU verifier (and a tampered one

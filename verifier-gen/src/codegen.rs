@@ -64,6 +64,7 @@ struct Derived {
     active: usize,
     beta_x: usize,
     inst_eval: usize,
+    inst_num: usize,
     h_eval: usize,
     r_outer: usize,
 }
@@ -120,6 +121,7 @@ impl Plan {
             active: mem.word("1 - l_last(x) - l_blind(x)"),
             beta_x: mem.word("beta * x"),
             inst_eval: mem.word("instance evaluation"),
+            inst_num: mem.word("instance sum's numerator"),
             h_eval: mem.word("h(x)"),
             r_outer: mem.word("SHPLONK r_outer"),
         };
@@ -286,16 +288,10 @@ impl Plan {
     }
 
     fn validate(&self, e: &mut Emitter) {
-        let (pc, ic) = (self.proof_cptr, self.inst_cptr);
+        let pc = self.proof_cptr;
         e.line(
-            "// Every instance is a field element, every proof point is on the curve, every proof scalar is reduced.",
+            "// Every proof point is on the curve, every proof scalar is reduced (instances: in the instance loop).",
         );
-        e.open("");
-        e.line(format!("let end := add({ic:#x}, mul(mload({:#x}), 0x20))", self.vk.num_instances));
-        e.open(format!("for {{ let c := {ic:#x} }} lt(c, end) {{ c := add(c, 0x20) }} "));
-        e.line("if iszero(lt(calldataload(c), R)) { fail() }");
-        e.close();
-        e.close();
         e.open(format!("for {{ let c := {pc:#x} }} lt(c, {:#x}) {{ c := add(c, 0x40) }} ", pc + self.proof.points_end));
         e.line("if iszero(on_curve(calldataload(c), calldataload(add(c, 0x20)))) { fail() }");
         e.close();
@@ -392,21 +388,32 @@ impl Plan {
             }
         }
         e.close();
-        e.line("// x - omega^i for each instance row i.");
+        // One pass over the instances (each also checked to be below R) builds
+        // sum_i instance_i * omega^i / (x - omega^i) as one fraction num / den:
+        // five multiplications per instance and no memory, and den joins the
+        // batch inversion as its last slot.
+        e.line("// sum_i instance_i * omega^i / (x - omega^i) as num / den.");
         e.open("");
         e.line(format!("let x := mload({x:#x})"));
         e.line(format!("let omega := mload({:#x})", self.vk.omega));
         e.line("let w := 1");
-        e.line(format!(
-            "let end := add({:#x}, mul(mload({:#x}), 0x20))",
-            inv.at(inv.fixed_slots),
+        e.line("let num := 0");
+        e.line("let den := 1");
+        e.line(format!("let c := {:#x}", self.inst_cptr));
+        e.open(format!(
+            "for {{ let cend := add(c, mul(mload({:#x}), 0x20)) }} lt(c, cend) {{ c := add(c, 0x20) }} ",
             self.vk.num_instances
         ));
-        e.open(format!("for {{ let c := {:#x} }} lt(c, end) {{ c := add(c, 0x20) }} ", inv.at(inv.fixed_slots)));
-        e.line("mstore(c, addmod(x, sub(R, w), R))");
+        e.line("let v := calldataload(c)");
+        e.line("if iszero(lt(v, R)) { fail() }");
+        e.line("let d := addmod(x, sub(R, w), R)");
+        e.line("num := addmod(mulmod(num, d, R), mulmod(mulmod(v, w, R), den, R), R)");
+        e.line("den := mulmod(den, d, R)");
         e.line("w := mulmod(w, omega, R)");
         e.close();
-        e.line(format!("if iszero(batch_invert({:#x}, end)) {{ fail() }}", inv.base));
+        e.line(format!("mstore({:#x}, num)", self.d.inst_num));
+        e.line(format!("mstore({:#x}, den)", inv.at(inv.fixed_slots)));
+        e.line(format!("if iszero(batch_invert({:#x}, {:#x})) {{ fail() }}", inv.base, inv.at(inv.fixed_slots) + 0x20));
         e.close();
     }
 
@@ -437,21 +444,8 @@ impl Plan {
             "mstore({:#x}, addmod(1, sub(R, addmod(mload({:#x}), mulmod(lc, s, R), R)), R))",
             d.active, d.l_last
         ));
-        e.line("// sum_i instance_i * omega^i / (x - omega^i), times (x^n - 1)/n");
-        e.line(format!("let omega := mload({:#x})", self.vk.omega));
-        e.line("let w := 1");
-        e.line("s := 0");
-        e.line(format!("let c := {:#x}", self.inst_cptr));
-        e.line(format!(
-            "let end := add({:#x}, mul(mload({:#x}), 0x20))",
-            inv.at(inv.fixed_slots),
-            self.vk.num_instances
-        ));
-        e.open(format!("for {{ let p := {:#x} }} lt(p, end) {{ p := add(p, 0x20) }} ", inv.at(inv.fixed_slots)));
-        e.line("s := addmod(s, mulmod(calldataload(c), mulmod(w, mload(p), R), R), R)");
-        e.line("w := mulmod(w, omega, R)");
-        e.line("c := add(c, 0x20)");
-        e.close();
+        e.line("// sum_i instance_i * omega^i / (x - omega^i) = num / den, times (x^n - 1)/n");
+        e.line(format!("s := mulmod(mload({:#x}), mload({:#x}), R)", d.inst_num, inv.at(inv.fixed_slots)));
         e.line(format!("mstore({:#x}, mulmod(lc, s, R))", d.inst_eval));
         e.close();
     }

@@ -176,6 +176,10 @@ impl CallResult {
     }
 }
 
+/// Gas each transaction may use: far above any verifier's (mainnet's block
+/// limit is ~36M; Osaka caps a transaction at 2^24 ~ 16.8M).
+pub const TX_GAS_LIMIT: u64 = 1 << 30;
+
 impl Default for Evm {
     fn default() -> Self {
         Self::new()
@@ -190,13 +194,22 @@ impl Evm {
                 cfg.limit_contract_code_size = Some(usize::MAX);
                 cfg.limit_contract_initcode_size = Some(usize::MAX);
                 cfg.disable_nonce_check = true;
+                // Osaka's 2^24 per-transaction cap (EIP-7825) would stop the
+                // deployment of oversized reference contracts; gas is measured, not capped.
+                cfg.tx_gas_limit_cap = Some(u64::MAX);
             })
             .build_mainnet();
         Evm { inner, caller: Address::with_last_byte(0xca), nonce: 0 }
     }
 
     fn transact(&mut self, kind: TxKind, data: Vec<u8>) -> Result<ExecutionResult, GenError> {
-        let tx = TxEnv::builder().caller(self.caller).kind(kind).data(Bytes::from(data)).nonce(self.nonce).build_fill();
+        let tx = TxEnv::builder()
+            .caller(self.caller)
+            .kind(kind)
+            .data(Bytes::from(data))
+            .nonce(self.nonce)
+            .gas_limit(TX_GAS_LIMIT)
+            .build_fill();
         self.nonce += 1;
         self.inner.transact_commit(tx).map_err(|e| GenError::Evm { reason: format!("{e:?}") })
     }

@@ -4,6 +4,7 @@
 //! (`None` = the constant 0, e.g. padding, which costs no cell).
 
 pub mod bilinear;
+pub mod bits;
 pub mod gather;
 pub mod linear;
 pub mod max;
@@ -18,5 +19,8 @@ use halo2_proofs::plonk::Selector;
 pub struct Selectors {
     pub linear: Selector,
     pub bilinear: Option<Selector>,
-    pub range: range::RangeSelectors,
+    /// Limb layout: range rows with limb lookups (and function tables).
+    pub range: Option<range::RangeSelectors>,
+    /// Gas layout: range blocks of base-4 digits, no lookups.
+    pub bits: Option<bits::BitsSelectors>,
 }

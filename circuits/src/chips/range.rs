@@ -102,7 +102,7 @@ pub fn configure(
         let out = m.query_advice(c.acc, Rotation::cur());
         vec![s.clone() * (q.clone() - a + b.clone()), s * (out - b - q * sign)]
     });
-    let t = c.table;
+    let t = c.table.expect("the limb layout has a table");
     for (j, &w) in qw.iter().enumerate() {
         let col = qcol(j);
         let width = Expression::Constant(Fr::from(w as u64));
@@ -173,10 +173,13 @@ pub enum RowKind {
 
 /// Lays out one range row; returns `(cell of x or a, output cell)`.
 pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: RowKind, out: i64) -> (Cell, Cell) {
+    let Some(sel) = ctx.sel.range.clone() else {
+        return crate::chips::bits::assign_row(ctx, (node, element), kind, out);
+    };
     let lb = ctx.limb_bits;
     let (nq, nr) = (ctx.cols.q_limbs, ctx.cols.r_limbs);
     let row = ctx.next_row();
-    ctx.enable(ctx.sel.range.rng, row);
+    ctx.enable(sel.rng, row);
     let qb = q_bits(ctx.range_bits);
     let (mut q, mut r, shift) = match &kind {
         RowKind::Requant { x, shift, .. } => {
@@ -202,7 +205,7 @@ pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: 
 
     let in_cell = match &kind {
         RowKind::Requant { x: (xv, src), shift, relu } => {
-            ctx.enable(ctx.sel.range.req, row);
+            ctx.enable(sel.req, row);
             ctx.fixed(ctx.cols.bias, row, if *shift == 0 { 0 } else { 1i64 << (shift - 1) });
             ctx.fixed_fe(ctx.cols.w[0], row, pow2(*shift));
             ctx.fixed(ctx.cols.w[1], row, i64::from(*relu));
@@ -213,7 +216,7 @@ pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: 
             }
         }
         RowKind::Max { a, b } => {
-            ctx.enable(ctx.sel.range.max, row);
+            ctx.enable(sel.max, row);
             ctx.copy(ctx.cols.x[2], row, b.0, b.1);
             ctx.copy(ctx.cols.x[0], row, a.0, a.1)
         }

@@ -11,7 +11,7 @@ use crate::{
 };
 
 pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, tag: u64, src: &Cells, xv: &[i64], out: &[i64]) -> Cells {
-    let func = ctx.sel.range.func.expect("the shape enables function tables when the program has them");
+    let func = ctx.sel.range.as_ref().and_then(|r| r.func).expect("the planner enables function tables (limb layout)");
     let cols = ctx.cols;
     (0..xv.len())
         .map(|e| {

@@ -9,7 +9,7 @@ use std::{
     sync::Arc,
 };
 
-use circuits::{plan, ModelCircuit};
+use circuits::ModelCircuit;
 use halo2_proofs::{plonk::VerifyingKey, poly::kzg::commitment::ParamsKZG};
 use prover::{keys, srs, Bn256, Fr, G1Affine};
 
@@ -52,7 +52,10 @@ impl Model {
 
 /// Compiles `dir/model.onnx` (calibrated on `dir/calibration.json` when
 /// present, else on `dir/input.json`), makes keys and proves `dir/input.json`.
+/// `name` may end in `@gas`: the gas layout (`compile --optimize gas`) with
+/// public inputs, as the on-chain gas benchmark measures it.
 pub fn prove_model(name: &str, dir: &Path) -> Model {
+    let gas = name.ends_with("@gas");
     let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_else(|e| panic!("{name}: {n}: {e}"));
     let inputs = compiler::parse_input_json(&read("input.json")).unwrap();
     let mut calibration = match std::fs::read_to_string(dir.join("calibration.json")) {
@@ -60,9 +63,16 @@ pub fn prove_model(name: &str, dir: &Path) -> Model {
         Err(_) => vec![],
     };
     calibration.push(inputs.clone());
-    let opts = compiler::CompileOptions { calibration, ..Default::default() };
+    let mut opts = compiler::CompileOptions { calibration, ..Default::default() };
+    let goal = if gas {
+        opts.input_visibility = ir::Visibility::Public;
+        circuits::Optimize::Gas
+    } else {
+        circuits::Optimize::Balanced
+    };
     let program = compiler::compile_file(&dir.join("model.onnx"), &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let report = plan(&program).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let report = circuits::plan_for(&program, goal).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(report.shape.bits.is_some() || !gas, "{name}: the gas goal picks the gas layout");
     let k = report.shape.k;
     let params = srs::cached_dev_srs(&out_dir().join("srs-cache"), k).unwrap();
     let program = Arc::new(program);
