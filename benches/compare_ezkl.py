@@ -327,6 +327,19 @@ def run_zkinfer(model_dir, work):
         r["profile"] = profile_prove.profile(zk, d, inp)
     r["evm"] = evm_json([zk, "verify-evm", d, proof], "verify-evm", logs)
     r["evm_reusable"] = evm_json([zk, "verify-evm", d, proof, "--separate"], "verify-evm-separate", logs)
+    # The gas layout (`compile --optimize gas`): what on-chain users deploy.
+    g = os.path.join(work, "gas")
+    gproof = os.path.join(work, "proof-gas.json")
+    gas_layout = {"compile": measure([zk, "compile", onnx, "-o", g, "--calibrate", inp, "--optimize", "gas"] + vis,
+                                     "compile-gas", logs)}
+    gas_layout["setup"] = measure([zk, "setup", g], "setup-gas", logs)
+    gas_layout["prove"] = measure([zk, "prove", g, "--input", inp, "-o", gproof], "prove-gas", logs)
+    gs = json.load(open(os.path.join(g, "settings.json")))
+    gas_layout.update({"k": gs["k"], "layout": gs.get("layout"), "commitments": gs.get("commitments")})
+    r["gas_layout"] = gas_layout
+    r["evm_gas_layout"] = evm_json([zk, "verify-evm", g, gproof], "verify-evm-gas", logs)
+    r["evm_reusable_gas_layout"] = evm_json([zk, "verify-evm", g, gproof, "--separate"], "verify-evm-separate-gas",
+                                            logs)
     settings = json.load(open(os.path.join(d, "settings.json")))
     pf = json.load(open(proof))
     r.update({
@@ -597,17 +610,22 @@ def evm_report(results):
         vk = key == "evm_reusable"
         L.append("| model | zkinfer verify gas | zkinfer deployed bytes | zkinfer deploy gas | "
                  + ("zkinfer VK bytes | " if vk else "")
-                 + "EZKL verify gas | EZKL deployed bytes | EZKL deploy gas | verify gas zkinfer/EZKL |")
-        L.append("|---" * (8 + vk) + "|")
+                 + "EZKL verify gas | EZKL deployed bytes | EZKL deploy gas | verify gas zkinfer/EZKL | "
+                 + "`--optimize gas`: verify gas | deployed bytes | k | prove s | verify gas /EZKL |")
+        L.append("|---" * (13 + vk) + "|")
         for res in results:
             z, e = (res.get(t) or {} for t in ("zkinfer", "ezkl"))
-            ze, ee = z.get(key), e.get(key)
+            ze, ee, zg = z.get(key), e.get(key), z.get(key + "_gas_layout")
             if ze is None and "error" in z:
                 ze = {"error": "prove failed"}
             if ee is None and "error" in e:
                 ee = {"error": "prove failed"}
+            gl = z.get("gas_layout") or {}
+            gcells = [f"{gas(zg):,}" if gas(zg) else "–", f"{zg['code_size']:,}" if gas(zg) else "–",
+                      str(gl.get("k", "–")), fmt((gl.get("prove") or {}).get("wall_s"), ".2f"),
+                      fmt_ratio(ratio(gas(zg), gas(ee)))]
             L.append("| " + " | ".join([res["model"]] + cells(ze, vk) + cells(ee)
-                                       + [fmt_ratio(ratio(gas(ze), gas(ee)))]) + " |")
+                                       + [fmt_ratio(ratio(gas(ze), gas(ee)))] + gcells) + " |")
         L.append("")
     return L
 
