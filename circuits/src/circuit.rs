@@ -31,8 +31,10 @@ pub enum TamperTarget {
     Output,
     /// A range row's quotient, with the remainder adjusted so the rescale still holds.
     Quotient,
-    /// A range row's sign bit.
+    /// A range row's sign bit (a division's remainder row).
     Sign,
+    /// A division's remainder, changed alone.
+    Remainder,
 }
 
 /// A deliberate witness change, for negative tests: a cheating prover's move.
@@ -76,6 +78,7 @@ impl ModelCircuit {
             linear: chips::linear::configure(meta, &cols),
             bilinear: shape.bilinear.then(|| chips::bilinear::configure(meta, &cols)),
             range: chips::range::configure(meta, &cols, shape.range_bits, shape.limb_bits, shape.tables),
+            div: shape.div.then(|| chips::div::configure(meta, &cols)),
         };
         ModelConfig { cols, sel, shape: shape.clone() }
     }

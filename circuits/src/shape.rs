@@ -24,6 +24,9 @@ pub struct CircuitShape {
     /// the limb table's columns and its first lookup, under their own selector.
     #[serde(default)]
     pub tables: bool,
+    /// Whether the program divides (`ir::Op::Div`): adds the division gate.
+    #[serde(default)]
+    pub div: bool,
 }
 
 impl Default for CircuitShape {
@@ -37,6 +40,7 @@ impl Default for CircuitShape {
             q_limbs: 1,
             r_limbs: 1,
             tables: false,
+            div: false,
         }
     }
 }
@@ -113,6 +117,7 @@ pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
     let bilinear = program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
     let fn_rows = table::function_rows(program);
     let tables = program.nodes.iter().any(|n| matches!(n.op, Op::Table(_)));
+    let div = program.nodes.iter().any(|n| matches!(n.op, Op::Div(_)));
     let range_bits = program.quant.range_bits;
     let mut best: Option<CostReport> = None;
     let mut candidates = vec![];
@@ -124,7 +129,8 @@ pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
         let table_rows = table::table_rows(limb_bits) + fn_rows;
         for &lanes in LANE_CANDIDATES.iter() {
             let rows = *rows_by_lanes.entry(lanes).or_insert_with(|| layout::count_rows(program, &masks, lanes) + 1);
-            let mut shape = CircuitShape { k: 4, lanes, bilinear, range_bits, limb_bits, q_limbs, r_limbs, tables };
+            let mut shape =
+                CircuitShape { k: 4, lanes, bilinear, range_bits, limb_bits, q_limbs, r_limbs, tables, div };
             let cs = constraint_system(&shape);
             let blind = cs.blinding_factors() + 1;
             let need = rows.max(table_rows) + blind;

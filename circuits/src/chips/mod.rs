@@ -4,6 +4,7 @@
 //! (`None` = the constant 0, e.g. padding, which costs no cell).
 
 pub mod bilinear;
+pub mod div;
 pub mod gather;
 pub mod linear;
 pub mod max;
@@ -19,4 +20,6 @@ pub struct Selectors {
     pub linear: Selector,
     pub bilinear: Option<Selector>,
     pub range: range::RangeSelectors,
+    /// Division gate (`div.rs`), only when the program has `ir::Op::Div`.
+    pub div: Option<Selector>,
 }
