@@ -241,3 +241,64 @@ fn quantized_building_blocks_reject_tampered_witnesses() {
         assert!(run(tamper).is_err(), "{what}: tampered witness verified");
     }
 }
+
+/// The dynamic-quantization building blocks (1l_mlp_dynamic) reject a
+/// tampered witness under MockProver: the min/max of the input, both exact
+/// divisions (zero point and rounding: quotient, remainder, r >= den), the
+/// upper saturation, the integer accumulator, the pre-scaled run-time scale,
+/// the product by it, its rescale, the output.
+#[test]
+fn dynamic_quantization_rejects_tampered_witnesses() {
+    use circuits::{plan, ModelCircuit, Tamper, TamperTarget};
+    use halo2_proofs::dev::MockProver;
+    use std::sync::Arc;
+
+    let Some(corpus) = corpus() else { return };
+    let c = case(&corpus.join("quantized/1l_mlp_dynamic"));
+    let program = Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());
+    let report = plan(&program).unwrap();
+    assert!(report.shape.div);
+    let q = ir::quantize_inputs(&program, &c.inputs).unwrap();
+    let trace = Arc::new(ir::eval(&program, &q).unwrap());
+    let find = |name: &str| {
+        program.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| {
+            panic!("no node {name}: {:?}", program.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
+        })
+    };
+    let run = |tamper: Vec<Tamper>| {
+        let mut circuit = ModelCircuit::new(program.clone(), report.shape.clone(), trace.clone());
+        let inst = circuit.instances();
+        circuit.tamper = tamper;
+        MockProver::run(report.shape.k, &circuit, vec![inst]).unwrap().verify()
+    };
+    run(vec![]).expect("the honest witness verifies");
+    let t = |node: &str, element: usize, target: TamperTarget, delta: i64| Tamper {
+        node: find(node),
+        element,
+        target,
+        delta,
+    };
+    let (d, m) = ("input_QuantizeLinear", "Gemm_0_matmul_quant_output_scale_mul");
+    let at = |suffix: &str, prefix: &str| format!("{prefix}/{suffix}");
+    let out = program.outputs[0].value;
+    let cases: Vec<(&str, Vec<Tamper>)> = vec![
+        ("input maximum", vec![t(&at("max", d), 0, TamperTarget::Output, -1)]),
+        ("input minimum", vec![t(&at("neg_min", d), 0, TamperTarget::Output, 1)]),
+        ("zero point: output", vec![t(&at("zero_point", d), 0, TamperTarget::Output, 1)]),
+        ("zero point: quotient up, r < 0", vec![t(&at("zero_point", d), 0, TamperTarget::Quotient, 1)]),
+        ("zero point: quotient down, r >= den", vec![t(&at("zero_point", d), 0, TamperTarget::Quotient, -1)]),
+        ("zero point: remainder", vec![t(&at("zero_point", d), 0, TamperTarget::Remainder, 1)]),
+        ("rounding division: quotient up", vec![t(&at("round", d), 1, TamperTarget::Quotient, 1)]),
+        ("rounding division: quotient down", vec![t(&at("round", d), 2, TamperTarget::Quotient, -1)]),
+        ("rounding division: remainder sign", vec![t(&at("round", d), 1, TamperTarget::Sign, 1)]),
+        ("upper saturation", vec![t(&at("sat_relu", d), 0, TamperTarget::Output, 1)]),
+        ("integer accumulator", vec![t(&at("acc/linear", m), 1, TamperTarget::Output, 1)]),
+        ("pre-scaled run-time scale", vec![t(&at("scale/requant", m), 0, TamperTarget::Quotient, 1)]),
+        ("product by the scale", vec![t(&at("product", m), 2, TamperTarget::Output, 1)]),
+        ("rescale of the product", vec![t(&at("rescale", m), 3, TamperTarget::Quotient, -1)]),
+        ("output", vec![Tamper { node: out, element: 0, target: TamperTarget::Output, delta: 1 }]),
+    ];
+    for (what, tamper) in cases {
+        assert!(run(tamper).is_err(), "{what}: tampered witness verified");
+    }
+}
