@@ -1,12 +1,14 @@
 //! Quantized ONNX models (issue #6): the proven integers against
-//! onnxruntime's, MockProver on every static quantized corpus model, real
-//! proofs for the 1l_mlp and 3l_relu_conv_fc variants, and clear errors for
-//! forms that are not supported.
+//! onnxruntime's, MockProver on every quantized corpus model (static and
+//! dynamic), real proofs for the 1l_mlp and 3l_relu_conv_fc variants
+//! (dynamic ones included), and tampered-witness tests of the building blocks.
 //!
-//! `tests/fixtures/quantized_ort.json` holds onnxruntime's quantized tensor
-//! before the final DequantizeLinear and its float output, for each model's
-//! input.json and 7 inputs drawn by the LCG below
-//! (`scripts/quantized_ort_reference.py` made it).
+//! `tests/fixtures/quantized_ort.json` holds onnxruntime's quantized tensors
+//! (static models: before the final DequantizeLinear; dynamic models: every
+//! DynamicQuantizeLinear output and integer accumulator) and float outputs,
+//! for each model's input.json and 7 inputs drawn by
+//! `zkinfer::ort_agreement::sample` (`scripts/quantized_ort_reference.py`
+//! made it).
 
 mod common;
 
