@@ -18,6 +18,13 @@ Writes tests/fixtures/quantized_ort.json with two runs per model:
   reduce_range there), so their results depend on the CPU; reported, not
   asserted.
 
+Dynamic models (*_dynamic: DynamicQuantizeLinear -> MatMulInteger/ConvInteger
+-> Cast -> Mul(scale product) -> Add) go to "dynamic_models": onnxruntime with
+graph optimizations off, every DynamicQuantizeLinear's uint8 output ("y", by
+node name), every integer product's int32 output ("acc", by the name of the
+Mul that scales it), that Mul's scale operand ("acc_scale") and the float
+output; "fused_float" is the default session (fused integer kernels).
+
 Usage: bash scripts/pyenv.sh && .venv/bin/python scripts/quantized_ort_reference.py
 """
 import json
@@ -86,6 +93,52 @@ def decompose(model):
     return model
 
 
+def node_name(n):
+    """The node name zkinfer uses in messages and program node names."""
+    return n.name if n.name else (n.output[0] if n.output and n.output[0] else n.op_type)
+
+
+def dynamic_reference(folder):
+    model = onnx.load(os.path.join(folder, "model.onnx"))
+    consumers = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    extra = []  # (kind, key, tensor)
+    for n in model.graph.node:
+        if n.op_type == "DynamicQuantizeLinear":
+            extra.append(("y", node_name(n), n.output[0]))
+        if n.op_type in ("MatMulInteger", "ConvInteger"):
+            cast = consumers[n.output[0]][0]
+            mul = consumers[cast.output[0]][0]
+            assert cast.op_type == "Cast" and mul.op_type == "Mul", (cast.op_type, mul.op_type)
+            scale = [i for i in mul.input if i != cast.output[0]][0]
+            extra.append(("acc", node_name(mul), n.output[0]))
+            extra.append(("acc_scale", node_name(mul), scale))
+    for _, _, t in extra:
+        model.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    fused = ort.InferenceSession(os.path.join(folder, "model.onnx"), providers=["CPUExecutionProvider"])
+    base = json.load(open(os.path.join(folder, "input.json")))["input_data"][0]
+    shape = [1 if isinstance(x, str) or x is None else x for x in sess.get_inputs()[0].shape]
+    samples = [base] + [lcg_inputs(base, k) for k in range(SAMPLES)]
+    last = [key for kind, key, _ in extra if kind == "acc"][-1]
+    out = {"samples": len(samples), "last_acc": last, "float": [], "fused_float": [], "y": {}, "acc": {}, "acc_scale": {}}
+    for s in samples:
+        x = np.array(s, dtype=np.float32).reshape(shape)
+        res = sess.run(None, {sess.get_inputs()[0].name: x})
+        out["float"].append(res[0].flatten().astype(float).tolist())
+        for (kind, key, _), v in zip(extra, res[1:]):
+            v = v.flatten()
+            val = float(v[0]) if kind == "acc_scale" else v.astype(int).tolist()
+            out[kind].setdefault(key, []).append(val)
+        f = fused.run(None, {fused.get_inputs()[0].name: x})[0]
+        out["fused_float"].append(f.flatten().astype(float).tolist())
+    return out
+
+
 def main():
     result = {}
     dirs = [(d, os.path.join(CORPUS, d)) for d in sorted(os.listdir(CORPUS)) if not d.endswith("_dynamic")]
@@ -126,9 +179,16 @@ def main():
             "fused_float": fused_fs,
         }
         print(d, tensor, qs[0][:10], fused_qs[0][:10], file=sys.stderr)
+    dynamic = {}
+    for d in sorted(os.listdir(CORPUS)):
+        if d.endswith("_dynamic"):
+            dynamic[d] = dynamic_reference(os.path.join(CORPUS, d))
+            print(d, {k: v[0][:6] for k, v in dynamic[d]["y"].items()}, file=sys.stderr)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
-        json.dump({"onnxruntime": ort.__version__, "models": result}, f, separators=(",", ":"))
+        json.dump(
+            {"onnxruntime": ort.__version__, "models": result, "dynamic_models": dynamic}, f, separators=(",", ":")
+        )
         f.write("\n")
 
 

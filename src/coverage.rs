@@ -19,6 +19,7 @@ use ir::Program;
 use serde::Serialize;
 
 use crate::accuracy::{max_abs_error, AccuracyReport};
+use crate::ort_agreement::{self, Agreement, References};
 
 /// Largest relative error (over the output range) a passing model may have.
 pub const TOLERANCE: f64 = 0.01;
@@ -131,19 +132,34 @@ pub struct ModelResult {
     pub output_range: Option<f64>,
     pub relative_error: Option<f64>,
     pub seconds: f64,
+    /// Quantized models with an onnxruntime reference
+    /// ([`CoverageOptions::ort_reference`]): agreement of the quantized
+    /// tensors and float outputs, see [`crate::ort_agreement`].
+    pub quantized: Option<QuantizedFigures>,
     #[serde(skip)]
     pub outcome: Outcome,
+}
+
+/// A quantized model's agreement with onnxruntime, or why it could not be measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuantizedFigures {
+    pub agreement: Option<Agreement>,
+    pub error: Option<String>,
+    pub meets_bar: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct CoverageOptions {
     pub max_k: u32,
     pub tolerance: f64,
+    /// onnxruntime's tensors for quantized models (tests/fixtures/quantized_ort.json),
+    /// matched by folder name, and the file they came from.
+    pub ort_reference: Option<(References, String)>,
 }
 
 impl Default for CoverageOptions {
     fn default() -> Self {
-        CoverageOptions { max_k: DEFAULT_MAX_K, tolerance: TOLERANCE }
+        CoverageOptions { max_k: DEFAULT_MAX_K, tolerance: TOLERANCE, ort_reference: None }
     }
 }
 
@@ -190,10 +206,25 @@ struct Checked {
     outcome: Outcome,
     mock: Option<MockOutcome>,
     acc: Option<AccuracyReport>,
+    quantized: Option<QuantizedFigures>,
+}
+
+/// The model's agreement with onnxruntime when the reference has it.
+fn quantized_figures(dir: &Path, case: &Case, program: &Program, opts: &CoverageOptions) -> Option<QuantizedFigures> {
+    let (refs, _) = opts.ort_reference.as_ref()?;
+    let name = dir.file_name()?.to_string_lossy().into_owned();
+    let (base, expected) = (case.inputs.first()?, case.expected.first()?);
+    let r = catch_unwind(AssertUnwindSafe(|| ort_agreement::agreement(refs, &name, program, base, expected)));
+    Some(match r {
+        Ok(None) => return None,
+        Ok(Some(Ok(a))) => QuantizedFigures { meets_bar: a.meets_bar(), agreement: Some(a), error: None },
+        Ok(Some(Err(e))) => QuantizedFigures { agreement: None, error: Some(e), meets_bar: false },
+        Err(p) => QuantizedFigures { agreement: None, error: Some(panic_message(&*p)), meets_bar: false },
+    })
 }
 
 fn check(dir: &Path, opts: &CoverageOptions) -> Checked {
-    let fail = |outcome| Checked { outcome, mock: None, acc: None };
+    let fail = |outcome| Checked { outcome, mock: None, acc: None, quantized: None };
     let case = match Case::read(dir) {
         Ok(c) => c,
         Err(e) => return fail(Outcome::CompileError(format!("cannot read the test case: {e}"))),
@@ -207,20 +238,21 @@ fn check(dir: &Path, opts: &CoverageOptions) -> Checked {
         Ok(Err(e)) => return fail(Outcome::CompileError(e.to_string())),
         Err(p) => return fail(Outcome::CompileError(format!("compiler panicked: {}", panic_message(&*p)))),
     };
+    let quantized = quantized_figures(dir, &case, &program, opts);
     let mock = match catch_unwind(AssertUnwindSafe(|| mock_prove(program, &case.inputs, opts.max_k))) {
         Ok(Ok(m)) => m,
-        Ok(Err(e)) => return fail(Outcome::Failed(e)),
-        Err(p) => return fail(Outcome::Failed(format!("panicked: {}", panic_message(&*p)))),
+        Ok(Err(e)) => return Checked { quantized, ..fail(Outcome::Failed(e)) },
+        Err(p) => return Checked { quantized, ..fail(Outcome::Failed(format!("panicked: {}", panic_message(&*p)))) },
     };
     let Some(acc) = max_abs_error(&mock.outputs, &case.expected) else {
         let got: Vec<usize> = mock.outputs.iter().map(|o| o.len()).collect();
         let want: Vec<usize> = case.expected.iter().map(|o| o.len()).collect();
         let reason = format!("output sizes {got:?} differ from expected.json's {want:?}");
-        return Checked { outcome: Outcome::Failed(reason), mock: Some(mock), acc: None };
+        return Checked { outcome: Outcome::Failed(reason), mock: Some(mock), acc: None, quantized };
     };
     let ok = if case.discrete { acc.max_abs_error == 0.0 } else { acc.relative_error <= opts.tolerance };
     let outcome = if ok { Outcome::Proved } else { Outcome::Inaccurate(acc.relative_error) };
-    Checked { outcome, mock: Some(mock), acc: Some(acc) }
+    Checked { outcome, mock: Some(mock), acc: Some(acc), quantized }
 }
 
 /// Checks one model folder; `root` names it. Never panics on a bad model.
@@ -264,6 +296,7 @@ pub fn check_model(root: &Path, dir: &Path, opts: &CoverageOptions) -> ModelResu
         output_range: c.acc.as_ref().map(|a| a.output_range),
         relative_error: c.acc.as_ref().map(|a| a.relative_error),
         seconds: t.elapsed().as_secs_f64(),
+        quantized: c.quantized,
         outcome: c.outcome,
     }
 }
@@ -361,5 +394,62 @@ pub fn markdown(results: &[ModelResult], root: &str, seconds: f64, opts: &Covera
             r.seconds
         ));
     }
+    quantized_section(&mut s, results, opts);
     s
+}
+
+/// Per quantized model: quantized elements equal to onnxruntime's, max
+/// steps apart, float output error in output steps.
+fn quantized_section(s: &mut String, results: &[ModelResult], opts: &CoverageOptions) {
+    let rows: Vec<&ModelResult> = results.iter().filter(|r| r.quantized.is_some()).collect();
+    let Some((refs, path)) = &opts.ort_reference else { return };
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str(&format!(
+        "\n## Quantized models against onnxruntime\n\n\
+         Reference: `{path}` (onnxruntime {}, graph optimizations off, each ONNX op by its own kernel; \
+         made by scripts/quantized_ort_reference.py), on each model's input.json and 7 more inputs drawn \
+         uniformly over its range. *Quantized elements*: static models, the integer tensor before the final \
+         DequantizeLinear (or, with a float tail after it, the float output rounded to that DequantizeLinear's \
+         step); dynamic models, every DynamicQuantizeLinear's uint8 output, plus the int32 MatMulInteger/ConvInteger \
+         accumulators in their own column. *Output step*: the final DequantizeLinear's scale (static models) or the \
+         last accumulator's scale `y_scale * w_scale` (dynamic models; onnxruntime's value per input). \
+         *vs expected.json*: input.json only. Bar (issue #6): >= 99% equal, <= 1 step apart, float output within \
+         one step of expected.json (or no further than onnxruntime's own reference run, for the two QOperator \
+         models whose expected.json came from onnxruntime's CPU-dependent integer kernels).\n\n",
+        refs.onnxruntime
+    ));
+    s.push_str(
+        "| model | quantized elements equal | max steps apart | accumulators equal | accumulators max diff | \
+         float vs onnxruntime (steps) | float vs expected.json (steps) | onnxruntime vs expected.json (steps) | bar |\n",
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in rows {
+        let q = r.quantized.as_ref().expect("filtered");
+        match &q.agreement {
+            Some(a) => {
+                let acc = a.accumulators.as_ref();
+                s.push_str(&format!(
+                    "| {} | {}/{} ({:.2}%) | {:.3} | {} | {} | {:.3} | {:.3} | {:.3} | {} |\n",
+                    cell(&r.model),
+                    a.quantized.equal,
+                    a.quantized.elements,
+                    a.quantized.percent(),
+                    a.quantized.max_steps,
+                    acc.map(|t| format!("{}/{} ({:.2}%)", t.equal, t.elements, t.percent())).unwrap_or("–".into()),
+                    acc.map(|t| t.max_steps.to_string()).unwrap_or("–".into()),
+                    a.float_steps,
+                    a.expected_steps,
+                    a.reference_vs_expected_steps,
+                    if q.meets_bar { "met" } else { "**not met**" }
+                ));
+            }
+            None => s.push_str(&format!(
+                "| {} | error: {} | – | – | – | – | – | – | **not met** |\n",
+                cell(&r.model),
+                cell(q.error.as_deref().unwrap_or(""))
+            )),
+        }
+    }
 }

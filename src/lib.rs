@@ -15,6 +15,7 @@ pub mod artifacts;
 pub mod coverage;
 pub mod error;
 pub mod onchain;
+pub mod ort_agreement;
 pub mod pipeline;
 
 pub use accuracy::{max_abs_error, AccuracyReport};

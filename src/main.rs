@@ -210,6 +210,10 @@ enum Cmd {
         /// Largest circuit size (k) checked with MockProver; larger models are reported as errors.
         #[arg(long, value_name = "K", default_value_t = zkinfer::coverage::DEFAULT_MAX_K)]
         max_k: u32,
+        /// onnxruntime's tensors for the quantized models (agreement figures in the report);
+        /// default tests/fixtures/quantized_ort.json when it exists.
+        #[arg(long, value_name = "FILE")]
+        ort_reference: Option<PathBuf>,
     },
     /// Run the whole path on the embedded example model (an MNIST-sized MLP).
     Demo {
@@ -614,11 +618,23 @@ fn real_main() -> Result<()> {
                 println!("ok={} gas={} code_size={} deploy_gas={}", e.ok, e.gas, e.code_size, e.deploy_gas);
             }
         }
-        Cmd::Coverage { corpus, out, json, max_k } => {
+        Cmd::Coverage { corpus, out, json, max_k, ort_reference } => {
             if !corpus.is_dir() {
                 bail!("{} is not a folder", corpus.display());
             }
-            let opts = zkinfer::coverage::CoverageOptions { max_k, ..Default::default() };
+            let default_ref = PathBuf::from("tests/fixtures/quantized_ort.json");
+            let ort_reference = match ort_reference {
+                Some(p) => Some(p),
+                None => default_ref.is_file().then_some(default_ref),
+            };
+            let ort_reference = match ort_reference {
+                Some(p) => Some((
+                    zkinfer::ort_agreement::References::read(&p).map_err(|e| anyhow::anyhow!(e))?,
+                    p.display().to_string(),
+                )),
+                None => None,
+            };
+            let opts = zkinfer::coverage::CoverageOptions { max_k, ort_reference, ..Default::default() };
             let t = Instant::now();
             let results = zkinfer::coverage::run(&corpus, &opts, |i, n, r| {
                 eprintln!("[{i}/{n}] {} {} ({:.1} s)", r.model, r.status, r.seconds);

@@ -31,8 +31,10 @@ pub enum TamperTarget {
     Output,
     /// A range row's quotient, with the remainder adjusted so the rescale still holds.
     Quotient,
-    /// A range row's sign bit.
+    /// A range row's sign bit (a division's remainder row).
     Sign,
+    /// A division's remainder, changed alone.
+    Remainder,
 }
 
 /// A deliberate witness change, for negative tests: a cheating prover's move.
@@ -80,6 +82,7 @@ impl ModelCircuit {
                 .is_none()
                 .then(|| chips::range::configure(meta, &cols, shape.range_bits, shape.limb_bits, shape.tables)),
             bits: shape.bits.map(|layout| chips::bits::configure(meta, &cols, layout)),
+            div: shape.div.then(|| chips::div::configure(meta, &cols)),
         };
         ModelConfig { cols, sel, shape: shape.clone() }
     }

@@ -184,6 +184,13 @@ pub fn assign_program(ctx: &mut Ctx<'_, '_>, program: &Program, trace: &Trace) -
                 let tag = crate::table::function_tag(&functions, op);
                 chips::table::assign(ctx, i, tag, &cells[op.input], &trace.values[op.input], out)
             }
+            Op::Div(op) => chips::div::assign(
+                ctx,
+                i,
+                (&cells[op.num], &trace.values[op.num]),
+                (&cells[op.den], &trace.values[op.den]),
+                out,
+            ),
         };
         cells.push(c);
     }
@@ -252,6 +259,7 @@ pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize, bits: Op
             Op::Max(op) => chips::max::rows(op) * max_rows,
             Op::Gather(_) => 0,
             Op::Table(_) => node.len(),
+            Op::Div(_) => chips::div::rows(node.len()),
         })
         .sum()
 }

@@ -35,6 +35,9 @@ pub struct CircuitShape {
     /// are then unused. `None`: the limb layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bits: Option<BitsLayout>,
+    /// Whether the program divides (`ir::Op::Div`): adds the division gate.
+    #[serde(default)]
+    pub div: bool,
 }
 
 /// What the planner minimizes: `Balanced` weighs prover work against
@@ -72,6 +75,7 @@ impl Default for CircuitShape {
             r_limbs: 1,
             tables: false,
             bits: None,
+            div: false,
         }
     }
 }
@@ -180,6 +184,7 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
     let bilinear = program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
     let fn_rows = table::function_rows(program);
     let tables = program.nodes.iter().any(|n| matches!(n.op, Op::Table(_)));
+    let div = program.nodes.iter().any(|n| matches!(n.op, Op::Div(_)));
     let range_bits = program.quant.range_bits;
     let weight = goal.commitment_weight();
     let mut best: Option<CostReport> = None;
@@ -222,12 +227,23 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
         for &lanes in LANE_CANDIDATES.iter() {
             let rows =
                 *rows_by_lanes.entry(lanes).or_insert_with(|| layout::count_rows(program, &masks, lanes, None) + 1);
-            let shape =
-                CircuitShape { k: 4, lanes, bilinear, range_bits, limb_bits, q_limbs, r_limbs, tables, bits: None };
+            let shape = CircuitShape {
+                k: 4,
+                lanes,
+                bilinear,
+                range_bits,
+                limb_bits,
+                q_limbs,
+                r_limbs,
+                tables,
+                bits: None,
+                div,
+            };
             consider(shape, rows, table_rows, &mut candidates);
         }
     }
-    if !tables && only != Some(Layout::Limbs) {
+    // Function tables and divisions need the limb lookups.
+    if !tables && !div && only != Some(Layout::Limbs) {
         let bits = BitsLayout::new(range_bits, layout::max_shift(program));
         for &lanes in BITS_LANE_CANDIDATES.iter() {
             let rows = layout::count_rows(program, &masks, lanes, Some(bits)) + 2;
@@ -241,6 +257,7 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
                 r_limbs: 0,
                 tables,
                 bits: Some(bits),
+                div,
             };
             consider(shape, rows, 0, &mut candidates);
         }

@@ -372,3 +372,70 @@ fn function_table_input_outside_its_domain_fails() {
     });
     assert_fails_with(r, "function table");
 }
+
+/// Input nums [6], input divisor [1] (scalar, broadcast) and an elementwise
+/// divisor [6]: two `Div` nodes.
+fn divisions() -> (Program, Vec<Vec<i64>>, [usize; 4]) {
+    let mut b = B::new();
+    let n = b.input(vec![6]);
+    let d = b.input(vec![1]);
+    let e = b.input(vec![6]);
+    let q = b.push(Op::Div(DivOp { num: n, den: d }), vec![6]);
+    let q2 = b.push(Op::Div(DivOp { num: n, den: e }), vec![6]);
+    let inputs = vec![vec![100, -100, 7, -7, 0, 127], vec![7], vec![1, 3, 7, 100, 5, 127]];
+    (b.program(&[q, q2], Visibility::Private), inputs, [n, d, q, q2])
+}
+
+#[test]
+fn division_matches_eval() {
+    let (p, inp, [_, _, q, q2]) = divisions();
+    let t = eval(&p, &inp).unwrap();
+    assert_eq!(t.values[q], vec![14, -15, 1, -1, 0, 18]);
+    assert_eq!(t.values[q2], vec![100, -34, 1, -1, 0, 1]);
+    run_in(Layout::Limbs, &p, &inp, vec![], |_| {}).unwrap();
+    // Divisions use the limb lookups: even the gas goal plans the limb layout.
+    let rep = circuits::plan_for(&p, Optimize::Gas).unwrap();
+    assert!(rep.shape.div && rep.shape.bits.is_none(), "{:?}", rep.shape);
+}
+
+#[test]
+fn division_tampered_quotient_or_remainder_fails() {
+    let (p, inp, [_, _, q, q2]) = divisions();
+    // Wrong output cell.
+    let t = vec![Tamper { node: q, element: 0, target: TamperTarget::Output, delta: 1 }];
+    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), "div");
+    // Quotient one too large, remainder compensated: r < 0.
+    let t = vec![Tamper { node: q, element: 1, target: TamperTarget::Quotient, delta: 1 }];
+    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), "div");
+    // Quotient one too small, remainder compensated: r >= den.
+    let t = vec![Tamper { node: q2, element: 3, target: TamperTarget::Quotient, delta: -1 }];
+    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), "div");
+    // Remainder changed alone.
+    let t = vec![Tamper { node: q, element: 2, target: TamperTarget::Remainder, delta: 1 }];
+    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), "div");
+    // r >= den claimed in range through a lying sign bit: the limb table refuses it.
+    let t = vec![
+        Tamper { node: q, element: 0, target: TamperTarget::Quotient, delta: 1 },
+        Tamper { node: q, element: 0, target: TamperTarget::Sign, delta: 1 },
+    ];
+    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), "limb 0");
+}
+
+#[test]
+fn division_by_non_positive_is_rejected_by_eval_and_circuit() {
+    let (p, mut inp, [_, d, q, _]) = divisions();
+    inp[1] = vec![0];
+    let err = eval(&p, &inp).unwrap_err().to_string();
+    assert!(err.contains("divisor"), "{err}");
+    inp[1] = vec![-3];
+    assert!(eval(&p, &inp).unwrap_err().to_string().contains("divisor"));
+    // A prover that skips the check: no (q, r) satisfies 0 <= r < den <= 0.
+    let honest = vec![vec![100, -100, 7, -7, 0, 127], vec![7], vec![1, 3, 7, 100, 5, 127]];
+    for (den, quot) in [(0, 0), (-3, -5)] {
+        let r = run_in(Layout::Limbs, &p, &honest, vec![], |t| {
+            t.values[d][0] = den;
+            t.values[q] = vec![quot; 6];
+        });
+        assert_fails_with(r, "div");
+    }
+}

@@ -96,18 +96,70 @@ fn blocked_and_bad_axis_quantization_are_refused_by_node() {
 }
 
 #[test]
-fn float8_output_dtype_and_dynamic_quantization_are_refused_by_node() {
+fn float8_output_dtype_and_dequantize_by_a_dynamic_scale_are_refused_by_node() {
     let mut m = Model::new(21);
     m.input("x", &[1, 4]).init_tensor(scalar_f32("s", 0.05));
     m.node("QuantizeLinear", &["x", "s"], &["xq"], vec![int("output_dtype", 17)]);
     m.node("DequantizeLinear", &["xq", "s"], &["y"], vec![]).output("y");
     assert_quant_error(compile(&m.bytes()), "quantizelinear_1", "float8");
 
+    // DynamicQuantizeLinear is supported, but a DequantizeLinear by its
+    // run-time scale is not (only the MatMulInteger/ConvInteger form is).
     let mut m = Model::new(13);
     m.input("x", &[1, 4]);
     m.node("DynamicQuantizeLinear", &["x"], &["q", "s", "z"], vec![]);
     m.node("DequantizeLinear", &["q", "s", "z"], &["y"], vec![]).output("y");
-    assert_quant_error(compile(&m.bytes()), "dynamicquantizelinear_1", "dynamic quantization");
+    assert_quant_error(compile(&m.bytes()), "dequantizelinear_2", "a scale computed at run time");
+}
+
+/// x[1,4] -> DynamicQuantizeLinear -> MatMulInteger(w uint8, zero points)
+/// -> Cast -> Mul(x_scale * w_scale) -> Add(bias): the onnxruntime dynamic
+/// form. The program's float output matches the front-end's float
+/// evaluation (onnxruntime's float32 semantics) within a tiny fraction of
+/// the accumulator's step, over many inputs, and it divides (`ir::Op::Div`).
+#[test]
+fn dynamic_quantized_matmul_matches_the_float_graph_evaluation() {
+    let mut m = Model::new(13);
+    m.input("x", &[1, 4]);
+    let w: Vec<u8> = (0..12).map(|i: u32| ((i * 53 + 7) % 256) as u8).collect();
+    m.init_tensor(raw("w", 2, &[4, 3], w)).init_tensor(raw("wz", 2, &[], vec![131]));
+    m.init_tensor(scalar_f32("ws", 0.0071));
+    let b: Vec<u8> = [0.25f32, -0.5, 0.125].iter().flat_map(|x| x.to_le_bytes()).collect();
+    m.init_tensor(raw("b", 1, &[3], b));
+    m.node("DynamicQuantizeLinear", &["x"], &["q", "s", "z"], vec![]);
+    m.node("Mul", &["s", "ws"], &["sw"], vec![]);
+    m.node("MatMulInteger", &["q", "w", "z", "wz"], &["acc"], vec![]);
+    m.node("Cast", &["acc"], &["accf"], vec![int("to", 1)]);
+    m.node("Mul", &["accf", "sw"], &["mm"], vec![]);
+    m.node("Add", &["mm", "b"], &["y"], vec![]).output("y");
+    let bytes = m.bytes();
+    let p = compile(&bytes).unwrap();
+    assert!(p.nodes.iter().any(|n| matches!(n.op, ir::Op::Div(_))));
+    let mut worst: f64 = 0.0;
+    // Irregular float32 inputs (an LCG): exact ties of `x / y_scale`, where
+    // onnxruntime rounds half to even and the program half up, have
+    // probability ~2^-26 per element for such inputs.
+    let mut state: u64 = 12345;
+    for t in 0..200 {
+        let x: Vec<f64> = (0..4)
+            .map(|_| {
+                state = (1664525 * state + 1013904223) & 0xFFFF_FFFF;
+                ((state >> 8) as f64 / (1u64 << 24) as f64 - 0.4) * (0.1 + t as f64 / 20.0)
+            })
+            .map(|v| v as f32 as f64)
+            .collect();
+        let want = compiler::float_reference(&bytes, std::slice::from_ref(&x)).unwrap();
+        let q = ir::quantize_inputs(&p, std::slice::from_ref(&x)).unwrap();
+        let trace = ir::eval(&p, &q).unwrap();
+        let got = p.dequantize_output(0, &trace.values[p.outputs[0].value]);
+        // The accumulator's step: y_scale * w_scale.
+        let (mx, mn) = x.iter().fold((0f64, 0f64), |(a, b), &v| (a.max(v), b.min(v)));
+        let step = (mx - mn) / 255.0 * 0.0071;
+        for (g, w) in got.iter().zip(&want[0]) {
+            worst = worst.max((g - w).abs() / step);
+        }
+    }
+    assert!(worst < 0.5, "{worst} accumulator steps apart");
 }
 
 /// The integer program and the front-end's float evaluation (which rounds

@@ -76,6 +76,11 @@ pub fn rescale(x: i64, shift: u32) -> (i64, i64) {
     (t.div_euclid(d), t.rem_euclid(d))
 }
 
+/// Floor division `num = q * den + r`, `0 <= r < den`; `None` unless `den > 0`.
+pub fn divide(num: i64, den: i64) -> Option<(i64, i64)> {
+    (den > 0).then(|| (num.div_euclid(den), num.rem_euclid(den)))
+}
+
 pub fn activate(act: Activation, q: i64) -> i64 {
     match act {
         Activation::Identity => q,
@@ -192,6 +197,23 @@ pub fn eval(program: &Program, inputs: &[Vec<i64>]) -> Result<Trace, IrError> {
                 }
                 out
             }
+            Op::Div(d) => {
+                let (num, den) = (&values[d.num], &values[d.den]);
+                let den_max = diff_max + 1;
+                let mut out = Vec::with_capacity(num.len());
+                for (e, &n) in num.iter().enumerate() {
+                    let dv = if den.len() == num.len() { den[e] } else { den[0] };
+                    if dv < 1 || dv > den_max {
+                        return Err(out_of_range("divisor (must be positive)", e, dv, 1, den_max));
+                    }
+                    let (q, _) = divide(n, dv).expect("positive divisor");
+                    if q < lo || q > hi {
+                        return Err(out_of_range("quotient", e, q, lo, hi));
+                    }
+                    out.push(q);
+                }
+                out
+            }
         };
         debug_assert_eq!(out.len(), node.len(), "node {i} produced a wrong length");
         values.push(out);
@@ -202,6 +224,14 @@ pub fn eval(program: &Program, inputs: &[Vec<i64>]) -> Result<Trace, IrError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn divide_is_floor_division() {
+        assert_eq!(divide(7, 2), Some((3, 1)));
+        assert_eq!(divide(-7, 2), Some((-4, 1)));
+        assert_eq!(divide(5, 0), None);
+        assert_eq!(divide(5, -1), None);
+    }
 
     #[test]
     fn rescale_rounds_half_up() {

@@ -13,7 +13,7 @@ pub mod program;
 pub mod quant;
 
 pub use error::IrError;
-pub use eval::{activate, eval, quantize_inputs, rescale, Trace};
-pub use op::{Activation, BilinearOp, GatherOp, LinearOp, MaxOp, Op, RequantOp, TableOp, ZERO_SRC};
+pub use eval::{activate, divide, eval, quantize_inputs, rescale, Trace};
+pub use op::{Activation, BilinearOp, DivOp, GatherOp, LinearOp, MaxOp, Op, RequantOp, TableOp, ZERO_SRC};
 pub use program::{InputSpec, Node, OutputSpec, Program, ValueId, Visibility, FORMAT_VERSION, MAX_TABLE_LEN};
 pub use quant::{dequantize, quantize, OutputDequant, QuantSettings};

@@ -26,6 +26,8 @@ pub enum Op {
     Gather(GatherOp),
     /// Elementwise function by table lookup (Sigmoid, Exp, Tanh, ...).
     Table(TableOp),
+    /// Exact integer division by a run-time positive divisor (dynamic quantization).
+    Div(DivOp),
 }
 
 impl Op {
@@ -38,6 +40,7 @@ impl Op {
             Op::Max(_) => "max",
             Op::Gather(_) => "gather",
             Op::Table(_) => "table",
+            Op::Div(_) => "div",
         }
     }
 
@@ -51,6 +54,7 @@ impl Op {
             Op::Max(m) => vec![m.input],
             Op::Gather(g) => g.inputs.clone(),
             Op::Table(t) => vec![t.input],
+            Op::Div(d) => vec![d.num, d.den],
         }
     }
 }
@@ -159,4 +163,17 @@ impl TableOp {
     pub fn domain(&self) -> (i64, i64) {
         (self.lo, self.lo + self.values.len() as i64 - 1)
     }
+}
+
+/// Elementwise floor division by a computed divisor:
+/// `out[e] = floor(num[e] / den[d])` with `d = e` when `den` has as many
+/// elements as `num`, else `d = 0` (a scalar divisor, which `den` must then be).
+/// Every divisor must be positive and at most `2^(range_bits + 1)`, and the
+/// quotient within the activation range: the circuit constrains
+/// `num = q * den + r` with `r >= 0` and `den - 1 - r >= 0` both range-checked,
+/// so `(q, r)` is the unique floor division.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DivOp {
+    pub num: ValueId,
+    pub den: ValueId,
 }

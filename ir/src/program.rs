@@ -180,6 +180,14 @@ impl Program {
                         return Err(bad("table domain or values too large".into()));
                     }
                 }
+                Op::Div(d) => {
+                    let (ln, ld) = (self.nodes[d.num].len(), self.nodes[d.den].len());
+                    if ln != n_out || (ld != ln && ld != 1) {
+                        return Err(bad(
+                            "division operands do not match the output (divisor: same length or one)".into()
+                        ));
+                    }
+                }
                 Op::Gather(g) => {
                     if g.map.len() != n_out {
                         return Err(bad("gather map length differs from the output size".into()));

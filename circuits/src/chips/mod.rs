@@ -5,6 +5,7 @@
 
 pub mod bilinear;
 pub mod bits;
+pub mod div;
 pub mod gather;
 pub mod linear;
 pub mod max;
@@ -23,4 +24,7 @@ pub struct Selectors {
     pub range: Option<range::RangeSelectors>,
     /// Gas layout: range blocks of base-4 digits, no lookups.
     pub bits: Option<bits::BitsSelectors>,
+    /// Division gate (`div.rs`), only when the program has `ir::Op::Div`
+    /// (limb layout only: its rows are range rows).
+    pub div: Option<Selector>,
 }

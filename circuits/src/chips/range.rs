@@ -150,7 +150,7 @@ pub fn configure(
 /// Splits `v` (expected in `[0, 2^sum(widths))`) into limbs, most significant
 /// first. An out-of-range `v` leaves a top limb outside its width, which the
 /// table rejects.
-fn split(v: i64, widths: &[u32]) -> Vec<i64> {
+pub fn split(v: i64, widths: &[u32]) -> Vec<i64> {
     let mut out = vec![0; widths.len()];
     let mut rest = v;
     for (i, &w) in widths.iter().enumerate().rev() {

@@ -75,6 +75,7 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
             }
         }
         FOp::Quantize(q) => crate::frontend::ops::quant::eval_quantize(q, first()?, shape),
+        FOp::DynQuant(part) => crate::frontend::ops::quant::eval_dyn_quantize(*part, first()?, shape),
     })
 }
 

@@ -98,6 +98,17 @@ pub enum FOp {
     /// Float -> integer (QuantizeLinear and the output of the QLinear ops);
     /// DequantizeLinear is an `Affine`.
     Quantize(Quantize),
+    /// One output of DynamicQuantizeLinear (uint8, scale and zero point from
+    /// the input's run-time min/max); the three parts read the same input.
+    DynQuant(DynPart),
+}
+
+/// Which output of DynamicQuantizeLinear an [`FOp::DynQuant`] node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynPart {
+    Y,
+    Scale,
+    ZeroPoint,
 }
 
 impl FOp {
@@ -114,6 +125,7 @@ impl FOp {
             FOp::Func(f) => f.name(),
             FOp::Step { .. } => "step",
             FOp::Quantize(_) => "quantize",
+            FOp::DynQuant(_) => "dynamic_quantize",
         }
     }
 }

@@ -18,6 +18,10 @@ pub fn remap_inputs(op: &mut Op, f: impl Fn(usize) -> usize) {
         Op::Max(m) => m.input = f(m.input),
         Op::Gather(g) => g.inputs.iter_mut().for_each(|i| *i = f(*i)),
         Op::Table(t) => t.input = f(t.input),
+        Op::Div(d) => {
+            d.num = f(d.num);
+            d.den = f(d.den);
+        }
     }
 }
 

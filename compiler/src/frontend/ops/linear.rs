@@ -439,11 +439,17 @@ pub fn matmul_integer(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let (a, w) = (ctx.input(0)?, ctx.input(1)?);
     let shift = |b: &mut Builder, v: ValueId, zp: Option<ValueId>, what: &str| -> Result<ValueId> {
         let Some(z) = zp else { return Ok(v) };
-        let zt = b.konst(z).ok_or_else(|| ctx.unsupported())?;
+        let vs = b.shape(v).to_vec();
+        let Some(zt) = b.konst(z) else {
+            // A computed zero point (DynamicQuantizeLinear's): one per tensor.
+            if what != "a" || numel(b.shape(z)) != 1 {
+                return Err(ctx.unsupported());
+            }
+            return weighted_sum(b, ctx, &ctx.sub("a-zp"), v, 1.0, z, -1.0, vs);
+        };
         if zt.to_f64().iter().all(|&x| x == 0.0) {
             return Ok(v);
         }
-        let vs = b.shape(v).to_vec();
         // Per-row zero points of A ([M]) align with A's second-to-last axis.
         let z = if what == "a" && zt.len() > 1 && vs.len() >= 2 {
             let mut zs = vec![1; vs.len()];
@@ -454,6 +460,13 @@ pub fn matmul_integer(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         };
         if broadcast_shapes(b.shape(z), &vs).as_deref() != Some(&vs[..]) {
             return Err(ctx.shape_err(format!("zero point of {what} does not broadcast to {vs:?}")));
+        }
+        // Constant operand and zero point (weights): fold to a constant.
+        if let (Some(vt), Some(zt)) = (b.konst(v), b.konst(z)) {
+            let (vv, zv) = (vt.to_f64(), zt.to_f64());
+            let mz = broadcast_map(b.shape(z), &vs);
+            let folded = vv.iter().zip(&mz).map(|(&x, &i)| x - zv[i as usize]).collect();
+            return Ok(b.push_const(&ctx.sub(&format!("{what}-zp")), Tensor::float(vs, folded)));
         }
         weighted_sum(b, ctx, &ctx.sub(&format!("{what}-zp")), v, 1.0, z, -1.0, vs)
     };

@@ -132,6 +132,8 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "DequantizeLinear" => quant::dequantize_linear,
         "QLinearMatMul" => quant::qlinear_matmul,
         "QLinearConv" => quant::qlinear_conv,
+        "DynamicQuantizeLinear" => quant::dynamic_quantize_linear,
+        "ConvInteger" => quant::conv_integer,
         _ => return None,
     })
 }

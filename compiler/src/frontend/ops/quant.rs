@@ -8,17 +8,23 @@
 //! structure again and emits integer ops (see there for the semantics).
 //!
 //! Unsupported forms (int4/uint4, float8/float4, blocked quantization, a
-//! per-axis scale on an axis the tensor does not have, run-time scales,
-//! dynamic quantization) are [`CompileError::Quantization`] errors naming the
+//! per-axis scale on an axis the tensor does not have, run-time scales
+//! other than DynamicQuantizeLinear's) are [`CompileError::Quantization`] errors naming the
 //! node and the form; [`check_forms`] finds those whose tensors cannot even be
-//! decoded (before the initializers are) and the dynamic ones.
+//! decoded (before the initializers are).
+//!
+//! Dynamic quantization: DynamicQuantizeLinear is [`FOp::DynQuant`] (three
+//! nodes, one per output), MatMulInteger/ConvInteger subtract its computed
+//! zero point from the activation (an affine map) and multiply by the
+//! constant `w - w_zp`; the scale product `Mul` is a product of two
+//! activations. `passes::lower_quant` proves them with an exact division.
 
 use std::collections::HashMap;
 
 use onnx_protobuf::{GraphProto, NodeProto};
 
 use crate::error::{CompileError, Result};
-use crate::frontend::graph::{Affine, FOp, Quantize, ValueId};
+use crate::frontend::graph::{Affine, DynPart, FOp, Quantize, ValueId};
 use crate::frontend::index::{broadcast_map, broadcast_shapes, norm_axis, numel};
 use crate::frontend::ops::linear;
 use crate::frontend::tensor::{Data, Tensor};
@@ -86,8 +92,7 @@ fn node_name(proto: &NodeProto, k: usize) -> String {
 }
 
 /// Rejects, by node, quantization forms whose tensors the loader could not
-/// decode (int4, float8, ...), blocked quantization (`block_size`) and
-/// dynamic quantization (DynamicQuantizeLinear, MatMulInteger, ConvInteger).
+/// decode (int4, float8, ...) and blocked quantization (`block_size`).
 pub fn check_forms(g: &GraphProto) -> Result<()> {
     let types: HashMap<&str, i32> = g.initializer.iter().map(|t| (t.name.as_str(), t.data_type)).collect();
     for (k, proto) in g.node.iter().enumerate() {
@@ -96,21 +101,6 @@ pub fn check_forms(g: &GraphProto) -> Result<()> {
         }
         let err =
             |form: String| CompileError::Quantization { node: node_name(proto, k), op: proto.op_type.clone(), form };
-        // Not proven yet: the scale is a run-time division (see docs/NOTES.md).
-        match proto.op_type.as_str() {
-            "DynamicQuantizeLinear" => {
-                return Err(err(
-                    "dynamic quantization (scale and zero point computed from the input's run-time min/max)".into(),
-                ))
-            }
-            // MatMulInteger of integer activations (e.g. tree ensembles) is a
-            // plain exact product (`linear::matmul_integer`); fed by a
-            // DynamicQuantizeLinear, that node is refused above.
-            "ConvInteger" => {
-                return Err(err("integer products of dynamically quantized tensors (dynamic quantization)".into()))
-            }
-            _ => {}
-        }
         for inp in &proto.input {
             if let Some(form) = types.get(inp.as_str()).and_then(|&t| unsupported_type(t)) {
                 return Err(err(format!("{form} (tensor '{inp}')")));
@@ -367,4 +357,80 @@ pub fn prelu(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         aff.row_ptr.push(aff.cols.len() as u32);
     }
     Ok(vec![b.push(ctx, &ctx.name, FOp::Affine(aff), vec![pos, neg], out)?])
+}
+
+/// onnxruntime's DynamicQuantizeLinear (uint8) in float32: `scale = (max(0,
+/// max x) - min(0, min x)) / 255`, `zp = round_half_even(clamp(-min / scale,
+/// 0, 255))`, `y = clamp(round_half_even(x / scale) + zp, 0, 255)`. An
+/// all-zero input has scale 0; its `y` and `zp` are 0.
+pub fn dyn_quantize_params(x: &[f64]) -> (f32, i64) {
+    let mx = x.iter().fold(0f32, |m, &v| m.max(v as f32));
+    let mn = x.iter().fold(0f32, |m, &v| m.min(v as f32));
+    let scale = (mx - mn) / 255.0;
+    if scale == 0.0 || !scale.is_finite() {
+        return (0.0, 0);
+    }
+    let zp = (0.0 - mn / scale).clamp(0.0, 255.0).round_ties_even() as i64;
+    (scale, zp)
+}
+
+pub fn eval_dyn_quantize(part: DynPart, x: &Tensor, shape: Vec<usize>) -> Tensor {
+    let v = x.to_f64();
+    let (scale, zp) = dyn_quantize_params(&v);
+    match part {
+        DynPart::Scale => Tensor::float(shape, vec![scale as f64]),
+        DynPart::ZeroPoint => Tensor::int(shape, vec![zp]),
+        DynPart::Y => Tensor::int(
+            shape,
+            v.iter().map(|&x| if scale == 0.0 { 0 } else { quantize_value(x, scale as f64, zp, 0, 255) }).collect(),
+        ),
+    }
+}
+
+/// DynamicQuantizeLinear(x) -> (y: uint8, y_scale: float scalar, y_zero_point: uint8 scalar).
+pub fn dynamic_quantize_linear(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let x = ctx.input(0)?;
+    if b.konst(x).is_some_and(|t| t.is_int()) {
+        return Err(qerr(ctx, "dynamic quantization of an integer tensor"));
+    }
+    let shape = b.shape(x).to_vec();
+    let y = b.push(ctx, &ctx.name, FOp::DynQuant(DynPart::Y), vec![x], shape)?;
+    let scale = b.push(ctx, &ctx.sub("scale"), FOp::DynQuant(DynPart::Scale), vec![x], vec![])?;
+    let zp = b.push(ctx, &ctx.sub("zero_point"), FOp::DynQuant(DynPart::ZeroPoint), vec![x], vec![])?;
+    b.elem_types.insert(y, UINT8);
+    b.elem_types.insert(zp, UINT8);
+    Ok(vec![y, scale, zp])
+}
+
+/// ConvInteger(x, w, x_zero_point, w_zero_point): `Conv(x - x_zp, w - w_zp)`
+/// with exact integer sums; `w` constant (its zero point per tensor or per
+/// output channel), `x_zp` constant or computed (one per tensor).
+pub fn conv_integer(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let (x, w) = (ctx.input(0)?, ctx.input(1)?);
+    let wt = b.konst(w).ok_or_else(|| qerr(ctx, "weights computed at run time"))?;
+    let ws = wt.shape.clone();
+    let mut wv = wt.to_f64();
+    if let Some(z) = ctx.opt_input(3) {
+        let zv = b.konst(z).ok_or_else(|| qerr(ctx, "a weight zero point computed at run time"))?.to_f64();
+        let oc = ws.first().copied().unwrap_or(0);
+        if zv.len() != 1 && zv.len() != oc {
+            return Err(qerr(ctx, format!("{} weight zero points for {oc} output channels", zv.len())));
+        }
+        let per = numel(&ws) / oc.max(1);
+        for (i, v) in wv.iter_mut().enumerate() {
+            *v -= if zv.len() == 1 { zv[0] } else { zv[i / per.max(1)] };
+        }
+    }
+    let w2 = b.push_const(&ctx.sub("w_shifted"), Tensor::float(ws, wv));
+    let x2 = match ctx.opt_input(2) {
+        None => x,
+        Some(z) => {
+            if numel(b.shape(z)) != 1 {
+                return Err(qerr(ctx, "a per-channel input zero point"));
+            }
+            let xs = b.shape(x).to_vec();
+            crate::frontend::ops::elementwise::weighted_sum(b, ctx, &ctx.sub("x_shifted"), x, 1.0, z, -1.0, xs)?
+        }
+    };
+    Ok(vec![inner(b, ctx, "conv", vec![Some(x2), Some(w2)], linear::conv)?])
 }
