@@ -33,9 +33,10 @@ struct Setup {
 
 fn dir_of(name: &str) -> Option<std::path::PathBuf> {
     let name = name.split('@').next().unwrap_or(name);
-    match name.strip_prefix("ezkl/") {
-        Some(_) => corpus().map(|c| c.join(name)),
-        None => Some(repo().join(name)),
+    if name.starts_with("ezkl/") || name.starts_with("quantized/") {
+        corpus().map(|c| c.join(name))
+    } else {
+        Some(repo().join(name))
     }
 }
 
@@ -235,6 +236,13 @@ fn ezkl_1l_batch_norm() {
 #[test]
 fn ezkl_1l_mlp_gas_layout_public_input() {
     check_model("ezkl/1l_mlp@gas");
+}
+
+/// Dynamic quantization: the division gate (`chips/div.rs`, reads two rows
+/// ahead) in the generated verifier.
+#[test]
+fn quantized_1l_mlp_dynamic() {
+    check_model("quantized/1l_mlp_dynamic");
 }
 
 #[test]
