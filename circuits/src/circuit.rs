@@ -111,10 +111,9 @@ impl Circuit<Fr> for ModelCircuit {
 
     fn synthesize(&self, config: ModelConfig, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
         let (program, trace) = (&self.program, &self.trace);
-        if config.shape.bits.is_none() {
-            let functions = table::function_tables(program);
-            table::assign_table(&mut layouter, &config.cols, config.shape.limb_bits, &functions)?;
-        }
+        // Limb rows (none in the gas layout, where limb_bits = 0) and function rows.
+        let functions = table::function_tables(program);
+        table::assign_table(&mut layouter, &config.cols, config.shape.limb_bits, &functions)?;
         let public = layouter.assign_region(
             || "model",
             |mut region| {

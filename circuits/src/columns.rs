@@ -20,10 +20,11 @@ use crate::{field::Fr, shape::CircuitShape};
 /// - `cont`: 1 where a dot product continues the previous row's sum.
 /// - `tag[i]`: bit width of remainder limb `i` on this row (0 = unused).
 ///
-/// The gas layout ([`RangeLayout::Bits`](crate::shape::RangeLayout)) has only
+/// The gas layout ([`Layout::Bits`](crate::shape::Layout)) has only
 /// the dot lanes, `acc` (also the digits' running sums), `w`, `bias`, `cont`
-/// and the instance: no limb or tag columns, no table, no constants column
-/// (its zero cell comes from an empty dot-product row). See `chips::bits`.
+/// and the instance: no limb or tag columns, no constants column (its zero
+/// cell comes from an empty dot-product row), and a table only for function
+/// tables. See `chips::bits`.
 #[derive(Clone, Debug)]
 pub struct Columns {
     /// Dot-product lanes: `x[..lanes]`, `b[..lanes]`, `w[..lanes]`.
@@ -71,7 +72,9 @@ impl Columns {
         });
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        let table = limbs.then(|| [meta.lookup_table_column(), meta.lookup_table_column(), meta.lookup_table_column()]);
+        // The gas layout has a table only for function tables (no limb rows).
+        let table = (limbs || shape.tables)
+            .then(|| [meta.lookup_table_column(), meta.lookup_table_column(), meta.lookup_table_column()]);
         Columns {
             lanes,
             q_limbs: if limbs { shape.q_limbs } else { 0 },

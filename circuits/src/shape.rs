@@ -242,8 +242,8 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
             consider(shape, rows, table_rows, &mut candidates);
         }
     }
-    // Function tables and divisions need the limb lookups.
-    if !tables && !div && only != Some(Layout::Limbs) {
+    // Divisions need the limb lookups.
+    if !div && only != Some(Layout::Limbs) {
         let bits = BitsLayout::new(range_bits, layout::max_shift(program));
         for &lanes in BITS_LANE_CANDIDATES.iter() {
             let rows = layout::count_rows(program, &masks, lanes, Some(bits)) + 2;
@@ -259,7 +259,8 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
                 bits: Some(bits),
                 div,
             };
-            consider(shape, rows, 0, &mut candidates);
+            // The function table (plus its (0, 0, 0) row), when there is one.
+            consider(shape, rows, if tables { fn_rows + 1 } else { 0 }, &mut candidates);
         }
     }
     match best {

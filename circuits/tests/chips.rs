@@ -339,22 +339,22 @@ fn function_tables_match_eval() {
     let t = eval(&p, &inp).unwrap();
     assert_eq!(t.values[f], vec![61, -2, -3, 6, 46]);
     assert_eq!(t.values[g], vec![8, 1, 0, -3, -7]);
-    run_in(Layout::Limbs, &p, &inp, vec![], |_| {}).unwrap();
+    each_layout(["", ""], |l| run_in(l, &p, &inp, vec![], |_| {}));
 }
 
 #[test]
 fn function_table_tampered_output_fails() {
     let (p, inp, [_, f, g]) = tables();
-    let lookup = "limb 0 (top limb of q) and sign, or function table";
+    let lookups = ["limb 0 (top limb of q) and sign, or function table", "function table (gas layout)"];
     // A value that is in no table row for this x.
     let t = vec![Tamper { node: f, element: 3, target: TamperTarget::Output, delta: 1 }];
-    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), lookup);
+    each_layout(lookups, |l| run_in(l, &p, &inp, t.clone(), |_| {}));
     // g's entry for x = 3 is -3; claiming f(3) = -3 takes the other table's row: the tags differ.
     let t = vec![Tamper { node: f, element: 3, target: TamperTarget::Output, delta: -9 }];
-    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), lookup);
+    each_layout(lookups, |l| run_in(l, &p, &inp, t.clone(), |_| {}));
     // And g(0) = -3 is f's row for x = 0.
     let t = vec![Tamper { node: g, element: 2, target: TamperTarget::Output, delta: -3 }];
-    assert_fails_with(run_in(Layout::Limbs, &p, &inp, t, |_| {}), lookup);
+    each_layout(lookups, |l| run_in(l, &p, &inp, t.clone(), |_| {}));
 }
 
 #[test]
@@ -365,12 +365,13 @@ fn function_table_input_outside_its_domain_fails() {
     assert!(err.contains("function table input"), "{err}");
     // A prover that skips that check: x = 8 has no table row, whatever the output.
     let inp = vec![vec![-8, -1, 0, 3, 7]];
-    let r = run_in(Layout::Limbs, &p, &inp, vec![], |t| {
-        t.values[x][4] = 8;
-        t.values[f][4] = 61;
-        t.values[g][4] = -8;
+    each_layout(["function table", "function table"], |l| {
+        run_in(l, &p, &inp, vec![], |t| {
+            t.values[x][4] = 8;
+            t.values[f][4] = 61;
+            t.values[g][4] = -8;
+        })
     });
-    assert_fails_with(r, "function table");
 }
 
 /// Input nums [6], input divisor [1] (scalar, broadcast) and an elementwise

@@ -23,8 +23,10 @@
 //! digits are unique; the gates tie it to the copied inputs. Values stay far
 //! below the field's modulus (inputs are range-checked, weights are constants).
 //! Cost: `1 + q_steps (+ r_steps)` rows per element instead of one, in
-//! exchange for 2 advice columns, no lookup and no table: the fewest
-//! commitments, hence the least verification gas.
+//! exchange for 2 advice columns, no lookup and no limb table: the fewest
+//! commitments, hence the least verification gas. Programs with function
+//! tables add one lookup, `(tag, x, f(x))` with `x = x[0]`, `f(x) = acc` and
+//! the tag in `bias`, over a table of only the functions' rows.
 
 use halo2_proofs::{
     circuit::Cell,
@@ -82,6 +84,9 @@ pub struct BitsSelectors {
     pub step: Selector,
     pub req: Selector,
     pub max: Selector,
+    /// Function-table rows (`x[0]` = input, `acc` = output, `bias` = tag),
+    /// only when the program has tables.
+    pub func: Option<Selector>,
     pub layout: BitsLayout,
 }
 
@@ -134,7 +139,20 @@ pub fn configure(meta: &mut ConstraintSystem<Fr>, cols: &Columns, layout: BitsLa
         let q = v.clone() - c(off);
         vec![s.clone() * (a - b.clone() + c(off) - v), s * (out - b - q * sign)]
     });
-    BitsSelectors { bit_first, step, req, max, layout }
+    // Function tables: the one lookup argument of the gas layout. Inactive
+    // rows look up (0, 0, 0), the table's first row.
+    let func = cols.table.map(|t| {
+        let f = meta.complex_selector();
+        meta.lookup("function table (gas layout)", |m| {
+            let s = m.query_selector(f);
+            let tag = s.clone() * m.query_fixed(cols.bias, Rotation::cur());
+            let key = s.clone() * m.query_advice(x, Rotation::cur());
+            let val = s * m.query_advice(acc, Rotation::cur());
+            vec![(tag, t[0]), (key, t[1]), (val, t[2])]
+        });
+        f
+    });
+    BitsSelectors { bit_first, step, req, max, func, layout }
 }
 
 /// `v`'s `n` base-4 digits, most significant first; the top one takes what

@@ -11,7 +11,15 @@ use crate::{
 };
 
 pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, tag: u64, src: &Cells, xv: &[i64], out: &[i64]) -> Cells {
-    let func = ctx.sel.range.as_ref().and_then(|r| r.func).expect("the planner enables function tables (limb layout)");
+    // Limb layout: the first limb lookup, which also reads x[3], x[4]; gas
+    // layout: its own lookup over x[0], acc, bias.
+    let limbs = ctx.sel.range.is_some();
+    let func = match (&ctx.sel.range, &ctx.sel.bits) {
+        (Some(r), _) => r.func,
+        (None, Some(b)) => b.func,
+        (None, None) => None,
+    }
+    .expect("the shape enables function tables when the program has them");
     let cols = ctx.cols;
     (0..xv.len())
         .map(|e| {
@@ -20,9 +28,11 @@ pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, tag: u64, src: &Cells, xv: &[i
             ctx.fixed(cols.bias, row, tag as i64);
             let src = src[e].unwrap_or(ctx.zero);
             ctx.copy(cols.x[0], row, xv[e], src);
-            // Cells the shared lookup reads on every row.
-            ctx.advice(cols.x[3], row, 0);
-            ctx.advice(cols.x[4], row, 0);
+            if limbs {
+                // Cells the shared lookup reads on every row.
+                ctx.advice(cols.x[3], row, 0);
+                ctx.advice(cols.x[4], row, 0);
+            }
             let v = ctx.tampered(node, e, TamperTarget::Output, out[e]);
             Some(ctx.advice(cols.acc, row, v))
         })
