@@ -131,7 +131,7 @@ fn constraint_system(shape: &CircuitShape) -> ConstraintSystem<Fr> {
 /// pieces and the vanishing argument's random polynomial, and the quotient's
 /// extended-domain evaluation that grows with every column; fixed columns are
 /// committed at setup only, so they weigh little. (Fitted on 3l_relu_conv_fc:
-/// the gas layout at k=16 with 2 advice columns proves in 2.3x the time of the
+/// the gas layout at k=16 with 2 advice columns proves in 2.3x (shared machine) to 3.7x (idle) the time of the
 /// limb layout at k=13 with 9 advice columns and 4 lookups.)
 fn column_cost(cs: &ConstraintSystem<Fr>) -> u64 {
     let perm_cols = cs.permutation().get_columns().len();
