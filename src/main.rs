@@ -330,6 +330,20 @@ fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
     })
 }
 
+/// On stderr (stdout is for tools): a verifier of a limb-layout circuit costs
+/// more gas than the gas layout's would.
+fn gas_layout_hint(dir: &Path) {
+    if let Ok(m) = pipeline::load(dir) {
+        if m.settings.layout == "limbs" {
+            eprintln!(
+                "note: {} uses the limb layout ({} commitments); `zkinfer compile --optimize gas` makes the verifier cheapest (18 commitments without function tables)",
+                dir.display(),
+                m.settings.commitments
+            );
+        }
+    }
+}
+
 fn print_compiled(m: &pipeline::CompiledModel) {
     let s = &m.settings;
     println!(
@@ -564,25 +578,28 @@ fn real_main() -> Result<()> {
                 println!("{report}");
             }
         }
-        Cmd::GenVerifier { dir, out, separate_vk } => match separate_vk {
-            None => {
-                let src = zkinfer::onchain::gen_verifier(&dir)?;
-                prover::artifact::write_atomic(&out, src.as_bytes())?;
-                println!("wrote {} (contract {})", out.display(), verifier_gen::VERIFIER_NAME);
+        Cmd::GenVerifier { dir, out, separate_vk } => {
+            gas_layout_hint(&dir);
+            match separate_vk {
+                None => {
+                    let src = zkinfer::onchain::gen_verifier(&dir)?;
+                    prover::artifact::write_atomic(&out, src.as_bytes())?;
+                    println!("wrote {} (contract {})", out.display(), verifier_gen::VERIFIER_NAME);
+                }
+                Some(vk_out) => {
+                    let (verifier, vk) = zkinfer::onchain::gen_verifier_separate(&dir)?;
+                    prover::artifact::write_atomic(&out, verifier.as_bytes())?;
+                    prover::artifact::write_atomic(&vk_out, vk.as_bytes())?;
+                    println!(
+                        "wrote {} (contract {}) and {} (contract {})",
+                        out.display(),
+                        verifier_gen::REUSABLE_VERIFIER_NAME,
+                        vk_out.display(),
+                        verifier_gen::VK_NAME
+                    );
+                }
             }
-            Some(vk_out) => {
-                let (verifier, vk) = zkinfer::onchain::gen_verifier_separate(&dir)?;
-                prover::artifact::write_atomic(&out, verifier.as_bytes())?;
-                prover::artifact::write_atomic(&vk_out, vk.as_bytes())?;
-                println!(
-                    "wrote {} (contract {}) and {} (contract {})",
-                    out.display(),
-                    verifier_gen::REUSABLE_VERIFIER_NAME,
-                    vk_out.display(),
-                    verifier_gen::VK_NAME
-                );
-            }
-        },
+        }
         Cmd::Calldata { proof, out, vk_address } => {
             let pf = pipeline::read_proof_file(&proof)?;
             let addr = vk_address.as_deref().map(parse_address).transpose()?;
