@@ -12,6 +12,7 @@
 
 mod common;
 
+use circuits::{Tamper, TamperTarget};
 use common::*;
 use zkinfer::ort_agreement::{agreement, sample, References};
 use zkinfer::{pipeline, SrsSource};
@@ -191,39 +192,54 @@ fn debug_dump() {
     std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("qdebug.json"), out.to_string()).unwrap();
 }
 
+/// A compiled model with its honest witness, for tampered-witness tests
+/// under MockProver.
+struct TamperBench {
+    program: std::sync::Arc<ir::Program>,
+    shape: circuits::CircuitShape,
+    trace: std::sync::Arc<ir::Trace>,
+}
+
+impl TamperBench {
+    fn new(dir: &std::path::Path) -> Self {
+        let c = case(dir);
+        let program = std::sync::Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());
+        let shape = circuits::plan(&program).unwrap().shape;
+        let q = ir::quantize_inputs(&program, &c.inputs).unwrap();
+        let trace = std::sync::Arc::new(ir::eval(&program, &q).unwrap());
+        TamperBench { program, shape, trace }
+    }
+
+    /// A tamper of `node` (by name).
+    fn tamper(&self, node: &str, element: usize, target: TamperTarget, delta: i64) -> Tamper {
+        let names = || self.program.nodes.iter().map(|n| &n.name).collect::<Vec<_>>();
+        let node = self
+            .program
+            .nodes
+            .iter()
+            .position(|n| n.name == node)
+            .unwrap_or_else(|| panic!("no node {node}: {:?}", names()));
+        Tamper { node, element, target, delta }
+    }
+
+    fn verify(&self, tamper: Vec<Tamper>) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+        let mut circuit = circuits::ModelCircuit::new(self.program.clone(), self.shape.clone(), self.trace.clone());
+        let inst = circuit.instances();
+        circuit.tamper = tamper;
+        halo2_proofs::dev::MockProver::run(self.shape.k, &circuit, vec![inst]).unwrap().verify()
+    }
+}
+
 /// A cheating prover cannot change a quantized model's integers: each
 /// building block of the lowering (the requantization multiply, the rounding
 /// requant, the lower and upper saturation, max pooling on the integers, the
 /// output) rejects a tampered witness under MockProver.
 #[test]
 fn quantized_building_blocks_reject_tampered_witnesses() {
-    use circuits::{plan, ModelCircuit, Tamper, TamperTarget};
-    use halo2_proofs::dev::MockProver;
-    use std::sync::Arc;
-
-    let c = case(&repo().join("tests/fixtures/qdq_small"));
-    let program = Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());
-    let report = plan(&program).unwrap();
-    let q = ir::quantize_inputs(&program, &c.inputs).unwrap();
-    let trace = Arc::new(ir::eval(&program, &q).unwrap());
-    let find = |name: &str| {
-        program.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| {
-            panic!("no node {name}: {:?}", program.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
-        })
-    };
-    let run = |tamper: Vec<Tamper>| {
-        let mut circuit = ModelCircuit::new(program.clone(), report.shape.clone(), trace.clone());
-        let inst = circuit.instances();
-        circuit.tamper = tamper;
-        MockProver::run(report.shape.k, &circuit, vec![inst]).unwrap().verify()
-    };
+    let b = TamperBench::new(&repo().join("tests/fixtures/qdq_small"));
+    let (program, run) = (&b.program, |t: Vec<Tamper>| b.verify(t));
     run(vec![]).expect("the honest witness verifies");
-    let t = |node: &str, element: usize, target: TamperTarget, delta: i64| Tamper {
-        node: find(node),
-        element,
-        target,
-        delta,
-    };
+    let t = |node: &str, element: usize, target: TamperTarget, delta: i64| b.tamper(node, element, target, delta);
     let out = program.outputs[0].value;
     let cases: Vec<(&str, Vec<Tamper>)> = vec![
         ("requantization multiply (conv)", vec![t("q_conv/linear", 3, TamperTarget::Output, 1)]),
@@ -251,35 +267,12 @@ fn quantized_building_blocks_reject_tampered_witnesses() {
 /// the product by it, its rescale, the output.
 #[test]
 fn dynamic_quantization_rejects_tampered_witnesses() {
-    use circuits::{plan, ModelCircuit, Tamper, TamperTarget};
-    use halo2_proofs::dev::MockProver;
-    use std::sync::Arc;
-
     let Some(corpus) = corpus() else { return };
-    let c = case(&corpus.join("quantized/1l_mlp_dynamic"));
-    let program = Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());
-    let report = plan(&program).unwrap();
-    assert!(report.shape.div);
-    let q = ir::quantize_inputs(&program, &c.inputs).unwrap();
-    let trace = Arc::new(ir::eval(&program, &q).unwrap());
-    let find = |name: &str| {
-        program.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| {
-            panic!("no node {name}: {:?}", program.nodes.iter().map(|n| &n.name).collect::<Vec<_>>())
-        })
-    };
-    let run = |tamper: Vec<Tamper>| {
-        let mut circuit = ModelCircuit::new(program.clone(), report.shape.clone(), trace.clone());
-        let inst = circuit.instances();
-        circuit.tamper = tamper;
-        MockProver::run(report.shape.k, &circuit, vec![inst]).unwrap().verify()
-    };
+    let b = TamperBench::new(&corpus.join("quantized/1l_mlp_dynamic"));
+    assert!(b.shape.div);
+    let (program, run) = (&b.program, |t: Vec<Tamper>| b.verify(t));
     run(vec![]).expect("the honest witness verifies");
-    let t = |node: &str, element: usize, target: TamperTarget, delta: i64| Tamper {
-        node: find(node),
-        element,
-        target,
-        delta,
-    };
+    let t = |node: &str, element: usize, target: TamperTarget, delta: i64| b.tamper(node, element, target, delta);
     let (d, m) = ("input_QuantizeLinear", "Gemm_0_matmul_quant_output_scale_mul");
     let at = |suffix: &str, prefix: &str| format!("{prefix}/{suffix}");
     let out = program.outputs[0].value;

@@ -177,19 +177,7 @@ pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: 
     let sel = ctx.sel.bits.clone().expect("gas layout selectors");
     let lay = sel.layout;
     let (x0, acc) = (ctx.cols.x[0], ctx.cols.acc);
-    let (mut q, mut r, shift) = match &kind {
-        RowKind::Requant { x, shift, .. } => {
-            let (q, r) = ir::rescale(x.0, *shift);
-            (q, r, *shift)
-        }
-        RowKind::Max { a, b } => (a.0 - b.0, 0, 0),
-    };
-    // Negative-test hook: a dishonest quotient that keeps the rescale relation.
-    let dq = ctx.tampered(node, element, TamperTarget::Quotient, 0);
-    if dq != 0 {
-        q += dq;
-        r -= dq << shift;
-    }
+    let (q, r, shift) = kind.quotient(ctx, (node, element));
     let v = q + (1i64 << (lay.q_bits() - 1));
     let sign = ctx.tampered(node, element, TamperTarget::Sign, v >> (lay.q_bits() - 1));
     let mut ds = vec![sign];

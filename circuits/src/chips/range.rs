@@ -171,6 +171,28 @@ pub enum RowKind {
     Max { a: (i64, Cell), b: (i64, Cell) },
 }
 
+impl RowKind {
+    /// `(q, r, shift)`: the rounded quotient and remainder of a requant
+    /// (`x + h = q * 2^shift + r`) or the difference `a - b` of a max, with
+    /// the negative-test hook of a dishonest quotient that keeps the rescale
+    /// relation. Shared by both layouts.
+    pub fn quotient(&self, ctx: &Ctx<'_, '_>, (node, element): (usize, usize)) -> (i64, i64, u32) {
+        let (mut q, mut r, shift) = match self {
+            RowKind::Requant { x, shift, .. } => {
+                let (q, r) = ir::rescale(x.0, *shift);
+                (q, r, *shift)
+            }
+            RowKind::Max { a, b } => (a.0 - b.0, 0, 0),
+        };
+        let dq = ctx.tampered(node, element, TamperTarget::Quotient, 0);
+        if dq != 0 {
+            q += dq;
+            r -= dq << shift;
+        }
+        (q, r, shift)
+    }
+}
+
 /// Lays out one range row; returns `(cell of x or a, output cell)`.
 pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: RowKind, out: i64) -> (Cell, Cell) {
     let Some(sel) = ctx.sel.range.clone() else {
@@ -181,19 +203,7 @@ pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: 
     let row = ctx.next_row();
     ctx.enable(sel.rng, row);
     let qb = q_bits(ctx.range_bits);
-    let (mut q, mut r, shift) = match &kind {
-        RowKind::Requant { x, shift, .. } => {
-            let (q, r) = ir::rescale(x.0, *shift);
-            (q, r, *shift)
-        }
-        RowKind::Max { a, b } => (a.0 - b.0, 0, 0),
-    };
-    // Negative-test hook: a dishonest quotient that keeps the rescale relation.
-    let dq = ctx.tampered(node, element, TamperTarget::Quotient, 0);
-    if dq != 0 {
-        q += dq;
-        r -= dq << shift;
-    }
+    let (q, r, shift) = kind.quotient(ctx, (node, element));
     let ql = split(q + (1i64 << (qb - 1)), &limb_widths(qb, lb));
     // Remainder limbs, least significant first; the widths of the used ones.
     let mut rw: Vec<u32> = limb_widths(shift, lb);
