@@ -570,8 +570,7 @@ fn real_main() -> Result<()> {
             }
         }
         Cmd::Inspect { model, json } => {
-            let bytes = std::fs::read(&model).with_context(|| format!("cannot read {}", model.display()))?;
-            let report = compiler::inspect_bytes(&bytes).with_context(|| format!("{}", model.display()))?;
+            let report = compiler::inspect_file(&model).with_context(|| format!("{}", model.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -52,16 +52,36 @@ impl Default for CompileOptions {
 }
 
 /// Loads a model into the simplified float graph. `inputs` (a sample) binds
-/// dynamic dimensions.
+/// dynamic dimensions. Bytes have no folder: a model with external data must
+/// be loaded with [`load_graph_file`].
 pub fn load_graph(model: &[u8], name: &str, inputs: Option<&[Vec<f64>]>) -> Result<Graph> {
-    let mut g = frontend::load(model, name, inputs, false)?.graph;
+    load_graph_in(model, name, None, inputs)
+}
+
+/// [`load_graph`] of a model file; external tensor data (`model.onnx.data`)
+/// is read from the file's folder.
+pub fn load_graph_file(path: &Path, inputs: Option<&[Vec<f64>]>) -> Result<Graph> {
+    let bytes = read_model(path)?;
+    load_graph_in(&bytes, &path.display().to_string(), Some(model_dir(path)), inputs)
+}
+
+fn load_graph_in(model: &[u8], name: &str, dir: Option<&Path>, inputs: Option<&[Vec<f64>]>) -> Result<Graph> {
+    let mut g = frontend::load(model, name, dir, inputs, false)?.graph;
     passes::run_graph_passes(&mut g)?;
     Ok(g)
 }
 
+fn read_model(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| CompileError::Io { path: path.display().to_string(), reason: e.to_string() })
+}
+
+/// The folder external data is resolved in: the model file's own.
+fn model_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
+}
+
 pub fn compile_file(path: &Path, opts: &CompileOptions) -> Result<ir::Program> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| CompileError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    let bytes = read_model(path)?;
     let name = path
         .parent()
         .filter(|_| path.file_stem().is_some_and(|s| s == "model"))
@@ -69,15 +89,22 @@ pub fn compile_file(path: &Path, opts: &CompileOptions) -> Result<ir::Program> {
         .or_else(|| path.file_stem())
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
-    compile_named(&bytes, &name, &path.display().to_string(), opts)
+    compile_named(&bytes, &name, &path.display().to_string(), Some(model_dir(path)), opts)
 }
 
+/// Compiles model bytes; external tensor data is an error (use [`compile_file`]).
 pub fn compile_bytes(model: &[u8], name: &str, opts: &CompileOptions) -> Result<ir::Program> {
-    compile_named(model, name, name, opts)
+    compile_named(model, name, name, None, opts)
 }
 
-fn compile_named(model: &[u8], name: &str, path: &str, opts: &CompileOptions) -> Result<ir::Program> {
-    let g = load_graph(model, path, opts.calibration.first().map(|s| s.as_slice()))?;
+fn compile_named(
+    model: &[u8],
+    name: &str,
+    path: &str,
+    dir: Option<&Path>,
+    opts: &CompileOptions,
+) -> Result<ir::Program> {
+    let g = load_graph_in(model, path, dir, opts.calibration.first().map(|s| s.as_slice()))?;
     let vis = passes::lower::Visibilities { input: opts.input_visibility, output: opts.output_visibility };
     if passes::lower_quant::is_quantized(&g) {
         // The model's own scales: no calibration, no fixed-point choice.
@@ -99,12 +126,24 @@ fn compile_named(model: &[u8], name: &str, path: &str, opts: &CompileOptions) ->
 /// Every node with its shapes and whether it is supported; never fails on
 /// unsupported ops (only on undecodable files).
 pub fn inspect_bytes(model: &[u8]) -> Result<InspectReport> {
-    Ok(frontend::load(model, "<model>", None, true)?.report)
+    Ok(frontend::load(model, "<model>", None, None, true)?.report)
+}
+
+/// [`inspect_bytes`] of a model file (external data read from its folder).
+pub fn inspect_file(path: &Path) -> Result<InspectReport> {
+    let bytes = read_model(path)?;
+    Ok(frontend::load(&bytes, &path.display().to_string(), Some(model_dir(path)), None, true)?.report)
 }
 
 /// Float inference of the front-end graph on one sample (`inputs`: one
 /// flattened list per model input); returns one flattened list per output.
 pub fn float_reference(model: &[u8], inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
     let g = load_graph(model, "<model>", Some(inputs))?;
+    frontend::eval::run(&g, inputs)
+}
+
+/// [`float_reference`] of a model file (external data read from its folder).
+pub fn float_reference_file(path: &Path, inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
+    let g = load_graph_file(path, Some(inputs))?;
     frontend::eval::run(&g, inputs)
 }

@@ -5,6 +5,7 @@
 
 pub mod attrs;
 pub mod eval;
+pub mod external;
 pub mod func;
 pub mod graph;
 pub mod index;
@@ -13,6 +14,7 @@ pub mod ops;
 pub mod tensor;
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use onnx_protobuf::{type_proto, Message, ModelProto, NodeProto};
 
@@ -165,12 +167,21 @@ fn parameter_operand(op: &str, i: usize) -> bool {
 /// that feed only operands that must be constant (Reshape's shape, Reduce's
 /// axes, Pad's pads…), which become compile-time constants the prover's
 /// input must match. `lenient` keeps going past every error (for inspection).
-pub fn load(bytes: &[u8], path: &str, sample: Option<&[Vec<f64>]>, lenient: bool) -> Result<Loaded> {
+/// `dir` is the model file's folder, where external tensor data is looked up
+/// (`None` for bytes without a file: external data is then an error).
+pub fn load(
+    bytes: &[u8],
+    path: &str,
+    dir: Option<&Path>,
+    sample: Option<&[Vec<f64>]>,
+    lenient: bool,
+) -> Result<Loaded> {
     let lens: Option<Vec<usize>> = sample.map(|i| i.iter().map(|t| t.len()).collect());
     let input_lens = lens.as_deref();
     let decode = |reason: String| CompileError::Decode { path: path.to_string(), reason };
-    let model = ModelProto::parse_from_bytes(bytes)
+    let mut model = ModelProto::parse_from_bytes(bytes)
         .map_err(|e| decode(format!("not a valid ONNX protobuf, or truncated ({e})")))?;
+    external::resolve(&mut model, dir)?;
     let g = model.graph.as_ref().ok_or_else(|| decode("the file holds no graph".into()))?;
     if g.node.is_empty() && g.output.is_empty() {
         return Err(decode("the graph has no nodes and no outputs".into()));

@@ -134,8 +134,9 @@ fn bf16_to_f64(bits: u16) -> f64 {
 pub fn from_proto(t: &TensorProto) -> Result<Tensor> {
     let name = if t.name.is_empty() { "<unnamed>".to_string() } else { t.name.clone() };
     let err = |reason: String| CompileError::Tensor { tensor: name.clone(), reason };
-    if !t.external_data.is_empty() || t.data_location.value() == 1 {
-        return Err(err("external data is not supported; save the model with weights inside the file".into()));
+    if crate::frontend::external::is_external(t) {
+        // `frontend::external::resolve` reads these before decoding.
+        return Err(err("external data was not loaded; load the model from its file".into()));
     }
     let shape: Vec<usize> = t
         .dims

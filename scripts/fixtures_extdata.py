@@ -1,0 +1,72 @@
+"""Fixtures for issue 11 part 2 (external data) and part 6 (constant folding).
+
+Models are built with onnx.helper in the style torch >= 2.9's dynamo exporter
+emits (opset 18, node names `node_linear`, initializers `fc1.weight`...), and
+saved as torch saves them by default: weights in `model.onnx.data`.
+Run: bash scripts/pyenv.sh && .venv/bin/python scripts/fixtures_extdata.py
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "real")
+rng = np.random.default_rng(11)
+
+
+def write(name, model, inputs, external):
+    d = os.path.join(ROOT, name)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        os.remove(os.path.join(d, f))
+    onnx.checker.check_model(model)
+    path = os.path.join(d, "model.onnx")
+    if external:
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="model.onnx.data", size_threshold=0)
+    else:
+        onnx.save_model(model, path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feeds = {i.name: x for i, x in zip(sess.get_inputs(), inputs)}
+    outs = sess.run(None, feeds)
+    with open(os.path.join(d, "input.json"), "w") as f:
+        json.dump({"input_data": [x.ravel().tolist() for x in inputs]}, f)
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump({"output_data": [o.ravel().astype(np.float64).tolist() for o in outs]}, f)
+    print(name, [o.shape for o in outs])
+
+
+def init(name, a):
+    return numpy_helper.from_array(np.asarray(a, dtype=np.float32), name)
+
+
+def mlp_external():
+    """torch.nn.Sequential(Linear(8,16), ReLU, Linear(16,4)) as dynamo exports it."""
+    w1 = rng.normal(0, 0.4, (16, 8))
+    b1 = rng.normal(0, 0.1, 16)
+    w2 = rng.normal(0, 0.4, (4, 16))
+    b2 = rng.normal(0, 0.1, 4)
+    nodes = [
+        helper.make_node("Gemm", ["x", "fc1.weight", "fc1.bias"], ["linear"], name="node_linear", transB=1),
+        helper.make_node("Relu", ["linear"], ["relu"], name="node_relu"),
+        helper.make_node("Transpose", ["fc2.weight"], ["val_4"], name="node_Transpose_4", perm=[1, 0]),
+        helper.make_node("MatMul", ["relu", "val_4"], ["val_5"], name="node_MatMul_5"),
+        helper.make_node("Add", ["val_5", "fc2.bias"], ["linear_1"], name="node_linear_1"),
+    ]
+    g = helper.make_graph(
+        nodes, "main_graph",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("linear_1", TensorProto.FLOAT, [1, 4])],
+        [init("fc1.weight", w1), init("fc1.bias", b1), init("fc2.weight", w2), init("fc2.bias", b2)],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], producer_name="pytorch",
+                          producer_version="2.9.0", ir_version=10)
+    x = rng.normal(0, 1, (1, 8)).astype(np.float32)
+    write("mlp_external_data", m, [x], external=True)
+
+
+if __name__ == "__main__":
+    mlp_external()
