@@ -68,5 +68,47 @@ def mlp_external():
     write("mlp_external_data", m, [x], external=True)
 
 
+def arange_legacy():
+    """Positional features as older torch (opset 11) exports `torch.arange`:
+    Shape -> Gather -> Unsqueeze -> ConstantOfShape(1) -> NonZero -> Transpose
+    -> Squeeze, plus the newer `Range` form with `Mod` (x % 2 parity) and
+    `CumSum`; all constant, they fold. x: [1, 6, 4]."""
+    w = rng.normal(0, 0.5, (4, 3))
+    i64 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.int64), name)
+    f32 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.float32), name)
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"], name="/Shape"),
+        helper.make_node("Gather", ["shape", "one"], ["seq"], name="/Gather", axis=0),
+        helper.make_node("Unsqueeze", ["seq"], ["seq_1d"], name="/Unsqueeze", axes=[0]),
+        helper.make_node("ConstantOfShape", ["seq_1d"], ["ones"], name="/ConstantOfShape",
+                         value=helper.make_tensor("value", TensorProto.INT64, [1], [1])),
+        helper.make_node("NonZero", ["ones"], ["nz"], name="/NonZero"),
+        helper.make_node("Transpose", ["nz"], ["nz_t"], name="/Transpose", perm=[1, 0]),
+        helper.make_node("Squeeze", ["nz_t"], ["pos"], name="/Squeeze", axes=[1]),
+        helper.make_node("Cast", ["pos"], ["pos_f"], name="/Cast", to=TensorProto.FLOAT),
+        helper.make_node("Div", ["pos_f", "six"], ["pos_n"], name="/Div"),
+        helper.make_node("Range", ["zero", "seq", "one"], ["r"], name="/Range"),
+        helper.make_node("Mod", ["r", "two"], ["parity"], name="/Mod"),
+        helper.make_node("CumSum", ["parity", "zero"], ["csum"], name="/CumSum"),
+        helper.make_node("Cast", ["csum"], ["csum_f"], name="/Cast_1", to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["pos_n", "csum_f"], ["feat"], name="/Sub"),
+        helper.make_node("Unsqueeze", ["feat"], ["feat3"], name="/Unsqueeze_1", axes=[0, 2]),
+        helper.make_node("Add", ["x", "feat3"], ["xp"], name="/Add"),
+        helper.make_node("MatMul", ["xp", "w"], ["y0"], name="/proj/MatMul"),
+        helper.make_node("Relu", ["y0"], ["y"], name="/Relu"),
+    ]
+    g = helper.make_graph(
+        nodes, "torch_jit",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 3])],
+        [i64("one", 1), i64("zero", 0), i64("two", 2), f32("six", 6.0), f32("w", w)],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)], producer_name="pytorch",
+                          producer_version="1.8", ir_version=6)
+    x = rng.normal(0, 1, (1, 6, 4)).astype(np.float32)
+    write("arange_nonzero_legacy", m, [x], external=False)
+
+
 if __name__ == "__main__":
     mlp_external()
+    arange_legacy()

@@ -6,6 +6,7 @@
 pub mod activation;
 pub mod compare;
 pub mod elementwise;
+pub mod fold;
 pub mod linear;
 pub mod movement;
 pub mod nonlinear;
@@ -63,6 +64,11 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Slice" => shape::slice,
         "Shape" => shape::shape,
         "ConstantOfShape" => shape::constant_of_shape,
+        // Compile-time only: constant operands (see `fold`).
+        "NonZero" => fold::non_zero,
+        "Range" => fold::range,
+        "Mod" => fold::modulo,
+        "CumSum" => fold::cum_sum,
         "Pad" => shape::pad,
         "RNN" => recurrent::rnn,
         "GRU" => recurrent::gru,

@@ -1,17 +1,16 @@
-//! End to end on a model whose weights live in `model.onnx.data` (torch >= 2.9's
-//! default): MockProver accepts the witness and the proven outputs match
-//! onnxruntime; `zkinfer inspect` reads the side file too.
+//! End to end on models as users export them (issue 11): weights in
+//! `model.onnx.data` (torch >= 2.9's default) and the legacy
+//! `ConstantOfShape -> NonZero` arange. MockProver accepts the witness and
+//! the proven outputs match onnxruntime; `zkinfer inspect` reads the side file.
 
 mod common;
 
 use common::*;
 use zkinfer::coverage::{self, CoverageOptions, Outcome};
 
-#[test]
-fn external_data_model_satisfies_the_circuit() {
+fn mock_prove(model: &str) {
     let root = repo().join("tests/fixtures/real");
-    let dir = root.join("mlp_external_data");
-    let r = coverage::check_model(&root, &dir, &CoverageOptions::default());
+    let r = coverage::check_model(&root, &root.join(model), &CoverageOptions::default());
     println!(
         "{}: k={:?} rows={:?} err={:?} ({:.4}% of range) status {}",
         r.model,
@@ -23,12 +22,22 @@ fn external_data_model_satisfies_the_circuit() {
     );
     assert!(matches!(r.outcome, Outcome::Proved), "{}", r.status);
     assert!(r.relative_error.unwrap() <= 0.01);
+}
 
+#[test]
+fn external_data_model_satisfies_the_circuit() {
+    mock_prove("mlp_external_data");
+    let model = repo().join("tests/fixtures/real/mlp_external_data/model.onnx");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args(["inspect", dir.join("model.onnx").to_str().unwrap()])
+        .args(["inspect", model.to_str().unwrap()])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("node_linear"), "{text}");
+}
+
+#[test]
+fn legacy_arange_model_satisfies_the_circuit() {
+    mock_prove("arange_nonzero_legacy");
 }
