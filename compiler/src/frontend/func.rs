@@ -41,6 +41,13 @@ pub enum Func {
     /// Gelu, tanh approximation.
     GeluTanh,
     Atan,
+    /// `tan x`; the table spans the calibrated domain, so inputs near a pole
+    /// (`±π/2`) give a table as wide as the calibrated outputs.
+    Tan,
+    /// `asin x`, domain `[-1, 1]` (inputs outside are clamped into it).
+    Asin,
+    /// `acos x`, domain `[-1, 1]` (inputs outside are clamped into it).
+    Acos,
     /// Cast to an integer type: truncation toward zero.
     Trunc,
     /// Cast to bool: `[x != 0]`.
@@ -75,6 +82,9 @@ impl Func {
             Func::Gelu => "gelu",
             Func::GeluTanh => "gelu_tanh",
             Func::Atan => "atan",
+            Func::Tan => "tan",
+            Func::Asin => "asin",
+            Func::Acos => "acos",
             Func::Trunc => "trunc",
             Func::NonZero => "nonzero",
         }
@@ -138,6 +148,9 @@ impl Func {
                 0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
             }
             Func::Atan => x.atan(),
+            Func::Tan => x.tan(),
+            Func::Asin => x.asin(),
+            Func::Acos => x.acos(),
             Func::Trunc => x.trunc(),
             Func::NonZero => (x != 0.0) as i64 as f64,
         }
@@ -153,6 +166,7 @@ impl Func {
             Func::Rsqrt(eps) if x + eps < TINY => TINY - eps,
             Func::Pow(p) if x < 0.0 && p.fract() != 0.0 => 0.0,
             Func::Pow(p) if x.abs() < TINY && p < 0.0 => TINY,
+            Func::Asin | Func::Acos => x.clamp(-1.0, 1.0),
             _ => x,
         };
         self.apply(x)

@@ -1,6 +1,7 @@
 //! Reductions over axes: ReduceSum, ReduceMean (affine maps), ReduceMax
 //! (max windows), ReduceMin (`-max(-x)`), ReduceL1 (sum of `|x| = 2·relu(x) - x`)
-//! and ReduceSumSquare (products of `x` with itself). Axes come from the
+//! ReduceSumSquare (products of `x` with itself) and ReduceLogSumExp
+//! (`log(sum(exp(x - max))) + max`). Axes come from the
 //! `axes` attribute (older opsets) or the second input (ReduceSum 13+, the
 //! others 18+); no axes reduces every axis, unless `noop_with_empty_axes`.
 
@@ -38,9 +39,9 @@ pub fn axes_mask(rank: usize, axes: &[usize]) -> Vec<bool> {
     (0..rank).map(|d| axes.contains(&d)).collect()
 }
 
-/// Reads the node's axes and `keepdims`; `None` when the node is a no-op
-/// (empty axes with `noop_with_empty_axes`).
-fn read(b: &Builder, ctx: &NodeCtx, x: ValueId) -> Result<Option<Reduction>> {
+/// Reads the node's reduced-axes mask and `keepdims`; `None` when the node
+/// is a no-op (empty axes with `noop_with_empty_axes`).
+fn read_axes(b: &Builder, ctx: &NodeCtx, x: ValueId) -> Result<Option<(Vec<bool>, bool)>> {
     let s = b.shape(x).to_vec();
     let a = ctx.attrs();
     let axes = match a.ints("axes") {
@@ -62,7 +63,14 @@ fn read(b: &Builder, ctx: &NodeCtx, x: ValueId) -> Result<Option<Reduction>> {
             }
         }
     }
-    Ok(Some(reduction(&s, &reduced, a.int_or("keepdims", 1) != 0)))
+    Ok(Some((reduced, a.int_or("keepdims", 1) != 0)))
+}
+
+/// Reads the node's axes and `keepdims`; `None` when the node is a no-op
+/// (empty axes with `noop_with_empty_axes`).
+fn read(b: &Builder, ctx: &NodeCtx, x: ValueId) -> Result<Option<Reduction>> {
+    let s = b.shape(x).to_vec();
+    Ok(read_axes(b, ctx, x)?.map(|(reduced, keep)| reduction(&s, &reduced, keep)))
 }
 
 fn identity(b: &mut Builder, ctx: &NodeCtx, x: ValueId) -> Result<Vec<ValueId>> {
@@ -177,6 +185,29 @@ pub fn reduce_l2(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let inner = crate::frontend::ops::nonlinear::func(b, ctx, &ctx.sub("sqrt"), ss, crate::frontend::func::Func::Sqrt)?;
     let shape = b.shape(inner).to_vec();
     Ok(vec![b.push(ctx, &name, FOp::Reshape, vec![inner], shape)?])
+}
+
+/// ReduceLogSumExp, numerically stable: `log(sum(exp(x - m))) + m` with
+/// `m = max(x)` over the axes (the exponent is never positive and the sum is
+/// at least 1, as in LogSoftmax).
+pub fn reduce_log_sum_exp(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    use crate::frontend::func::Func;
+    use crate::frontend::ops::elementwise::weighted_sum;
+    use crate::frontend::ops::nonlinear::func;
+    let x = ctx.input(0)?;
+    let shape = b.shape(x).to_vec();
+    let Some((reduced, keep)) = read_axes(b, ctx, x)? else {
+        return identity(b, ctx, x);
+    };
+    let kept = reduction(&shape, &reduced, true);
+    let r = reduction(&shape, &reduced, keep);
+    let m = max_of(b, ctx, &ctx.sub("max"), x, &kept)?;
+    let d = weighted_sum(b, ctx, &ctx.sub("shifted"), x, 1.0, m, -1.0, shape)?;
+    let e = func(b, ctx, &ctx.sub("exp"), d, Func::Exp)?;
+    let s = sum_like(b, ctx, &ctx.sub("sum"), e, &r, false)?;
+    let l = func(b, ctx, &ctx.sub("log"), s, Func::Log)?;
+    let m_out = b.push(ctx, &ctx.sub("max_out"), FOp::Reshape, vec![m], r.out.clone())?;
+    Ok(vec![weighted_sum(b, ctx, &ctx.name, l, 1.0, m_out, 1.0, r.out.clone())?])
 }
 
 #[cfg(test)]
