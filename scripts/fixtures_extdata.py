@@ -109,6 +109,37 @@ def arange_legacy():
     write("arange_nonzero_legacy", m, [x], external=False)
 
 
+def trig_and_logsumexp():
+    """Tan / Asin / Acos on a linear layer's (bounded) output, and
+    ReduceLogSumExp over the last axis, in torch's dynamo style (opset 18)."""
+    w = rng.normal(0, 0.3, (6, 8))
+    nodes = [
+        helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["linear"], name="node_linear", transB=1),
+        helper.make_node("Tanh", ["linear"], ["t"], name="node_tanh"),
+        helper.make_node("Mul", ["t", "k"], ["u"], name="node_mul"),
+        helper.make_node("Tan", ["u"], ["tan"], name="node_tan"),
+        helper.make_node("Asin", ["u"], ["asin"], name="node_asin"),
+        helper.make_node("Acos", ["u"], ["acos"], name="node_acos"),
+        helper.make_node("Concat", ["tan", "asin", "acos"], ["cat"], name="node_cat", axis=1),
+        helper.make_node("Reshape", ["cat", "shape"], ["r"], name="node_view"),
+        helper.make_node("ReduceLogSumExp", ["r", "axes"], ["y"], name="node_logsumexp", keepdims=0),
+    ]
+    g = helper.make_graph(
+        nodes, "main_graph",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+        [helper.make_tensor_value_info("cat", TensorProto.FLOAT, [1, 24]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [init("fc.weight", w.T), init("fc.bias", rng.normal(0, 0.1, 8)), init("k", 0.95),
+         numpy_helper.from_array(np.array([1, 4, 6], dtype=np.int64), "shape"),
+         numpy_helper.from_array(np.array([-1], dtype=np.int64), "axes")],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], producer_name="pytorch",
+                          producer_version="2.9.0", ir_version=10)
+    x = rng.normal(0, 1, (1, 6)).astype(np.float32)
+    write("trig_logsumexp", m, [x], external=False)
+
+
 if __name__ == "__main__":
     mlp_external()
     arange_legacy()
+    trig_and_logsumexp()

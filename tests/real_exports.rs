@@ -1,6 +1,6 @@
 //! End to end on models as users export them (issue 11): weights in
 //! `model.onnx.data` (torch >= 2.9's default) and the legacy
-//! `ConstantOfShape -> NonZero` arange. MockProver accepts the witness and
+//! `ConstantOfShape -> NonZero` arange; Tan/Asin/Acos and ReduceLogSumExp. MockProver accepts the witness and
 //! the proven outputs match onnxruntime; `zkinfer inspect` reads the side file.
 
 mod common;
@@ -40,4 +40,9 @@ fn external_data_model_satisfies_the_circuit() {
 #[test]
 fn legacy_arange_model_satisfies_the_circuit() {
     mock_prove("arange_nonzero_legacy");
+}
+
+#[test]
+fn trig_and_log_sum_exp_model_satisfies_the_circuit() {
+    mock_prove("trig_logsumexp");
 }
