@@ -109,7 +109,8 @@ fn computed_operands_are_unsupported() {
 
 #[test]
 fn bad_constant_operands_are_clear_errors() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Model)>)> = vec![
+    type Build = Box<dyn Fn(&mut Model)>;
+    let cases: Vec<(&str, Build)> = vec![
         (
             "delta must be finite and non-zero",
             Box::new(|m: &mut Model| {

@@ -19,7 +19,8 @@ fn grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 
 #[test]
 fn tan_asin_acos_tables() {
-    let cases: [(&str, fn(f64) -> f64, f64, f64); 3] =
+    type Case = (&'static str, fn(f64) -> f64, f64, f64);
+    let cases: [Case; 3] =
         [("Tan", f64::tan, -1.2, 1.2), ("Asin", f64::asin, -0.99, 0.99), ("Acos", f64::acos, -0.99, 0.99)];
     for (op, f, lo, hi) in cases {
         let x = grid(lo, hi, 33);
