@@ -1,5 +1,6 @@
 //! Compile-time folding of index and shape arithmetic ops on constant
-//! operands (issue 11 part 6): NonZero, Range, Mod, CumSum, and the
+//! operands (issue 11 part 6): NonZero, Range, Mod, CumSum, ReduceProd, shape
+//! arithmetic (Equal, Where), and the
 //! `ConstantOfShape -> NonZero` arange older torch exports emit.
 
 mod common;
@@ -81,6 +82,18 @@ fn nonzero_range_mod_cumsum_fold() {
         6,
     );
     assert_eq!(v, vec![5.0, 3.0, 0.0, 11.0, 6.0, 0.0]);
+    // ReduceProd of a shape slice, and the `Where(Equal(shape, -1), 1, shape)` of torch's expand.
+    let v = folded(
+        |m| {
+            m.init_i64("s", &[4], &[2, 3, 4, 5]).init_i64("ax", &[1], &[0]);
+            m.node("ReduceProd", &["s", "ax"], &["p"], vec![int("keepdims", 1)]);
+            m.init_i64("neg", &[2], &[-1, 7]).init_i64("m1", &[], &[-1]).init_i64("one", &[], &[1]);
+            m.node("Equal", &["neg", "m1"], &["eq"], vec![]).node("Where", &["eq", "one", "neg"], &["w"], vec![]);
+            m.node("Concat", &["p", "w"], &["c"], vec![int("axis", 0)]);
+        },
+        3,
+    );
+    assert_eq!(v, vec![120.0, 1.0, 7.0]);
     // Float Range.
     let mut m = Model::new(17);
     m.input("x", &[4]).output("y");
@@ -98,7 +111,7 @@ fn computed_operands_are_unsupported() {
     m.node("NonZero", &["x"], &["nz"], vec![]).node("Cast", &["nz"], &["y"], vec![int("to", 1)]);
     let err = compiler::compile_bytes(&m.bytes(), "m", &Default::default()).unwrap_err().to_string();
     assert!(err.contains("unsupported") && err.contains("NonZero (node 'nonzero_1')"), "{err}");
-    for (op, ins) in [("Mod", vec!["x", "x"]), ("Range", vec!["x", "x", "x"])] {
+    for (op, ins) in [("Mod", vec!["x", "x"]), ("Range", vec!["x", "x", "x"]), ("ReduceProd", vec!["x"])] {
         let mut m = Model::new(17);
         m.input("x", &[1]).output("y");
         m.node(op, &ins, &["y"], vec![]);

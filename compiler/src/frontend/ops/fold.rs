@@ -2,7 +2,7 @@
 //! constant (shape arithmetic, index generation), and they fold to a
 //! constant. Older torch exports build `arange` as
 //! `ConstantOfShape -> NonZero -> Transpose -> Squeeze`, newer ones as
-//! `Range`; both disappear here. A computed operand makes the node
+//! `Range`; both disappear here, as do Mod, CumSum and ReduceProd of constants. A computed operand makes the node
 //! unsupported (NonZero's output shape would depend on the data).
 
 use crate::error::Result;
@@ -106,6 +106,26 @@ pub fn modulo(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         }
     };
     Ok(vec![b.push_const(&ctx.name, t)])
+}
+
+/// ReduceProd of a constant (element counts of shape slices, as in
+/// `Shape -> Slice -> ReduceProd -> Concat -> Reshape`).
+pub fn reduce_prod(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let x = ctx.input(0)?;
+    let t = b.konst(x).ok_or_else(|| ctx.unsupported())?.clone();
+    let Some(r) = crate::frontend::ops::reduce::read(b, ctx, x)? else {
+        return Ok(vec![b.push_const(&ctx.name, t)]);
+    };
+    let out = match &t.data {
+        Data::Int(v) => Tensor::int(
+            r.out.clone(),
+            r.windows.iter().map(|w| w.iter().fold(1i64, |a, &i| a.wrapping_mul(v[i as usize]))).collect(),
+        ),
+        Data::Float(v) => {
+            Tensor::float(r.out.clone(), r.windows.iter().map(|w| w.iter().map(|&i| v[i as usize]).product()).collect())
+        }
+    };
+    Ok(vec![b.push_const(&ctx.name, out)])
 }
 
 /// CumSum of constants along a constant axis (`exclusive`, `reverse` attributes).

@@ -69,6 +69,7 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "Range" => fold::range,
         "Mod" => fold::modulo,
         "CumSum" => fold::cum_sum,
+        "ReduceProd" => fold::reduce_prod,
         "Pad" => shape::pad,
         "RNN" => recurrent::rnn,
         "GRU" => recurrent::gru,

@@ -68,7 +68,7 @@ fn read_axes(b: &Builder, ctx: &NodeCtx, x: ValueId) -> Result<Option<(Vec<bool>
 
 /// Reads the node's axes and `keepdims`; `None` when the node is a no-op
 /// (empty axes with `noop_with_empty_axes`).
-fn read(b: &Builder, ctx: &NodeCtx, x: ValueId) -> Result<Option<Reduction>> {
+pub(crate) fn read(b: &Builder, ctx: &NodeCtx, x: ValueId) -> Result<Option<Reduction>> {
     let s = b.shape(x).to_vec();
     Ok(read_axes(b, ctx, x)?.map(|(reduced, keep)| reduction(&s, &reduced, keep)))
 }
