@@ -35,6 +35,15 @@ fn external_data_model_satisfies_the_circuit() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("node_linear"), "{text}");
+    // `zkinfer compile` reads the side file too.
+    let out_dir = tmp("real-exports-extdata");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(["compile", model.to_str().unwrap(), "-o", out_dir.to_str().unwrap()])
+        .env("ZKINFER_CACHE", srs_cache())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out_dir.join("program.bin").exists());
 }
 
 #[test]
