@@ -7,6 +7,7 @@ pub mod activation;
 pub mod compare;
 pub mod elementwise;
 pub mod linear;
+pub mod ml;
 pub mod movement;
 pub mod nonlinear;
 pub mod norm;
@@ -140,4 +141,13 @@ pub fn converter(op_type: &str) -> Option<Converter> {
 
 pub fn is_supported(op_type: &str) -> bool {
     converter(op_type).is_some()
+}
+
+/// The ONNX domains whose ops have converters: the default one and `ai.onnx.ml`.
+pub fn converter_in(domain: &str, op_type: &str) -> Option<Converter> {
+    match domain {
+        "" | "ai.onnx" => converter(op_type),
+        "ai.onnx.ml" => ml::converter(op_type),
+        _ => None,
+    }
 }

@@ -1,0 +1,94 @@
+"""ai.onnx.ml fixtures (scikit-learn via skl2onnx, LightGBM via onnxmltools) for issue 11.
+
+Setup:  bash scripts/pyenv.sh && .venv/bin/pip install -r scripts/requirements-onnxml.txt
+Run:    .venv/bin/python scripts/fixtures_onnxml.py
+Writes tests/fixtures/real/<name>/{model.onnx,input.json,expected.json}: a fixed batch of
+N=6 rows (the batch dim is dynamic; the compiler binds it from the input length), and
+onnxruntime's tensor outputs in graph-output order. With ZipMap on, the probability output
+is a seq(map): expected.json then holds the probability tensor ZipMap is built from.
+"""
+import json, os
+import numpy as np
+import onnx, onnxruntime as ort
+from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LogisticRegression, LinearRegression
+from sklearn.ensemble import RandomForestClassifier, GradientBoostingClassifier, RandomForestRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import FloatTensorType
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "real")
+N = 6
+
+X, y = make_classification(n_samples=600, n_features=12, n_informative=6, weights=[0.9, 0.1],
+                           random_state=7)
+X = X.astype(np.float32)
+Xr, yr = make_regression(n_samples=300, n_features=10, noise=0.5, random_state=3)
+Xr = Xr.astype(np.float32)
+
+
+def tensor_outputs(model, x):
+    """onnxruntime outputs; a ZipMap's seq(map) is replaced by its input tensor."""
+    g = model.graph
+    zip_in = {n.output[0]: n.input[0] for n in g.node if n.op_type == "ZipMap"}
+    names = [zip_in.get(o.name, o.name) for o in g.output]
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    del m.graph.output[:]
+    for nm in names:
+        m.graph.output.append(onnx.helper.make_empty_tensor_value_info(nm))
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(names, {g.input[0].name: x})
+
+
+def save(name, model, x):
+    d = os.path.join(ROOT, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+    outs = tensor_outputs(model, x)
+    json.dump({"input_data": [x.reshape(-1).astype(float).tolist()]}, open(os.path.join(d, "input.json"), "w"))
+    json.dump({"output_data": [np.asarray(o).reshape(-1).astype(float).tolist() for o in outs]},
+              open(os.path.join(d, "expected.json"), "w"))
+    ops = sorted({n.op_type for n in model.graph.node})
+    print(f"{name:<28} {os.path.getsize(os.path.join(d, 'model.onnx')):>7} B  ops={ops}")
+
+
+def skl(model, X, zipmap=True):
+    opts = None if zipmap else {id(model): {"zipmap": False}}
+    return to_onnx(model, initial_types=[("input", FloatTensorType([None, X.shape[1]]))],
+                   options=opts, target_opset={"": 17, "ai.onnx.ml": 3})
+
+
+lr = LogisticRegression(max_iter=500).fit(X, y)
+# Both classes in the batch (the data is 90/10 imbalanced): 3 predicted negatives, 3 positives.
+pred = lr.predict(X)
+xs = np.concatenate([X[(y == 0) & (pred == 0)][:3], X[(y == 1) & (pred == 1)][:3]])
+save("skl_logreg", skl(lr, X, zipmap=False), xs)
+pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+save("skl_scaler_logreg_zipmap", skl(pipe, X, zipmap=True), xs)
+rf = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y)
+save("skl_random_forest", skl(rf, X, zipmap=False), xs)
+gb = GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=0).fit(X, y)
+save("skl_gradient_boosting", skl(gb, X, zipmap=False), xs)
+X3, y3 = make_classification(n_samples=600, n_features=10, n_informative=5, n_classes=3,
+                             weights=[0.8, 0.15, 0.05], random_state=11)
+X3 = X3.astype(np.float32)
+lr3 = LogisticRegression(max_iter=500).fit(X3, y3)
+save("skl_logreg_3class", skl(lr3, X3, zipmap=False), np.concatenate([X3[y3 == k][:2] for k in range(3)]))
+reg = LinearRegression().fit(Xr, yr)
+save("skl_linear_regression", skl(reg, Xr), Xr[:N])
+rfr = RandomForestRegressor(n_estimators=4, max_depth=4, random_state=0).fit(Xr, yr)
+save("skl_random_forest_regressor", skl(rfr, Xr), Xr[:N])
+
+try:
+    import lightgbm as lgb
+    from onnxmltools import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType as MFloat
+    clf = lgb.LGBMClassifier(n_estimators=8, num_leaves=8, random_state=0, verbose=-1).fit(X, y)
+    m = convert_lightgbm(clf, initial_types=[("input", MFloat([None, X.shape[1]]))], target_opset=15,
+                         zipmap=False)
+    save("lgbm_classifier", m, xs)
+except Exception as e:  # pragma: no cover
+    print("lightgbm skipped:", e)
