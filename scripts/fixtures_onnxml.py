@@ -92,3 +92,59 @@ try:
     save("lgbm_classifier", m, xs)
 except Exception as e:  # pragma: no cover
     print("lightgbm skipped:", e)
+
+# Hand-built models (onnx.helper) for what the exporters above do not emit here:
+# one-row binary LinearClassifier, Binarizer, Normalizer MAX/L2, BRANCH_LT/GTE/GT trees,
+# labels that are not 0..C-1.
+from onnx import helper, TensorProto
+
+rng = np.random.default_rng(5)
+
+
+def ml_model(nodes, f, outputs):
+    g = helper.make_graph(nodes, "ml", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, f])],
+                          [helper.make_tensor_value_info(n, t, [None, None] if n != "label" else [None]) for n, t in outputs])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m
+
+
+f = 5
+xh = rng.normal(size=(6, f)).astype(np.float32)
+for pt in ["NONE", "LOGISTIC"]:
+    lc = helper.make_node("LinearClassifier", ["input"], ["label", "probabilities"], domain="ai.onnx.ml",
+                          coefficients=rng.normal(size=f).tolist(), intercepts=[0.1], classlabels_ints=[-1, 1],
+                          post_transform=pt)
+    save(f"ml_linear_binary_{pt.lower()}",
+         ml_model([lc], f, [("label", TensorProto.INT64), ("probabilities", TensorProto.FLOAT)]), xh)
+nodes = [
+    helper.make_node("Scaler", ["input"], ["scaled"], domain="ai.onnx.ml", offset=[0.1] * f, scale=[2.0] * f),
+    helper.make_node("Binarizer", ["scaled"], ["bin"], domain="ai.onnx.ml", threshold=0.3),
+    helper.make_node("Normalizer", ["scaled"], ["l2"], domain="ai.onnx.ml", norm="L2"),
+    helper.make_node("Normalizer", ["input"], ["mx"], domain="ai.onnx.ml", norm="MAX"),
+]
+save("ml_preprocessing", ml_model(nodes, f, [("bin", TensorProto.FLOAT), ("l2", TensorProto.FLOAT),
+                                             ("mx", TensorProto.FLOAT)]), np.abs(xh) + 0.05)
+# Two trees of depth 2 with BRANCH_LT/GTE/GT/LEQ, 3 classes labelled 3, 7, 20, SOFTMAX.
+tree = dict(
+    nodes_treeids=[0] * 7 + [1] * 5,
+    nodes_nodeids=list(range(7)) + list(range(5)),
+    nodes_featureids=[0, 1, 2, 0, 0, 0, 0, 3, 4, 0, 0, 0],
+    nodes_modes=["BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "LEAF", "LEAF", "LEAF", "LEAF",
+                 "BRANCH_LEQ", "LEAF", "BRANCH_GT", "LEAF", "LEAF"],
+    nodes_values=[0.2, -0.3, 0.5, 0, 0, 0, 0, 0.1, 0, -0.4, 0, 0],
+    nodes_truenodeids=[1, 3, 5, 0, 0, 0, 0, 1, 0, 3, 0, 0],
+    nodes_falsenodeids=[2, 4, 6, 0, 0, 0, 0, 2, 0, 4, 0, 0],
+)
+leaves = [(0, 3), (0, 4), (0, 5), (0, 6), (1, 1), (1, 3), (1, 4)]
+cw = dict(class_treeids=[], class_nodeids=[], class_ids=[], class_weights=[])
+for t, nid in leaves:
+    for c in range(3):
+        cw["class_treeids"].append(t); cw["class_nodeids"].append(nid); cw["class_ids"].append(c)
+        cw["class_weights"].append(float(rng.normal()))
+te = helper.make_node("TreeEnsembleClassifier", ["input"], ["label", "probabilities"], domain="ai.onnx.ml",
+                      classlabels_int64s=[3, 7, 20], post_transform="SOFTMAX", base_values=[0.1, -0.2, 0.0],
+                      **tree, **cw)
+save("ml_tree_modes", ml_model([te], f, [("label", TensorProto.INT64), ("probabilities", TensorProto.FLOAT)]),
+     rng.normal(size=(8, f)).astype(np.float32))

@@ -12,7 +12,8 @@ use zkinfer::coverage::{self, CoverageOptions, Outcome};
 fn onnxml_models_satisfy_the_circuit() {
     let root = repo().join("tests/fixtures/real");
     let opts = CoverageOptions::default();
-    for name in ["skl_logreg", "skl_scaler_logreg_zipmap", "skl_random_forest", "skl_gradient_boosting", "lgbm_classifier"]
+    for name in
+        ["skl_logreg", "skl_scaler_logreg_zipmap", "skl_random_forest", "skl_gradient_boosting", "lgbm_classifier"]
     {
         let r = coverage::check_model(&root, &root.join(name), &opts);
         println!(

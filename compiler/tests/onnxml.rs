@@ -22,6 +22,10 @@ const MODELS: &[(&str, bool)] = &[
     ("lgbm_classifier", true),
     ("skl_linear_regression", false),
     ("skl_random_forest_regressor", false),
+    ("ml_linear_binary_none", true),
+    ("ml_linear_binary_logistic", true),
+    ("ml_preprocessing", false),
+    ("ml_tree_modes", true),
 ];
 
 #[test]
@@ -49,4 +53,82 @@ fn onnxml_fixtures_match_onnxruntime() {
         assert!(out.float_err <= 1e-4, "{name}: float reference error {}", out.float_err);
         assert!(out.quant_err <= 0.01, "{name}: quantized error {}", out.quant_err);
     }
+}
+
+use common::build::{floats, ints, string, Model};
+use onnx_protobuf::{attribute_proto::AttributeType, AttributeProto};
+
+fn strings(name: &str, v: &[&str]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        type_: AttributeType::STRINGS.into(),
+        ..Default::default()
+    }
+}
+
+/// One `ai.onnx.ml` node over a `[1, 2]` input.
+fn ml_node(op: &str, attrs: Vec<AttributeProto>, outputs: &[&str]) -> Vec<u8> {
+    let mut m = Model::new(17);
+    m.input("x", &[1, 2]);
+    m.node(op, &["x"], outputs, attrs);
+    m.graph.node.last_mut().expect("node").domain = "ai.onnx.ml".into();
+    for o in outputs {
+        m.output(o);
+    }
+    m.bytes()
+}
+
+fn compile_err(model: &[u8]) -> String {
+    let opts = compiler::CompileOptions { calibration: vec![vec![vec![0.5, -0.5]]], ..Default::default() };
+    match compiler::compile_bytes(model, "synthetic", &opts) {
+        Ok(_) => panic!("expected a compile error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn tree(modes: &[&str]) -> Vec<AttributeProto> {
+    vec![
+        ints("nodes_treeids", &[0, 0, 0]),
+        ints("nodes_nodeids", &[0, 1, 2]),
+        ints("nodes_featureids", &[0, 0, 0]),
+        strings("nodes_modes", modes),
+        floats("nodes_values", &[0.1, 0.0, 0.0]),
+        ints("nodes_truenodeids", &[1, 0, 0]),
+        ints("nodes_falsenodeids", &[2, 0, 0]),
+        ints("class_treeids", &[0, 0]),
+        ints("class_nodeids", &[1, 2]),
+        ints("class_ids", &[0, 1]),
+        floats("class_weights", &[1.0, 1.0]),
+    ]
+}
+
+#[test]
+fn onnxml_unsupported_attributes_are_clear_errors() {
+    let lc = |extra: Vec<AttributeProto>| {
+        let mut a = vec![floats("coefficients", &[1.0, 2.0, -1.0, 0.5]), floats("intercepts", &[0.0, 0.1])];
+        a.extend(extra);
+        ml_node("LinearClassifier", a, &["label", "probabilities"])
+    };
+    let e = compile_err(&lc(vec![strings("classlabels_strings", &["no", "yes"])]));
+    assert!(e.contains("classlabels_strings") && e.contains("string class labels"), "{e}");
+    let e = compile_err(&lc(vec![ints("classlabels_ints", &[0, 1]), string("post_transform", "PROBIT")]));
+    assert!(e.contains("post_transform") && e.contains("PROBIT"), "{e}");
+    let e = compile_err(&lc(vec![ints("classlabels_ints", &[0, 1, 2])]));
+    assert!(e.contains("2 coefficient rows for 3 class labels"), "{e}");
+
+    let mut a = tree(&["BRANCH_EQ", "LEAF", "LEAF"]);
+    a.push(ints("classlabels_int64s", &[0, 1]));
+    let e = compile_err(&ml_node("TreeEnsembleClassifier", a, &["label", "probabilities"]));
+    assert!(e.contains("nodes_modes") && e.contains("BRANCH_EQ"), "{e}");
+    let mut a = tree(&["BRANCH_LEQ", "LEAF", "LEAF"]);
+    a.push(ints("classlabels_int64s", &[0, 1]));
+    a[2] = ints("nodes_featureids", &[5, 0, 0]);
+    let e = compile_err(&ml_node("TreeEnsembleClassifier", a, &["label", "probabilities"]));
+    assert!(e.contains("feature 5 out of range"), "{e}");
+
+    let e = compile_err(&ml_node("Normalizer", vec![string("norm", "L3")], &["y"]));
+    assert!(e.contains("L3"), "{e}");
+    let e = compile_err(&ml_node("OneHotEncoder", vec![], &["y"]));
+    assert!(e.contains("OneHotEncoder"), "{e}");
 }

@@ -3,8 +3,10 @@
 //!
 //! - `LinearClassifier` / `LinearRegressor`: an `Affine` `X·Wᵀ + b`, then the
 //!   post transform (NONE, LOGISTIC, SOFTMAX). A binary classifier with one
-//!   coefficient row gives two score columns as onnxruntime does: `[-s, s]`
-//!   (NONE) or `[1 - σ(s), σ(s)]` (LOGISTIC), label `[s > 0]`.
+//!   coefficient row gives two score columns as onnxruntime does: `[1 - s, s]`
+//!   (NONE) or `[1 - σ(s), σ(s)]` (LOGISTIC), label `[s > 0]`. A binary tree
+//!   ensemble with one score column: `[1 - p, p]`, label `[p > ½]` when every
+//!   leaf weight is `>= 0`, else `[-s, s]` / `[1 - σ(s), σ(s)]`, label `[s > 0]`.
 //! - `Scaler` `(x - offset)·scale`, `Binarizer` `[x > threshold]`,
 //!   `Normalizer` MAX / L1 / L2 (`x · 1/max`, `x · 1/Σ|x|`, `x · rsqrt(Σx²)`).
 //! - `ZipMap`: an identity. Its ONNX output is a sequence of maps
@@ -211,25 +213,26 @@ fn binary_label(b: &mut Builder, ctx: &NodeCtx, s: ValueId, t: f64, labels: &[i6
     scale_shift(b, ctx, &ctx.sub("label"), p, l1 - l0, l0)
 }
 
+/// How onnxruntime turns one score column `s` into two: the label is
+/// `[s > threshold]`; with post transform NONE the columns are
+/// `[w0·s + c0, s]`, with LOGISTIC `[1 - σ(s), σ(s)]`.
+struct Binary {
+    threshold: f64,
+    none: (f64, f64),
+}
+
 /// Scores `[n, 1]` of a binary model → `(label, [n, 2] scores)` the way
 /// onnxruntime writes them.
-fn binary_outputs(
-    b: &mut Builder,
-    ctx: &NodeCtx,
-    s: ValueId,
-    labels: &[i64],
-    probabilities: bool,
-) -> Result<Vec<ValueId>> {
+fn binary_outputs(b: &mut Builder, ctx: &NodeCtx, s: ValueId, labels: &[i64], form: Binary) -> Result<Vec<ValueId>> {
     let pt = post_transform_name(ctx);
-    let (label, scores) = match (pt.as_str(), probabilities) {
-        // Leaf weights that are probabilities: [1 - p, p], label [p > ½].
-        ("NONE", true) => (binary_label(b, ctx, s, 0.5, labels)?, second_class(b, ctx, s, -1.0, 1.0)?),
-        ("NONE", false) => (binary_label(b, ctx, s, 0.0, labels)?, second_class(b, ctx, s, -1.0, 0.0)?),
-        ("LOGISTIC", _) => {
+    let label = binary_label(b, ctx, s, form.threshold, labels)?;
+    let scores = match pt.as_str() {
+        "NONE" => second_class(b, ctx, s, form.none.0, form.none.1)?,
+        "LOGISTIC" => {
             let p = func(b, ctx, &ctx.sub("logistic"), s, Func::Sigmoid)?;
-            (binary_label(b, ctx, s, 0.0, labels)?, second_class(b, ctx, p, -1.0, 1.0)?)
+            second_class(b, ctx, p, -1.0, 1.0)?
         }
-        (other, _) => {
+        other => {
             return Err(ctx.attrs().err(
                 "post_transform",
                 format!("{other} is not supported for a binary model with one score column (NONE, LOGISTIC are)"),
@@ -255,7 +258,7 @@ pub fn linear_classifier(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>>
     }
     let s = dense(b, ctx, &ctx.sub("scores_raw"), x, (n, f), &coef, &intercepts, c)?;
     if c == 1 && labels.len() == 2 {
-        return binary_outputs(b, ctx, s, &labels, false);
+        return binary_outputs(b, ctx, s, &labels, Binary { threshold: 0.0, none: (-1.0, 1.0) });
     }
     if c != labels.len() {
         return Err(ctx.attrs().err("coefficients", format!("{c} coefficient rows for {} class labels", labels.len())));
@@ -629,9 +632,15 @@ pub fn tree_classifier(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         if base.len() > 1 {
             return Err(ctx.attrs().err("base_values", "two base values with one score column are not supported"));
         }
+        // Leaf weights that are all >= 0 are probabilities: [1 - p, p], label [p > ½].
         let positive = w.iter().flatten().all(|&(_, v)| v >= 0.0);
+        let form = if positive {
+            Binary { threshold: 0.5, none: (-1.0, 1.0) }
+        } else {
+            Binary { threshold: 0.0, none: (-1.0, 0.0) }
+        };
         let s = leaf_sum(b, ctx, ind, &w, &base, 1, 1.0)?;
-        return binary_outputs(b, ctx, s, &labels, positive);
+        return binary_outputs(b, ctx, s, &labels, form);
     }
     if !base.is_empty() && base.len() != c {
         return Err(ctx.attrs().err("base_values", format!("{} values for {c} classes", base.len())));
