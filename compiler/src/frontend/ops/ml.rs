@@ -547,7 +547,7 @@ fn leaf_sum(
     b: &mut Builder,
     ctx: &NodeCtx,
     ind: ValueId,
-    leaf_weights: &[Vec<(usize, f64)>],
+    leaf_weights: &[LeafWeights],
     base: &[f64],
     k: usize,
     scale: f64,
@@ -579,8 +579,11 @@ fn leaf_sum(
     b.push(ctx, &ctx.sub("raw_scores"), FOp::Affine(aff), vec![ind], vec![n, k])
 }
 
+/// One leaf's `(class or target, weight)` pairs.
+type LeafWeights = Vec<(usize, f64)>;
+
 /// Per-leaf weights `(target, weight)` from the `<prefix>_treeids/nodeids/ids/weights` attributes.
-fn leaf_weights(ctx: &NodeCtx, t: &Trees, leaves: &[usize], prefix: &str) -> Result<(Vec<Vec<(usize, f64)>>, usize)> {
+fn leaf_weights(ctx: &NodeCtx, t: &Trees, leaves: &[usize], prefix: &str) -> Result<(Vec<LeafWeights>, usize)> {
     let a = ctx.attrs();
     let key = |s: &str| format!("{prefix}_{s}");
     let trees = required_ints(ctx, &key("treeids"))?;
