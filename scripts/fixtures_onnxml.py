@@ -148,3 +148,29 @@ te = helper.make_node("TreeEnsembleClassifier", ["input"], ["label", "probabilit
                       **tree, **cw)
 save("ml_tree_modes", ml_model([te], f, [("label", TensorProto.INT64), ("probabilities", TensorProto.FLOAT)]),
      rng.normal(size=(8, f)).astype(np.float32))
+
+# TreeEnsemble (ai.onnx.ml opset 5): two trees, modes LEQ/LT/GTE/GT, 2 targets, AVERAGE.
+def t5(name, vals, dt=TensorProto.FLOAT):
+    return helper.make_tensor(name, dt, [len(vals)], vals)
+
+
+# tree 0: node0 (f0 LT 0.2) -> node1 (f1 GTE -0.3) / node2 (f2 GT 0.5); leaves 0..3
+# tree 1: node3 (f3 LEQ 0.1) -> leaf 4 / node4 (f4 GT -0.4) -> leaves 5, 6
+ens = helper.make_node(
+    "TreeEnsemble", ["input"], ["y"], domain="ai.onnx.ml",
+    nodes_featureids=[0, 1, 2, 3, 4],
+    nodes_splits=t5("s", [0.2, -0.3, 0.5, 0.1, -0.4]),
+    nodes_modes=t5("m", [1, 2, 3, 0, 3], TensorProto.UINT8),
+    nodes_truenodeids=[1, 0, 2, 4, 5], nodes_trueleafs=[0, 1, 1, 1, 1],
+    nodes_falsenodeids=[2, 1, 3, 4, 6], nodes_falseleafs=[0, 1, 1, 0, 1],
+    tree_roots=[0, 3],
+    leaf_targetids=[0, 1, 0, 1, 0, 1, 0],
+    leaf_weights=t5("w", rng.normal(size=7).astype(float).tolist()),
+    n_targets=2, aggregate_function=0, post_transform=0,
+)
+g = helper.make_graph([ens], "ml5", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, f])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
+m5 = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("ai.onnx.ml", 5)])
+m5.ir_version = 9
+onnx.checker.check_model(m5)
+save("ml_tree_ensemble_v5", m5, rng.normal(size=(8, f)).astype(np.float32))

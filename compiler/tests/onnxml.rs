@@ -26,6 +26,7 @@ const MODELS: &[(&str, bool)] = &[
     ("ml_linear_binary_logistic", true),
     ("ml_preprocessing", false),
     ("ml_tree_modes", true),
+    ("ml_tree_ensemble_v5", false),
 ];
 
 #[test]
@@ -131,4 +132,14 @@ fn onnxml_unsupported_attributes_are_clear_errors() {
     assert!(e.contains("L3"), "{e}");
     let e = compile_err(&ml_node("OneHotEncoder", vec![], &["y"]));
     assert!(e.contains("OneHotEncoder"), "{e}");
+}
+
+#[test]
+fn zipmap_is_reported_as_the_probability_tensor() {
+    let model = std::fs::read(fixture("skl_scaler_logreg_zipmap").join("model.onnx")).expect("model.onnx");
+    let report = compiler::inspect_bytes(&model).expect("inspect");
+    let z = report.nodes.iter().find(|n| n.op_type == "ZipMap").expect("a ZipMap node");
+    assert!(z.supported);
+    assert!(z.note.as_deref().is_some_and(|n| n.contains("probability tensor")), "{:?}", z.note);
+    assert!(report.nodes.iter().all(|n| n.supported), "{report:?}");
 }

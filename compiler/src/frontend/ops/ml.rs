@@ -22,6 +22,9 @@
 //!   quantum (`2^-s`) away from every threshold; closer ones may take either
 //!   branch. NaN inputs (missing values) do not exist in the field, so
 //!   `nodes_missing_value_tracks_true` is irrelevant.
+//! - `TreeEnsemble` (ai.onnx.ml opset 5): the same lowering; leaves are
+//!   their own array (`nodes_trueleafs`/`nodes_falseleafs` say which), modes
+//!   and post transforms are integers; MEMBER/EQ/NEQ are a clear error.
 //! - Labels: ArgMax over the scores (first maximum), mapped to
 //!   `classlabels_ints` / `classlabels_int64s` by an `Affine` when the labels
 //!   are evenly spaced (`0, 1, …`), else by a sum of `[idx >= j]` steps.
@@ -48,6 +51,7 @@ pub fn converter(op: &str) -> Option<Converter> {
         "ZipMap" => zipmap,
         "TreeEnsembleClassifier" => tree_classifier,
         "TreeEnsembleRegressor" => tree_regressor,
+        "TreeEnsemble" => tree_ensemble,
         _ => return None,
     })
 }
@@ -675,4 +679,112 @@ pub fn tree_regressor(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let base = floats(ctx, "base_values").unwrap_or_default();
     let s = leaf_sum(b, ctx, ind, &w, &base, targets, scale)?;
     Ok(vec![post_transform(b, ctx, s)?])
+}
+
+/// An integer-or-float tensor attribute (opset-5 TreeEnsemble).
+fn tensor_attr(ctx: &NodeCtx, key: &str) -> Result<Vec<f64>> {
+    match ctx.attrs().tensor(key)? {
+        Some(t) => Ok(t.to_f64()),
+        None => Err(ctx.attrs().err(key, "required attribute missing")),
+    }
+}
+
+/// `TreeEnsemble` (ai.onnx.ml opset 5): output `[N, n_targets]`.
+pub fn tree_ensemble(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let a = ctx.attrs();
+    let x = ctx.input(0)?;
+    let (n, f) = rows(b, ctx, x)?;
+    let features = required_ints(ctx, "nodes_featureids")?;
+    let splits = tensor_attr(ctx, "nodes_splits")?;
+    let modes = tensor_attr(ctx, "nodes_modes")?;
+    let t_ids = required_ints(ctx, "nodes_truenodeids")?;
+    let f_ids = required_ints(ctx, "nodes_falsenodeids")?;
+    let t_leaf = required_ints(ctx, "nodes_trueleafs")?;
+    let f_leaf = required_ints(ctx, "nodes_falseleafs")?;
+    let roots = required_ints(ctx, "tree_roots")?;
+    let leaf_targets = required_ints(ctx, "leaf_targetids")?;
+    let leaf_w = tensor_attr(ctx, "leaf_weights")?;
+    let m = features.len();
+    for (key, len) in [
+        ("nodes_splits", splits.len()),
+        ("nodes_modes", modes.len()),
+        ("nodes_truenodeids", t_ids.len()),
+        ("nodes_falsenodeids", f_ids.len()),
+        ("nodes_trueleafs", t_leaf.len()),
+        ("nodes_falseleafs", f_leaf.len()),
+    ] {
+        if len != m {
+            return Err(a.err(key, format!("{len} values, nodes_featureids has {m}")));
+        }
+    }
+    if leaf_w.len() != leaf_targets.len() {
+        return Err(a.err("leaf_weights", format!("{} values for {} leaf_targetids", leaf_w.len(), leaf_targets.len())));
+    }
+    // Internal nodes 0..m, leaves m + j.
+    let l = leaf_targets.len();
+    let mut nodes: Vec<Option<(usize, f64, Mode)>> = Vec::with_capacity(m + l);
+    let mut children = vec![(0, 0); m + l];
+    for k in 0..m {
+        let mode = match modes[k] as i64 {
+            0 => Mode::Leq,
+            1 => Mode::Lt,
+            2 => Mode::Gte,
+            3 => Mode::Gt,
+            other => {
+                return Err(a.err("nodes_modes", format!("mode {other} (EQ/NEQ/MEMBER) is not supported (0-3 are)")))
+            }
+        };
+        let feat = usize::try_from(features[k]).ok().filter(|&i| i < f).ok_or_else(|| {
+            a.err("nodes_featureids", format!("feature {} out of range for {f} features", features[k]))
+        })?;
+        let child = |id: i64, leaf: i64, key: &str| -> Result<usize> {
+            let (limit, off) = if leaf != 0 { (l, m) } else { (m, 0) };
+            let i = usize::try_from(id)
+                .ok()
+                .filter(|&i| i < limit)
+                .ok_or_else(|| a.err(key, format!("child {id} of node {k} does not exist")))?;
+            if leaf == 0 && i <= k {
+                return Err(a.err(key, format!("node {k} has an earlier child {i}")));
+            }
+            Ok(off + i)
+        };
+        children[k] =
+            (child(t_ids[k], t_leaf[k], "nodes_truenodeids")?, child(f_ids[k], f_leaf[k], "nodes_falsenodeids")?);
+        nodes.push(Some((feat, splits[k], mode)));
+    }
+    nodes.extend(std::iter::repeat_n(None, l));
+    let roots = roots
+        .iter()
+        .map(|&r| {
+            usize::try_from(r)
+                .ok()
+                .filter(|&r| r < m)
+                .ok_or_else(|| a.err("tree_roots", format!("root {r} does not exist")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let t = Trees { nodes, children, roots, index: HashMap::new() };
+    let (ind, leaves) = leaf_indicators(b, ctx, x, (n, f), &t)?;
+    let targets = usize::try_from(a.int_or("n_targets", 1)).unwrap_or(0).max(1);
+    let mut w: Vec<LeafWeights> = vec![vec![]; leaves.len()];
+    for (j, &k) in leaves.iter().enumerate() {
+        let e = k - m;
+        let c = usize::try_from(leaf_targets[e]).ok().filter(|&c| c < targets).ok_or_else(|| {
+            a.err("leaf_targetids", format!("target {} out of range for n_targets {targets}", leaf_targets[e]))
+        })?;
+        w[j].push((c, leaf_w[e]));
+    }
+    let scale = match a.int_or("aggregate_function", 1) {
+        1 => 1.0,
+        0 => 1.0 / t.roots.len().max(1) as f64,
+        other => {
+            return Err(a.err("aggregate_function", format!("{other} (MIN/MAX) is not supported (SUM, AVERAGE are)")))
+        }
+    };
+    let s = leaf_sum(b, ctx, ind, &w, &[], targets, scale)?;
+    match a.int_or("post_transform", 0) {
+        0 => Ok(vec![s]),
+        1 => Ok(vec![softmax_rows(b, ctx, s)?]),
+        2 => Ok(vec![func(b, ctx, &ctx.sub("logistic"), s, Func::Sigmoid)?]),
+        other => Err(a.err("post_transform", format!("{other} (SOFTMAX_ZERO/PROBIT) is not supported"))),
+    }
 }
