@@ -143,3 +143,53 @@ fn zipmap_is_reported_as_the_probability_tensor() {
     assert!(z.note.as_deref().is_some_and(|n| n.contains("probability tensor")), "{:?}", z.note);
     assert!(report.nodes.iter().all(|n| n.supported), "{report:?}");
 }
+
+/// Tree conditions compare quantized inputs: inputs a few quanta (`2^-s`)
+/// either side of every threshold still take onnxruntime's branch, so labels
+/// and probabilities match the float model there too. (Calibrated on the
+/// batches it evaluates: function tables cover the calibrated range.)
+#[test]
+fn tree_thresholds_are_exact_beyond_one_quantum() {
+    let dir = fixture("ml_tree_modes");
+    let model = std::fs::read(dir.join("model.onnx")).expect("model.onnx");
+    let inputs = compiler::parse_input_json(&read_json(&dir, "input.json")).expect("input.json");
+    // (feature, threshold) of every internal node (scripts/fixtures_onnxml.py); thresholds are f32.
+    let splits = [(0, 0.2f32), (1, -0.3), (2, 0.5), (3, 0.1), (4, -0.4)];
+    let (n, f) = (8, 5);
+    let batches = |q: f64| {
+        let mut out = vec![];
+        for (feat, t) in splits {
+            for k in [-3.0, -2.0, 2.0, 3.0] {
+                let mut x = inputs[0].clone();
+                for i in 0..n {
+                    x[i * f + feat] = t as f64 + k * q * (1.0 + i as f64 / n as f64);
+                }
+                out.push((feat, t, k, vec![x]));
+            }
+        }
+        out
+    };
+    // The scale does not depend on these tiny moves: take it from a first compile.
+    let first = compiler::compile_bytes(
+        &model,
+        "ml_tree_modes",
+        &compiler::CompileOptions { calibration: vec![inputs.clone()], ..Default::default() },
+    )
+    .expect("compile");
+    let q = 2f64.powi(-(first.quant.scale_bits as i32));
+    let cases = batches(q);
+    let mut calibration: Vec<Vec<Vec<f64>>> = cases.iter().map(|c| c.3.clone()).collect();
+    calibration.push(inputs.clone());
+    let opts = compiler::CompileOptions { calibration, scale_bits: Some(first.quant.scale_bits), ..Default::default() };
+    let p = compiler::compile_bytes(&model, "ml_tree_modes", &opts).expect("compile");
+    for (feat, t, k, xin) in cases {
+        let float = compiler::float_reference(&model, &xin).expect("float");
+        let trace = ir::eval(&p, &ir::quantize_inputs(&p, &xin).expect("quantize")).expect("eval");
+        let labels = p.dequantize_output(0, &trace.values[p.outputs[0].value]);
+        assert_eq!(labels, float[0], "feature {feat} at {t} {k:+} quanta: labels");
+        let probs = p.dequantize_output(1, &trace.values[p.outputs[1].value]);
+        for (a, b) in probs.iter().zip(&float[1]) {
+            assert!((a - b).abs() < 0.01, "feature {feat} at {t} {k:+} quanta: {a} vs {b}");
+        }
+    }
+}
