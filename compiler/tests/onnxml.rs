@@ -193,3 +193,28 @@ fn tree_thresholds_are_exact_beyond_one_quantum() {
         }
     }
 }
+
+/// One transaction at a time: the dynamic batch dimension binds to N = 1
+/// from the input's length; the label and probabilities match onnxruntime's
+/// first row.
+#[test]
+fn single_row_binds_the_batch_dimension() {
+    for name in ["skl_random_forest", "skl_logreg", "lgbm_classifier"] {
+        let dir = fixture(name);
+        let model = std::fs::read(dir.join("model.onnx")).expect("model.onnx");
+        let inputs = compiler::parse_input_json(&read_json(&dir, "input.json")).expect("input.json");
+        let expected = compiler::parse_expected_json(&read_json(&dir, "expected.json")).expect("expected.json");
+        let row = vec![inputs[0][..12].to_vec()];
+        // Calibration batches share the compiled shape: calibrate on the row itself.
+        let opts = compiler::CompileOptions { calibration: vec![row.clone()], ..Default::default() };
+        let p = compiler::compile_bytes(&model, name, &opts).expect("compile");
+        let trace = ir::eval(&p, &ir::quantize_inputs(&p, &row).expect("quantize")).expect("eval");
+        let label = p.dequantize_output(0, &trace.values[p.outputs[0].value]);
+        assert_eq!(label, vec![expected[0][0]], "{name}: label");
+        let probs = p.dequantize_output(1, &trace.values[p.outputs[1].value]);
+        assert_eq!(probs.len(), 2, "{name}: [1, 2] probabilities");
+        for (a, b) in probs.iter().zip(&expected[1][..2]) {
+            assert!((a - b).abs() < 0.01, "{name}: {a} vs {b}");
+        }
+    }
+}
