@@ -93,6 +93,16 @@ try:
 except Exception as e:  # pragma: no cover
     print("lightgbm skipped:", e)
 
+try:
+    import xgboost as xgb
+    from onnxmltools import convert_xgboost
+    from onnxmltools.convert.common.data_types import FloatTensorType as MFloat
+    clf = xgb.XGBClassifier(n_estimators=8, max_depth=3, random_state=0).fit(X, y)
+    m = convert_xgboost(clf, initial_types=[("input", MFloat([None, X.shape[1]]))], target_opset=15)
+    save("xgb_classifier", m, xs)
+except Exception as e:  # pragma: no cover
+    print("xgboost skipped:", e)
+
 # Hand-built models (onnx.helper) for what the exporters above do not emit here:
 # one-row binary LinearClassifier, Binarizer, Normalizer MAX/L2, BRANCH_LT/GTE/GT trees,
 # labels that are not 0..C-1.

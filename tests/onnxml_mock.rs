@@ -15,7 +15,7 @@ fn onnxml_models_satisfy_the_circuit() {
     // Only this part's fixtures (other parts of issue 11 share the folder).
     let mine = |d: &std::path::PathBuf| {
         let n = d.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        ["skl_", "lgbm_", "ml_"].iter().any(|p| n.starts_with(p))
+        ["skl_", "lgbm_", "xgb_", "ml_"].iter().any(|p| n.starts_with(p))
     };
     let dirs: Vec<_> = coverage::find_models(&root).into_iter().filter(mine).collect();
     for must in

@@ -20,6 +20,7 @@ const MODELS: &[(&str, bool)] = &[
     ("skl_random_forest", true),
     ("skl_gradient_boosting", true),
     ("lgbm_classifier", true),
+    ("xgb_classifier", true),
     ("skl_linear_regression", false),
     ("skl_random_forest_regressor", false),
     ("ml_linear_binary_none", true),
