@@ -68,6 +68,10 @@ xs = np.concatenate([X[(y == 0) & (pred == 0)][:3], X[(y == 1) & (pred == 1)][:3
 save("skl_logreg", skl(lr, X, zipmap=False), xs)
 pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
 save("skl_scaler_logreg_zipmap", skl(pipe, X, zipmap=True), xs)
+from sklearn.impute import SimpleImputer
+imp = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                    RandomForestClassifier(n_estimators=3, max_depth=3, random_state=1)).fit(X, y)
+save("skl_imputer_scaler_forest", skl(imp, X, zipmap=False), xs)
 rf = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y)
 save("skl_random_forest", skl(rf, X, zipmap=False), xs)
 gb = GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=0).fit(X, y)

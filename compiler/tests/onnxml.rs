@@ -18,6 +18,7 @@ const MODELS: &[(&str, bool)] = &[
     ("skl_logreg_3class", true),
     ("skl_scaler_logreg_zipmap", true),
     ("skl_random_forest", true),
+    ("skl_imputer_scaler_forest", true),
     ("skl_gradient_boosting", true),
     ("lgbm_classifier", true),
     ("xgb_classifier", true),
@@ -218,4 +219,21 @@ fn single_row_binds_the_batch_dimension() {
             assert!((a - b).abs() < 0.01, "{name}: {a} vs {b}");
         }
     }
+}
+
+/// Imputer of NaN is an identity because a NaN (missing) feature cannot
+/// enter the fixed-point program: it is refused when inputs are quantized.
+#[test]
+fn missing_values_are_refused_not_imputed() {
+    let dir = fixture("skl_imputer_scaler_forest");
+    let model = std::fs::read(dir.join("model.onnx")).expect("model.onnx");
+    let inputs = compiler::parse_input_json(&read_json(&dir, "input.json")).expect("input.json");
+    let opts = compiler::CompileOptions { calibration: vec![inputs.clone()], ..Default::default() };
+    let p = compiler::compile_bytes(&model, "imputer", &opts).expect("compile");
+    let mut bad = inputs.clone();
+    bad[0][3] = f64::NAN;
+    let e = ir::quantize_inputs(&p, &bad).expect_err("NaN input must be refused");
+    println!("{e}");
+    let e = compile_err(&ml_node("Imputer", vec![common::build::float("replaced_value_float", -1.0)], &["y"]));
+    assert!(e.contains("replaced_value_float") && e.contains("only NaN"), "{e}");
 }

@@ -9,6 +9,8 @@
 //!   leaf weight is `>= 0`, else `[-s, s]` / `[1 - σ(s), σ(s)]`, label `[s > 0]`.
 //! - `Scaler` `(x - offset)·scale`, `Binarizer` `[x > threshold]`,
 //!   `Normalizer` MAX / L1 / L2 (`x · 1/max`, `x · 1/Σ|x|`, `x · rsqrt(Σx²)`).
+//! - `Imputer` of NaN (skl2onnx's SimpleImputer): an identity, as fixed-point
+//!   inputs cannot be NaN.
 //! - `ZipMap`: an identity. Its ONNX output is a sequence of maps
 //!   `{label: probability}`; here it is the `[N, C]` probability tensor it is
 //!   built from (the inspect report notes this).
@@ -49,6 +51,7 @@ pub fn converter(op: &str) -> Option<Converter> {
         "Binarizer" => binarizer,
         "Normalizer" => normalizer,
         "ZipMap" => zipmap,
+        "Imputer" => imputer,
         "TreeEnsembleClassifier" => tree_classifier,
         "TreeEnsembleRegressor" => tree_regressor,
         "TreeEnsemble" => tree_ensemble,
@@ -343,6 +346,22 @@ pub fn normalizer(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let y = product(b, ctx, &ctx.sub("scaled"), x, r, vec![n, f])?;
     let shape = b.shape(x0).to_vec();
     Ok(vec![b.push(ctx, &ctx.name, FOp::Reshape, vec![y], shape)?])
+}
+
+/// Imputer replacing NaN (what skl2onnx emits for SimpleImputer): an
+/// identity, since fixed-point inputs have no NaN (a NaN input is refused
+/// when inputs are quantized). Replacing a number is a clear error.
+pub fn imputer(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let x = ctx.input(0)?;
+    let r = ctx.attrs().float_or("replaced_value_float", f64::NAN);
+    if !r.is_nan() {
+        return Err(ctx.attrs().err("replaced_value_float", format!("only NaN is supported, not {r}")));
+    }
+    if b.int_values.contains(&x) {
+        return Err(ctx.attrs().err("replaced_value_int64", "integer inputs are not supported"));
+    }
+    let shape = b.shape(x).to_vec();
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Reshape, vec![x], shape)?])
 }
 
 /// ZipMap: the probability tensor itself (see the module documentation).
