@@ -39,3 +39,37 @@ fn onnxml_models_satisfy_the_circuit() {
         assert!(matches!(r.outcome, Outcome::Proved), "{name}: {}", r.status);
     }
 }
+
+/// Real proofs (setup, prove, verify) of a random forest and an XGBoost
+/// model; a proof whose claimed label is changed is rejected.
+#[test]
+fn onnxml_real_proofs_bind_the_label() {
+    use zkinfer::{pipeline, SrsSource};
+    for name in ["skl_random_forest", "xgb_classifier"] {
+        let c = case(&repo().join("tests/fixtures/real").join(name));
+        let out = tmp(&format!("onnxml-{name}"));
+        let m = pipeline::compile(&c.model, &options(&c), &out).unwrap_or_else(|e| panic!("{name}: {e}"));
+        pipeline::setup(&out, &SrsSource::DevCached(srs_cache())).unwrap();
+        let po = pipeline::prove(&out, &c.inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let pf = out.join("proof.json");
+        pipeline::verify(&out, &po.proof, &pf).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(po.proof.outputs[0], c.expected[0], "{name}: proven labels");
+        let acc = zkinfer::max_abs_error(&po.proof.outputs, &c.expected).unwrap();
+        println!(
+            "{name}: k={} rows={} max_abs_error={:.6} ({:.4}% of range) prove {:.2}s",
+            m.settings.k,
+            m.settings.rows,
+            acc.max_abs_error,
+            100.0 * acc.relative_error,
+            po.prove_ms as f64 / 1e3
+        );
+        assert!(acc.relative_error <= 0.01, "{name}");
+        // Flip the first label, in the instance and in the convenience fields.
+        let mut p = po.proof.clone();
+        let v = prover::artifact::fr_from_hex(&p.instances[0][0]).unwrap() + prover::Fr::one();
+        p.instances[0][0] = prover::artifact::fr_to_hex(&v);
+        p.outputs_quantized[0][0] += 1;
+        p.outputs[0][0] += ir::dequantize(1, p.scale_bits);
+        assert!(pipeline::verify(&out, &p, &pf).is_err(), "{name}: changed label accepted");
+    }
+}
