@@ -72,6 +72,15 @@ from sklearn.impute import SimpleImputer
 imp = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
                     RandomForestClassifier(n_estimators=3, max_depth=3, random_state=1)).fit(X, y)
 save("skl_imputer_scaler_forest", skl(imp, X, zipmap=False), xs)
+# A categorical column (ColumnTransformer: ArrayFeatureExtractor, Cast, OneHotEncoder, Concat).
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder
+Xc = X.copy()
+Xc[:, 11] = (np.abs(X[:, 11] * 2).astype(int) % 4).astype(np.float32)
+ct = make_pipeline(ColumnTransformer([("num", StandardScaler(), list(range(11))), ("cat", OneHotEncoder(), [11])]),
+                   LogisticRegression(max_iter=500)).fit(Xc, y)
+save("skl_column_transformer_onehot", skl(ct, Xc, zipmap=False),
+     np.concatenate([Xc[(y == 0) & (pred == 0)][:3], Xc[(y == 1) & (pred == 1)][:3]]))
 rf = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(X, y)
 save("skl_random_forest", skl(rf, X, zipmap=False), xs)
 gb = GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=0).fit(X, y)

@@ -18,6 +18,7 @@ const MODELS: &[(&str, bool)] = &[
     ("skl_logreg_3class", true),
     ("skl_scaler_logreg_zipmap", true),
     ("skl_random_forest", true),
+    ("skl_column_transformer_onehot", true),
     ("skl_imputer_scaler_forest", true),
     ("skl_gradient_boosting", true),
     ("lgbm_classifier", true),
@@ -132,8 +133,10 @@ fn onnxml_unsupported_attributes_are_clear_errors() {
 
     let e = compile_err(&ml_node("Normalizer", vec![string("norm", "L3")], &["y"]));
     assert!(e.contains("L3"), "{e}");
-    let e = compile_err(&ml_node("OneHotEncoder", vec![], &["y"]));
-    assert!(e.contains("OneHotEncoder"), "{e}");
+    let e = compile_err(&ml_node("SVMClassifier", vec![], &["y"]));
+    assert!(e.contains("SVMClassifier"), "{e}");
+    let e = compile_err(&ml_node("OneHotEncoder", vec![strings("cats_strings", &["a", "b"])], &["y"]));
+    assert!(e.contains("cats_strings") && e.contains("string categories"), "{e}");
 }
 
 #[test]

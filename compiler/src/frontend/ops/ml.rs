@@ -11,6 +11,10 @@
 //!   `Normalizer` MAX / L1 / L2 (`x · 1/max`, `x · 1/Σ|x|`, `x · rsqrt(Σx²)`).
 //! - `Imputer` of NaN (skl2onnx's SimpleImputer): an identity, as fixed-point
 //!   inputs cannot be NaN.
+//! - `ArrayFeatureExtractor` with constant indices: a `Gather` along the last
+//!   axis; `OneHotEncoder` (`cats_int64s`) on integer-valued input:
+//!   `[x > c - ½] - [x > c + ½]` per category (an unknown category gives
+//!   zeros, also with `zeros = 0`, where onnxruntime fails).
 //! - `ZipMap`: an identity. Its ONNX output is a sequence of maps
 //!   `{label: probability}`; here it is the `[N, C]` probability tensor it is
 //!   built from (the inspect report notes this).
@@ -52,6 +56,8 @@ pub fn converter(op: &str) -> Option<Converter> {
         "Normalizer" => normalizer,
         "ZipMap" => zipmap,
         "Imputer" => imputer,
+        "ArrayFeatureExtractor" => array_feature_extractor,
+        "OneHotEncoder" => one_hot_encoder,
         "TreeEnsembleClassifier" => tree_classifier,
         "TreeEnsembleRegressor" => tree_regressor,
         "TreeEnsemble" => tree_ensemble,
@@ -806,4 +812,59 @@ pub fn tree_ensemble(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         2 => Ok(vec![func(b, ctx, &ctx.sub("logistic"), s, Func::Sigmoid)?]),
         other => Err(a.err("post_transform", format!("{other} (SOFTMAX_ZERO/PROBIT) is not supported"))),
     }
+}
+
+/// ArrayFeatureExtractor(X, indices): `X[..., indices]`, constant indices.
+pub fn array_feature_extractor(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let x = ctx.input(0)?;
+    let idx = b.const_ints(ctx, ctx.input(1)?)?;
+    let s = b.shape(x).to_vec();
+    let last = *s.last().ok_or_else(|| ctx.shape_err("a scalar input"))?;
+    let cols = idx
+        .iter()
+        .map(|&i| usize::try_from(i).ok().filter(|&i| i < last))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or_else(|| ctx.shape_err(format!("indices {idx:?} out of range for a last axis of {last}")))?;
+    let outer = s[..s.len() - 1].iter().product::<usize>();
+    let map: Vec<u32> = (0..outer).flat_map(|o| cols.iter().map(move |&c| (o * last + c) as u32)).collect();
+    let mut out = s[..s.len() - 1].to_vec();
+    out.push(cols.len());
+    if s.len() == 1 {
+        out = vec![1, cols.len()];
+    }
+    Ok(vec![b.push(ctx, &ctx.name, FOp::Gather(map), vec![x], out)?])
+}
+
+/// OneHotEncoder with integer categories: `[x == c]` for integer-valued `x`.
+pub fn one_hot_encoder(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
+    let x = ctx.input(0)?;
+    if ctx.attrs().strings("cats_strings").is_some_and(|v| !v.is_empty()) {
+        return Err(ctx.attrs().err("cats_strings", "string categories are not supported (cats_int64s are)"));
+    }
+    let cats = required_ints(ctx, "cats_int64s")?;
+    if cats.is_empty() {
+        return Err(ctx.attrs().err("cats_int64s", "no categories"));
+    }
+    let s = b.shape(x).to_vec();
+    let m = s.iter().product::<usize>();
+    let k = cats.len();
+    let mut out = s.clone();
+    out.push(k);
+    let side = |off: f64| {
+        let mut aff = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
+        for i in 0..m {
+            for &c in &cats {
+                aff.cols.push(i as u32);
+                aff.weights.push(1.0);
+                aff.row_ptr.push(aff.cols.len() as u32);
+                aff.bias.push(off - c as f64);
+            }
+        }
+        aff
+    };
+    let lo = b.push(ctx, &ctx.sub("above_lo/diff"), FOp::Affine(side(0.5)), vec![x], out.clone())?;
+    let lo = b.push(ctx, &ctx.sub("above_lo"), FOp::Step { or_equal: false }, vec![lo], out.clone())?;
+    let hi = b.push(ctx, &ctx.sub("above_hi/diff"), FOp::Affine(side(-0.5)), vec![x], out.clone())?;
+    let hi = b.push(ctx, &ctx.sub("above_hi"), FOp::Step { or_equal: false }, vec![hi], out.clone())?;
+    Ok(vec![combine(b, ctx, &ctx.name, &[(lo, &[1.0]), (hi, &[-1.0])], &[0.0])?])
 }
