@@ -197,3 +197,12 @@ m5 = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18), helper.mak
 m5.ir_version = 9
 onnx.checker.check_model(m5)
 save("ml_tree_ensemble_v5", m5, rng.normal(size=(8, f)).astype(np.float32))
+
+# OneHotEncoder straight on float input: onnxruntime truncates to int64 first.
+oh = helper.make_node("OneHotEncoder", ["input"], ["y"], domain="ai.onnx.ml", cats_int64s=[0, 1, 2, 3], zeros=1)
+g = helper.make_graph([oh], "oh", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 1])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1, 4])])
+moh = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
+moh.ir_version = 8
+onnx.checker.check_model(moh)
+save("ml_onehot_float", moh, np.array([[1.7], [2.2], [-0.5], [3.9], [0.3], [5.4]], dtype=np.float32))

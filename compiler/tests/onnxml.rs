@@ -30,6 +30,7 @@ const MODELS: &[(&str, bool)] = &[
     ("ml_preprocessing", false),
     ("ml_tree_modes", true),
     ("ml_tree_ensemble_v5", false),
+    ("ml_onehot_float", false),
 ];
 
 #[test]

@@ -12,7 +12,8 @@
 //! - `Imputer` of NaN (skl2onnx's SimpleImputer): an identity, as fixed-point
 //!   inputs cannot be NaN.
 //! - `ArrayFeatureExtractor` with constant indices: a `Gather` along the last
-//!   axis; `OneHotEncoder` (`cats_int64s`) on integer-valued input:
+//!   axis; `OneHotEncoder` (`cats_int64s`) on integer-valued input (a float
+//!   input is truncated first, as onnxruntime does):
 //!   `[x > c - ½] - [x > c + ½]` per category (an unknown category gives
 //!   zeros, also with `zeros = 0`, where onnxruntime fails).
 //! - `ZipMap`: an identity. Its ONNX output is a sequence of maps
@@ -842,6 +843,9 @@ pub fn one_hot_encoder(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         return Err(ctx.attrs().err("cats_strings", "string categories are not supported (cats_int64s are)"));
     }
     let cats = required_ints(ctx, "cats_int64s")?;
+    // onnxruntime truncates float inputs to int64 first; skl2onnx emits a Cast (a Trunc table) before it.
+    let integral = b.int_values.contains(&x) || matches!(b.graph.nodes[x].op, FOp::Func(Func::Trunc));
+    let x = if integral || b.is_const(x) { x } else { func(b, ctx, &ctx.sub("trunc"), x, Func::Trunc)? };
     if cats.is_empty() {
         return Err(ctx.attrs().err("cats_int64s", "no categories"));
     }
