@@ -132,6 +132,13 @@ fn onnxml_unsupported_attributes_are_clear_errors() {
     let e = compile_err(&ml_node("TreeEnsembleClassifier", a, &["label", "probabilities"]));
     assert!(e.contains("feature 5 out of range"), "{e}");
 
+    // Node 1 reached from both branches of node 0: a DAG, not a tree.
+    let mut a = tree(&["BRANCH_LEQ", "LEAF", "LEAF"]);
+    a.push(ints("classlabels_int64s", &[0, 1]));
+    a[6] = ints("nodes_falsenodeids", &[1, 0, 0]);
+    let e = compile_err(&ml_node("TreeEnsembleClassifier", a, &["label", "probabilities"]));
+    assert!(e.contains("shares a child"), "{e}");
+
     let e = compile_err(&ml_node("Normalizer", vec![string("norm", "L3")], &["y"]));
     assert!(e.contains("L3"), "{e}");
     let e = compile_err(&ml_node("SVMClassifier", vec![], &["y"]));

@@ -470,6 +470,12 @@ fn read_trees(ctx: &NodeCtx, f: usize) -> Result<Trees> {
                 format!("node {} of tree {} has an earlier child", node_ids[k], tree_ids[k]),
             ));
         }
+        if t == fl || is_child[t] || is_child[fl] {
+            // A node with two parents would make a DAG (exponentially many paths).
+            return Err(
+                a.err("nodes_truenodeids", format!("node {} of tree {} shares a child", node_ids[k], tree_ids[k]))
+            );
+        }
         children[k] = (t, fl);
         is_child[t] = true;
         is_child[fl] = true;
@@ -750,6 +756,7 @@ pub fn tree_ensemble(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let l = leaf_targets.len();
     let mut nodes: Vec<Option<(usize, f64, Mode)>> = Vec::with_capacity(m + l);
     let mut children = vec![(0, 0); m + l];
+    let mut is_child = vec![false; m + l];
     for k in 0..m {
         let mode = match modes[k] as i64 {
             0 => Mode::Leq,
@@ -774,8 +781,15 @@ pub fn tree_ensemble(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
             }
             Ok(off + i)
         };
-        children[k] =
+        let (tc, fc) =
             (child(t_ids[k], t_leaf[k], "nodes_truenodeids")?, child(f_ids[k], f_leaf[k], "nodes_falsenodeids")?);
+        if tc == fc || is_child[tc] || is_child[fc] {
+            // A node or leaf with two parents would make a DAG (exponentially many paths).
+            return Err(a.err("nodes_truenodeids", format!("node {k} shares a child")));
+        }
+        is_child[tc] = true;
+        is_child[fc] = true;
+        children[k] = (tc, fc);
         nodes.push(Some((feat, splits[k], mode)));
     }
     nodes.extend(std::iter::repeat_n(None, l));
@@ -784,8 +798,8 @@ pub fn tree_ensemble(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         .map(|&r| {
             usize::try_from(r)
                 .ok()
-                .filter(|&r| r < m)
-                .ok_or_else(|| a.err("tree_roots", format!("root {r} does not exist")))
+                .filter(|&r| r < m && !is_child[r])
+                .ok_or_else(|| a.err("tree_roots", format!("root {r} does not exist or is another node's child")))
         })
         .collect::<Result<Vec<_>>>()?;
     let t = Trees { nodes, children, roots, index: HashMap::new() };
