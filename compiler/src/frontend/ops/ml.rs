@@ -27,7 +27,7 @@
 //!   post transform. Conditions compare *quantized* inputs with the threshold
 //!   rounded to the same scale: they are exact for inputs more than one
 //!   quantum (`2^-s`) away from every threshold; closer ones may take either
-//!   branch. NaN inputs (missing values) do not exist in the field, so
+//!   branch. NaN inputs (missing values) are refused when inputs are quantized, so
 //!   `nodes_missing_value_tracks_true` is irrelevant.
 //! - `TreeEnsemble` (ai.onnx.ml opset 5): the same lowering; leaves are
 //!   their own array (`nodes_trueleafs`/`nodes_falseleafs` say which), modes
