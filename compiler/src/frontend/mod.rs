@@ -320,8 +320,10 @@ pub fn load(
             op_type: op.clone(),
             input_shapes: vec![],
             output_shapes: vec![],
-            supported: ops::is_supported(&op) && (proto.domain.is_empty() || proto.domain == "ai.onnx"),
-            note: None,
+            supported: ops::converter_in(&proto.domain, &op).is_some(),
+            note: (op == "ZipMap").then(|| {
+                "ZipMap's seq(map) output is taken as the [N, C] probability tensor it is built from".to_string()
+            }),
         };
         let mut inputs = Vec::with_capacity(proto.input.len());
         let mut blocked = false;
@@ -356,7 +358,7 @@ pub fn load(
                 poisoned.insert(o.clone(), None);
             }
         };
-        let converter = ops::converter(&op).filter(|_| node_report.supported);
+        let converter = ops::converter_in(&proto.domain, &op).filter(|_| node_report.supported);
         let result = match converter {
             _ if blocked => {
                 // Downstream of an unsupported node: report it only if its own op is unsupported.

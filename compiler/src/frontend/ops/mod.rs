@@ -8,6 +8,7 @@ pub mod compare;
 pub mod elementwise;
 pub mod fold;
 pub mod linear;
+pub mod ml;
 pub mod movement;
 pub mod nonlinear;
 pub mod norm;
@@ -151,4 +152,13 @@ pub fn converter(op_type: &str) -> Option<Converter> {
 
 pub fn is_supported(op_type: &str) -> bool {
     converter(op_type).is_some()
+}
+
+/// The ONNX domains whose ops have converters: the default one and `ai.onnx.ml`.
+pub fn converter_in(domain: &str, op_type: &str) -> Option<Converter> {
+    match domain {
+        "" | "ai.onnx" => converter(op_type),
+        "ai.onnx.ml" => ml::converter(op_type),
+        _ => None,
+    }
 }
