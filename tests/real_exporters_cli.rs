@@ -49,10 +49,11 @@ fn check(model_dir: &Path, work: &Path, cache: &Path, evm: bool) -> Result<Strin
     let (model, input, expected) =
         (model_dir.join("model.onnx"), model_dir.join("input.json"), model_dir.join("expected.json"));
     let mut args = vec!["run", s(&model), "--input", s(&input), "--expected", s(&expected), "-o", s(&out), "--json"];
+    // Calibrated on the fixture's samples, else on the input itself (which
+    // also binds the exporters' dynamic batch dimension).
     let cal = model_dir.join("calibration.json");
-    if cal.exists() {
-        args.extend_from_slice(&["--calibrate", s(&cal)]);
-    }
+    let cal = if cal.exists() { cal } else { input.clone() };
+    args.extend_from_slice(&["--calibrate", s(&cal)]);
     let o = zkinfer(&args, cache);
     if !o.status.success() {
         return Err(format!("run failed: {}", text(&o)));

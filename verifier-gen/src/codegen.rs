@@ -478,19 +478,15 @@ impl Plan {
                 e.line(format!("mstore({:#x}, 1)", self.coef[0]));
             } else {
                 e.line("vp := mulmod(vp, v, R)");
-                let mut f = String::from("mulmod(vp, zi, R)");
-                for &r in self.super_rots.iter().filter(|r| !set.rots.contains(r)) {
-                    f = format!("mulmod({f}, mload({:#x}), R)", self.diff(r).0);
-                }
-                e.line(format!("mstore({:#x}, {f})", self.coef[i]));
+                let factors: Vec<usize> =
+                    self.super_rots.iter().filter(|r| !set.rots.contains(r)).map(|&r| self.diff(r).0).collect();
+                product_into(e, "mulmod(vp, zi, R)", &factors, self.coef[i]);
             }
             if set.rots.len() >= 2 {
                 for (k, &r) in set.rots.iter().enumerate() {
-                    let mut f = format!("mload({:#x})", self.inv.at(self.inv.denom[i][k]));
-                    for &t in set.rots.iter().filter(|&&t| t != r) {
-                        f = format!("mulmod({f}, mload({:#x}), R)", self.diff(t).0);
-                    }
-                    e.line(format!("mstore({:#x}, {f})", self.basis[i][k]));
+                    let first = format!("mload({:#x})", self.inv.at(self.inv.denom[i][k]));
+                    let factors: Vec<usize> = set.rots.iter().filter(|&&t| t != r).map(|&t| self.diff(t).0).collect();
+                    product_into(e, &first, &factors, self.basis[i][k]);
                 }
             }
         }
@@ -606,4 +602,24 @@ pub(crate) fn functions(tbuf: usize) -> String {
         .replace("{{R}}", R)
         .replace("{{P}}", P)
         .replace("{{TBUF}}", &format!("{tbuf:#x}"))
+}
+
+/// `mstore(at, first * prod mload(factors))`: short products inline, longer
+/// ones accumulated in a local. A left-nested `mulmod(mulmod(...), mload, R)`
+/// keeps two stack slots per level, so a long one (many rotation sets, e.g.
+/// the gas layout with bilinear products and a function lookup) passes the
+/// 16 slots the EVM can reach ("stack too deep").
+fn product_into(e: &mut Emitter, first: &str, factors: &[usize], at: usize) {
+    if factors.len() <= 2 {
+        let f = factors.iter().fold(first.to_string(), |f, m| format!("mulmod({f}, mload({m:#x}), R)"));
+        e.line(format!("mstore({at:#x}, {f})"));
+        return;
+    }
+    e.open("");
+    e.line(format!("let f := {first}"));
+    for m in factors {
+        e.line(format!("f := mulmod(f, mload({m:#x}), R)"));
+    }
+    e.line(format!("mstore({at:#x}, f)"));
+    e.close();
 }

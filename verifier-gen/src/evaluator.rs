@@ -31,6 +31,23 @@ pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Nested temporaries (`let tN` live at once) that [`Emitter::assign`] needs
+/// for `ex`, with its terms in the order it writes them.
+fn temporaries(ex: &Ex) -> usize {
+    if ex.depth() <= MAX_INLINE {
+        return 0;
+    }
+    match ex {
+        Ex::Neg(a) => temporaries(a),
+        Ex::Sum(t) | Ex::Prod(t) => {
+            let mut r: Vec<(usize, bool)> = t.iter().map(|e| (temporaries(e), e.depth() > MAX_INLINE)).collect();
+            r.sort_by_key(|&(n, _)| std::cmp::Reverse(n));
+            r.iter().enumerate().map(|(i, &(n, deep))| if i > 0 && deep { n + 1 } else { n }).max().unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
 /// Writes Yul statements; `R` must be the scalar modulus in scope.
 pub(crate) struct Emitter {
     pub lines: Vec<String>,
@@ -111,8 +128,16 @@ impl Emitter {
             }
             Ex::Sum(t) | Ex::Prod(t) => {
                 let op = if matches!(ex, Ex::Sum(_)) { "addmod" } else { "mulmod" };
-                self.assign(&t[0], var, declare);
-                for term in &t[1..] {
+                // Sums and products commute: the term needing the most
+                // nested temporaries goes first, into `var` itself, so each
+                // later term's temporaries stack on one local only
+                // (Sethi-Ullman order; without it a deep gate, e.g. the gas
+                // layout's bilinear gate beside a function lookup, runs out
+                // of the 16 reachable stack slots).
+                let mut t: Vec<&Ex> = t.iter().collect();
+                t.sort_by_key(|e| std::cmp::Reverse(temporaries(e)));
+                self.assign(t[0], var, declare);
+                for &term in &t[1..] {
                     if term.depth() <= MAX_INLINE {
                         let e = self.inline(term);
                         self.line(format!("{var} := {op}({var}, {e}, R)"));
