@@ -84,6 +84,47 @@ def qlinear_act():
     return graph, x
 
 
+def qlinear_node_test():
+    """onnx's test_qlinearmatmul_2D_uint8_float32: both operands are graph
+    inputs (uint8), scales and zero points initializers; the output is uint8."""
+    inits = [init("a_scale", np.array([0.0066], np.float32)), init("a_zero_point", np.array([113], np.uint8)),
+             init("b_scale", np.array([0.00705], np.float32)), init("b_zero_point", np.array([114], np.uint8)),
+             init("y_scale", np.array([0.0107], np.float32)), init("y_zero_point", np.array([118], np.uint8))]
+    node = helper.make_node("QLinearMatMul", ["a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point",
+                                              "y_scale", "y_zero_point"], ["y"], name="y")
+    graph = helper.make_graph(
+        [node], "qlinearmatmul_2d_uint8",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [2, 4]),
+         helper.make_tensor_value_info("b", TensorProto.UINT8, [4, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, [2, 3])], inits)
+    a = np.array([[208, 236, 0, 238], [3, 214, 255, 29]], np.uint8)
+    b = np.array([[152, 51, 244], [60, 26, 255], [0, 127, 246], [127, 254, 247]], np.uint8)
+    return graph, [a, b]
+
+
+def save_multi(name, graph, xs, samples=31):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="onnx-example")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    d = os.path.join(ROOT, name)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "model.onnx")
+    onnx.save(model, path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    y = sess.run(None, dict(zip(names, xs)))[0]
+    with open(os.path.join(d, "input.json"), "w") as f:
+        json.dump({"input_data": [x.reshape(-1).astype(float).tolist() for x in xs]}, f)
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump({"output_data": [y.reshape(-1).astype(float).tolist()]}, f)
+    sets = [xs] + [[rng.integers(0, 256, x.shape).astype(np.uint8) for x in xs] for _ in range(samples)]
+    outs = [sess.run(None, dict(zip(names, s)))[0] for s in sets]
+    with open(os.path.join(d, "samples.json"), "w") as f:
+        json.dump({"inputs": [[x.reshape(-1).astype(float).tolist() for x in s] for s in sets],
+                   "outputs": [o.reshape(-1).astype(float).tolist() for o in outs]}, f)
+    print(name, y.reshape(-1))
+
+
 def save(name, graph, x):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="pytorch")
     model.ir_version = 8
@@ -104,7 +145,7 @@ def save(name, graph, x):
     xs = [x] + [rng.uniform(-1.5, 1.5, x.shape).astype(np.float32) for _ in range(31)]
     ys = [sess.run(None, {"input": xi})[0] for xi in xs]
     with open(os.path.join(d, "samples.json"), "w") as f:
-        json.dump({"inputs": [xi.reshape(-1).tolist() for xi in xs],
+        json.dump({"inputs": [[xi.reshape(-1).tolist()] for xi in xs],
                    "outputs": [yi.reshape(-1).astype(float).tolist() for yi in ys]}, f)
     print(name, y.reshape(-1)[:8])
 
@@ -112,3 +153,4 @@ def save(name, graph, x):
 if __name__ == "__main__":
     save("qdq_square_mlp", *square_mlp())
     save("qlinear_matmul_act", *qlinear_act())
+    save_multi("qlinearmatmul_2d_uint8", *qlinear_node_test())

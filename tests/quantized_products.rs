@@ -1,7 +1,9 @@
 //! Products of two quantized activations (issue 11, part 5): a QDQ MLP with
 //! a square activation and a broadcast Mul of two activations
 //! (`qdq_square_mlp`), and QLinearMatMul with both operands computed
-//! (`qlinear_matmul_act`). The integer program agrees with onnxruntime
+//! (`qlinear_matmul_act`: both from one QuantizeLinear; `qlinearmatmul_2d_uint8`:
+//! onnx's node test `test_qlinearmatmul_2D_uint8_float32`, uint8 graph inputs
+//! and output). The integer program agrees with onnxruntime
 //! (graph optimizations off: the model's own DQ -> float op -> Q) within one
 //! quantized step on every element of 32 inputs, MockProver accepts the
 //! witness, and tampered products / zero-point shifts are rejected.
@@ -11,9 +13,10 @@ mod common;
 use circuits::{Tamper, TamperTarget};
 use common::*;
 
-const MODELS: &[&str] = &["qdq_square_mlp", "qlinear_matmul_act"];
-/// The output quantization steps (the scales of the last QuantizeLinear).
-const STEPS: &[f64] = &[0.02, 0.05];
+const MODELS: &[&str] = &["qdq_square_mlp", "qlinear_matmul_act", "qlinearmatmul_2d_uint8"];
+/// The output quantization steps (the scales of the last QuantizeLinear; 1
+/// for an integer output).
+const STEPS: &[f64] = &[0.02, 0.05, 1.0];
 
 fn dir(name: &str) -> std::path::PathBuf {
     repo().join("tests/fixtures/real").join(name)
@@ -21,7 +24,7 @@ fn dir(name: &str) -> std::path::PathBuf {
 
 #[derive(serde::Deserialize)]
 struct Samples {
-    inputs: Vec<Vec<f64>>,
+    inputs: Vec<Vec<Vec<f64>>>,
     outputs: Vec<Vec<f64>>,
 }
 
@@ -34,7 +37,7 @@ fn activation_products_match_onnxruntime_within_one_step() {
             serde_json::from_str(&std::fs::read_to_string(dir(name).join("samples.json")).unwrap()).unwrap();
         let (mut equal, mut total, mut worst) = (0usize, 0usize, 0f64);
         for (x, want) in s.inputs.iter().zip(&s.outputs) {
-            let q = ir::quantize_inputs(&program, std::slice::from_ref(x)).unwrap();
+            let q = ir::quantize_inputs(&program, x).unwrap();
             let t = ir::eval(&program, &q).unwrap_or_else(|e| panic!("{name}: {e}"));
             let got = program.dequantize_output(0, &t.values[program.outputs[0].value]);
             for (g, w) in got.iter().zip(want) {
@@ -61,7 +64,8 @@ fn activation_products_satisfy_the_circuit() {
 }
 
 /// The product (`Bilinear` over the shifted integers) and the zero-point
-/// shift (`Linear`) reject a tampered witness under MockProver.
+/// shift (`Linear`), and the rounding of an integer graph input to its
+/// integers (`Requant`), reject a tampered witness under MockProver.
 #[test]
 fn activation_products_reject_tampered_witnesses() {
     for (name, nodes) in [
@@ -70,6 +74,7 @@ fn activation_products_reject_tampered_witnesses() {
             &["/square/Mul/product", "/square/Mul/a/shifted", "/gate/Mul/product", "/gate/Mul/b/shifted"][..],
         ),
         ("qlinear_matmul_act", &["/QLinearMatMul/matmul/product", "/QLinearMatMul/matmul/a/shifted"][..]),
+        ("qlinearmatmul_2d_uint8", &["y/matmul/product", "y/matmul/a/integers", "y/matmul/b/shifted"][..]),
     ] {
         let c = case(&dir(name));
         let program = std::sync::Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());

@@ -32,6 +32,27 @@ impl<'g> Lowerer<'g> {
         };
         if let Some(w) = w0.filter(|&w| simple(w)) {
             let id0 = rows[0].lin.terms[0].0 .0;
+            // An integer graph input (DequantizeLinear of a model input) is
+            // read at fixed point 2^-input_bits: round it to its integers
+            // first, so the product is not 2^(2 input_bits) too fine.
+            let d = 2f64.powi(self.input_bits as i32);
+            let from_input = matches!(self.nodes[id0].op, Op::Input { .. })
+                && self.input_bits > 0
+                && rows.iter().all(|r| r.lin.terms[0].0 .0 == id0 && (r.lin.bias / w / d).fract() == 0.0);
+            if from_input {
+                let n0 = self.nodes[id0].len();
+                let rr = self.requant_range(self.range[id0], self.input_bits, Activation::Identity);
+                let op = Op::Requant(RequantOp { input: id0, shift: self.input_bits, act: Activation::Identity });
+                let ri = self.emit(format!("{name}/integers"), op, vec![n0], 0, rr);
+                let rows: Vec<Row> = rows
+                    .iter()
+                    .map(|r| Row {
+                        lin: Lin { terms: vec![((ri, r.lin.terms[0].0 .1), w * d)], bias: r.lin.bias },
+                        relus: vec![],
+                    })
+                    .collect();
+                return self.int_operand(name, &rows);
+            }
             let identity = self.nodes[id0].len() == n
                 && rows.iter().enumerate().all(|(i, r)| r.lin.terms[0].0 == (id0, i) && r.lin.bias == 0.0);
             if identity {
