@@ -140,10 +140,10 @@ impl<'g> Lowerer<'g> {
         let ((sid, cs), ints, int_idx) = match (scalar(&ra), scalar(&rb)) {
             (_, Some(s)) if ra.len() != 1 || scalar(&ra).is_none() => (s, ra, &c.terms.a_idx),
             (Some(s), _) => (s, rb, &c.terms.b_idx),
-            _ => return Err(refuse("a product of two quantized activations")),
+            _ => return self.act_product(v, c),
         };
         if (0..c.terms.rows()).any(|o| c.terms.row(o).len() != 1) {
-            return Err(refuse("a product of two quantized activations"));
+            return self.act_product(v, c);
         }
         let integral = |x: f64| x.fract() == 0.0;
         let mut lins = Vec::with_capacity(ints.len());

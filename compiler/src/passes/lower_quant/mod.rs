@@ -59,6 +59,7 @@ pub const OUT_EXTRA_BITS: u32 = 12;
 /// Accumulators stay below 2^ACC_BITS (the evaluator's limit is 2^62).
 mod build;
 mod dynamic;
+mod product;
 mod walk;
 
 const ACC_BITS: i32 = 60;

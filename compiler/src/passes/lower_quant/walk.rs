@@ -51,7 +51,8 @@ impl<'g> Lowerer<'g> {
         let (w, idx_w, x, idx_x) = match (self.g.konst(a), self.g.konst(b)) {
             (_, Some(w)) => (w.to_f64(), &c.terms.b_idx, a, &c.terms.a_idx),
             (Some(w), None) => (w.to_f64(), &c.terms.a_idx, b, &c.terms.b_idx),
-            _ => return self.dyn_product(v, c),
+            _ if self.dynamic => return self.dyn_product(v, c),
+            _ => return self.act_product(v, c),
         };
         let mut xr = self.rows(x)?;
         let fan_in = xr.iter().map(|r| r.terms()).max().unwrap_or(0);
