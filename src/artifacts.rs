@@ -58,6 +58,11 @@ pub struct Settings {
     /// Commitments the verifier combines (proof and key): what verification gas grows with.
     #[serde(default)]
     pub commitments: usize,
+    /// How the fixed-point settings were chosen: samples, range margin,
+    /// input bounds, every scale tried with its error (absent in folders
+    /// compiled before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<compiler::CalibrationReport>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -115,6 +120,7 @@ impl Settings {
             optimize,
             layout: if report.shape.bits.is_some() { "bits" } else { "limbs" }.into(),
             commitments: report.commitments,
+            calibration: None,
         }
     }
 }

@@ -61,9 +61,18 @@ struct CompileArgs {
     /// Activation range: |values| < 2^N at the fixed-point scale (overrides calibration).
     #[arg(long, value_name = "N")]
     range_bits: Option<u32>,
-    /// Significant bits of each layer's quantized weights (default 10).
+    /// Significant bits of each layer's quantized weights (default 16).
     #[arg(long, value_name = "N")]
     weight_bits: Option<u32>,
+    /// Headroom on calibrated ranges: every value may reach M times its
+    /// calibrated magnitude (default 2; 1 = the samples' extremes exactly).
+    #[arg(long, value_name = "M")]
+    range_margin: Option<f64>,
+    /// Declared bounds of the model inputs, `LO,HI` for all of them or
+    /// `I:LO,HI` for input I (repeatable): ranges are derived by sound interval
+    /// propagation, so every input inside the bounds proves.
+    #[arg(long, value_name = "LO,HI", allow_hyphen_values = true)]
+    input_bounds: Vec<String>,
     #[arg(long, value_enum, default_value = "private")]
     input_visibility: Vis,
     #[arg(long, value_enum, default_value = "public")]
@@ -315,6 +324,40 @@ fn read_calibration(p: &Path) -> Result<Vec<Vec<Vec<f64>>>> {
     compiler::parse_calibration_json(&read_text(p)?).with_context(|| format!("calibration file {}", p.display()))
 }
 
+/// `--input-bounds`: `LO,HI` (every input) or `I:LO,HI` (input I).
+fn parse_input_bounds(specs: &[String]) -> Result<Vec<compiler::InputBound>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (input, range) = match spec.split_once(':') {
+                Some((i, r)) => (
+                    Some(
+                        i.trim()
+                            .parse::<usize>()
+                            .with_context(|| format!("--input-bounds {spec}: input index {i:?}"))?,
+                    ),
+                    r,
+                ),
+                None => (None, spec.as_str()),
+            };
+            let (lo, hi) =
+                range.split_once(',').with_context(|| format!("--input-bounds {spec}: expected LO,HI or I:LO,HI"))?;
+            let num = |t: &str| {
+                t.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .with_context(|| format!("--input-bounds {spec}: {t:?} is not a finite number"))
+            };
+            let (lo, hi) = (num(lo)?, num(hi)?);
+            if lo > hi {
+                bail!("--input-bounds {spec}: LO {lo} is above HI {hi}");
+            }
+            Ok(compiler::InputBound { input, lo, hi })
+        })
+        .collect()
+}
+
 fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
     let calibration = match &a.calibrate {
         Some(p) => read_calibration(p)?,
@@ -325,6 +368,8 @@ fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
         range_bits: a.range_bits,
         weight_bits: a.weight_bits,
         calibration,
+        range_margin: a.range_margin,
+        input_bounds: parse_input_bounds(&a.input_bounds)?,
         input_visibility: a.input_visibility.into(),
         output_visibility: a.output_visibility.into(),
     })
@@ -360,6 +405,37 @@ fn print_compiled(m: &pipeline::CompiledModel) {
         })
         .collect();
     println!("cheapest layouts (estimated cost): {}", alts.join("; "));
+    if let Some(c) = &s.calibration {
+        println!("{}", calibration_line(c));
+    }
+}
+
+/// How `compile` chose the fixed-point settings, in one line.
+fn calibration_line(c: &compiler::CalibrationReport) -> String {
+    let source = match (c.samples, c.input_bounds.is_empty()) {
+        (0, true) => "no calibration".to_string(),
+        (n, true) => format!("{n} calibration sample(s), range margin {}", c.range_margin),
+        (n, false) => format!(
+            "input bounds {:?} ({} sample(s) and {} points inside the bounds)",
+            c.input_bounds, n, c.bound_samples
+        ),
+    };
+    let tried: Vec<String> = c
+        .tried
+        .iter()
+        .map(|t| match (t.error, &t.failure) {
+            (Some(e), _) => format!("s={} {:.4}%", t.scale_bits, 100.0 * e),
+            (None, _) => format!("s={} out of range", t.scale_bits),
+        })
+        .collect();
+    let mut line = format!(
+        "calibration: {source}; scale_bits={} range_bits={} weight_bits={} (chosen by {}; max |v| {:.4})",
+        c.scale_bits, c.range_bits, c.weight_bits, c.chosen_by, c.max_abs
+    );
+    if !tried.is_empty() {
+        line.push_str(&format!("; error by scale (target {:.4}%): {}", 100.0 * c.target_error, tried.join(", ")));
+    }
+    line
 }
 
 fn write_proof(out: &Path, proof: &zkinfer::ProofFile) -> Result<()> {
@@ -443,6 +519,10 @@ fn run_all(
         "prove_s": t_prove.as_secs_f64(), "witness_s": po.witness_ms as f64 / 1e3, "verify_s": t_verify.as_secs_f64(),
         "proof_bytes": proof_bytes, "pk_bytes": su.pk_bytes, "vk_bytes": su.vk_bytes, "peak_rss_mib": peak,
     });
+    if let Some(c) = &m.settings.calibration {
+        json["calibration"] = serde_json::to_value(c).unwrap_or_default();
+        json["range_margin"] = serde_json::json!(c.range_margin);
+    }
     if let Some(exp) = expected {
         let acc = zkinfer::max_abs_error(&po.proof.outputs, &exp);
         if let Some(a) = &acc {
@@ -499,6 +579,15 @@ fn real_main() -> Result<()> {
     match cli.cmd {
         Cmd::Compile { model, out, args } => {
             let opts = compile_options(&args)?;
+            if opts.calibration.is_empty() && opts.input_bounds.is_empty() && args.scale_bits.is_none() {
+                eprintln!(
+                    "warning: no --calibrate or --input-bounds: blind fixed-point defaults (scale_bits {}, range_bits {}), \
+                     which may lose precision or refuse inputs; pass --calibrate SAMPLES.json (typical inputs) or \
+                     --input-bounds LO,HI",
+                    compiler::quantize::DEFAULT_SCALE_BITS,
+                    args.range_bits.unwrap_or(compiler::quantize::DEFAULT_SCALE_BITS + 5)
+                );
+            }
             let goal = args.optimize.into();
             let (m, t) = step("compiling", || Ok(pipeline::compile_for(&model, &opts, goal, &out)?))?;
             print_compiled(&m);
@@ -548,8 +637,18 @@ fn real_main() -> Result<()> {
             println!("verified");
         }
         Cmd::Run { model, input, out, expected, srs, json, backend, args } => {
-            let opts = compile_options(&args)?;
+            let mut opts = compile_options(&args)?;
             let inputs = read_inputs(&input)?;
+            if opts.calibration.is_empty() && opts.input_bounds.is_empty() {
+                eprintln!(
+                    "warning: no --calibrate or --input-bounds: calibrating on {} itself (range margin {}); \
+                     the keys will prove inputs near this one only. Pass --calibrate SAMPLES.json (typical inputs) \
+                     or --input-bounds LO,HI for a model that proves every input you expect",
+                    input.display(),
+                    opts.range_margin.unwrap_or(compiler::quantize::DEFAULT_RANGE_MARGIN)
+                );
+                opts.calibration = vec![inputs.clone()];
+            }
             let expected = match expected {
                 Some(p) => Some(
                     compiler::parse_expected_json(&read_text(&p)?)

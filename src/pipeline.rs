@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use circuits::{CircuitShape, CostReport, ModelCircuit, Optimize};
-use compiler::CompileOptions;
+use compiler::{CalibrationReport, CompileOptions};
 use ir::{Program, Visibility};
 use prover::{artifact, keys, srs, Backend, Fr};
 
@@ -21,9 +21,15 @@ pub struct CompiledModel {
     pub digest: [u8; 32],
 }
 
-fn write_compiled(dir: &Path, program: Program, report: CostReport, goal: Optimize) -> Result<CompiledModel, Error> {
+fn write_compiled(
+    dir: &Path,
+    (program, calibration): (Program, CalibrationReport),
+    report: CostReport,
+    goal: Optimize,
+) -> Result<CompiledModel, Error> {
     let digest = keys::digest(&program, &report.shape);
-    let settings = Settings::new(&program, &report, &digest, goal);
+    let mut settings = Settings::new(&program, &report, &digest, goal);
+    settings.calibration = Some(calibration);
     let json = serde_json::to_vec_pretty(&settings).expect("settings serialize");
     // Keys of an earlier compile would no longer match: remove them first.
     for stale in [artifacts::PK, artifacts::VK, artifacts::SRS] {
@@ -48,9 +54,9 @@ pub fn compile_for(
     goal: Optimize,
     out_dir: &Path,
 ) -> Result<CompiledModel, Error> {
-    let program = compiler::compile_file(model, opts)?;
-    let report = circuits::plan_for(&program, goal)?;
-    write_compiled(out_dir, program, report, goal)
+    let compiled = compiler::compile_file_report(model, opts)?;
+    let report = circuits::plan_for(&compiled.0, goal)?;
+    write_compiled(out_dir, compiled, report, goal)
 }
 
 /// Compiles ONNX bytes (e.g. an embedded example) into `out_dir`.
@@ -66,9 +72,9 @@ pub fn compile_bytes_for(
     goal: Optimize,
     out_dir: &Path,
 ) -> Result<CompiledModel, Error> {
-    let program = compiler::compile_bytes(model, name, opts)?;
-    let report = circuits::plan_for(&program, goal)?;
-    write_compiled(out_dir, program, report, goal)
+    let compiled = compiler::compile_bytes_report(model, name, opts)?;
+    let report = circuits::plan_for(&compiled.0, goal)?;
+    write_compiled(out_dir, compiled, report, goal)
 }
 
 /// Loads a compiled model from its folder.

@@ -279,3 +279,58 @@ fn coverage_report() {
     // A missing folder is a clear error.
     fails(&zkinfer(&["coverage", s(&d.join("nope")), "-o", s(&md)], &cache), "is not a folder");
 }
+
+/// Issue 11 part 1, the CLI side: `run` without `--calibrate` calibrates on
+/// the input itself and says so; `compile` reports the chosen scales and the
+/// margin (stdout and settings.json); `--range-margin` and `--input-bounds`
+/// are honoured; bad bounds are clear errors that write nothing.
+#[test]
+fn calibration_is_reported_and_defaults_warn() {
+    let cache = srs_cache();
+    let d = tmp("cli_calibration");
+    let fraud = repo().join("tests/fixtures/real/fraud_mlp");
+    let (model, input, cal) = (fraud.join("model.onnx"), fraud.join("input.json"), fraud.join("calibration.json"));
+    let expected = fraud.join("expected.json");
+    // run without --calibrate: a warning naming the input, a sound result.
+    let o = zkinfer(
+        &["run", s(&model), "--input", s(&input), "--expected", s(&expected), "-o", s(&d.join("run")), "--json"],
+        &cache,
+    );
+    let out = ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("warning: no --calibrate") && err.contains("input.json"), "{err}");
+    let j: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(j["calibration"]["samples"], 1, "{j}");
+    assert_eq!(j["range_margin"], 2.0);
+    assert!(j["max_abs_error"].as_f64().unwrap() <= 0.01, "{j}");
+    // compile with samples and a margin: reported on stdout and in settings.json.
+    let dir = d.join("compiled");
+    let out =
+        ok(&zkinfer(&["compile", s(&model), "-o", s(&dir), "--calibrate", s(&cal), "--range-margin", "3"], &cache));
+    assert!(out.contains("calibration: 8 calibration sample(s), range margin 3"), "{out}");
+    assert!(out.contains("error by scale"), "{out}");
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("settings.json")).unwrap()).unwrap();
+    let c = &settings["calibration"];
+    assert_eq!(c["range_margin"], 3.0);
+    assert_eq!(c["samples"], 8);
+    assert_eq!(c["scale_bits"], settings["scale_bits"]);
+    assert!(!c["tried"].as_array().unwrap().is_empty());
+    // compile without any calibration warns about the blind defaults.
+    let o = zkinfer(&["compile", s(&model), "-o", s(&d.join("blind"))], &cache);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("blind fixed-point defaults"));
+    // --input-bounds: per input and for all inputs.
+    let out = ok(&zkinfer(&["compile", s(&model), "-o", s(&d.join("bounded")), "--input-bounds=-6,8"], &cache));
+    assert!(out.contains("input bounds"), "{out}");
+    let out = ok(&zkinfer(&["compile", s(&model), "-o", s(&d.join("bounded0")), "--input-bounds", "0:-6,8"], &cache));
+    assert!(out.contains("input bounds"), "{out}");
+    for (bad, needle) in [("8,-6", "above HI"), ("x,1", "not a finite number"), ("1:0,1", "input 1"), ("5", "LO,HI")] {
+        let dir = d.join("bad_bounds");
+        let o = zkinfer(&["compile", s(&model), "-o", s(&dir), &format!("--input-bounds={bad}")], &cache);
+        fails(&o, needle);
+        assert!(!dir.join("program.bin").exists(), "{bad}: wrote an artifact");
+    }
+    let o = zkinfer(&["compile", s(&model), "-o", s(&d.join("bad_margin")), "--range-margin", "0.5"], &cache);
+    fails(&o, "range_margin");
+}

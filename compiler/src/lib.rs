@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod frontend;
+pub mod intervals;
 pub mod json;
 pub mod passes;
 pub mod quantize;
@@ -17,7 +18,9 @@ use std::path::Path;
 
 pub use error::CompileError;
 pub use frontend::inspect::{InspectReport, NodeReport, TensorReport};
+pub use intervals::InputBound;
 pub use json::{parse_calibration_json, parse_expected_json, parse_input_json};
+pub use quantize::CalibrationReport;
 
 use error::Result;
 use frontend::graph::Graph;
@@ -34,6 +37,12 @@ pub struct CompileOptions {
     pub weight_bits: Option<u32>,
     /// Sample inputs: samples -> inputs -> flattened floats (EZKL `input_data` form).
     pub calibration: Vec<Vec<Vec<f64>>>,
+    /// Headroom factor on calibrated ranges
+    /// ([`quantize::DEFAULT_RANGE_MARGIN`] when `None`).
+    pub range_margin: Option<f64>,
+    /// Declared bounds of the model inputs: ranges then come from sound
+    /// interval propagation ([`intervals`]), so every input inside proves.
+    pub input_bounds: Vec<InputBound>,
     pub input_visibility: ir::Visibility,
     pub output_visibility: ir::Visibility,
 }
@@ -45,6 +54,8 @@ impl Default for CompileOptions {
             range_bits: None,
             weight_bits: None,
             calibration: vec![],
+            range_margin: None,
+            input_bounds: vec![],
             input_visibility: ir::Visibility::Private,
             output_visibility: ir::Visibility::Public,
         }
@@ -81,6 +92,11 @@ fn model_dir(path: &Path) -> &Path {
 }
 
 pub fn compile_file(path: &Path, opts: &CompileOptions) -> Result<ir::Program> {
+    Ok(compile_file_report(path, opts)?.0)
+}
+
+/// [`compile_file`], with how the fixed-point settings were chosen.
+pub fn compile_file_report(path: &Path, opts: &CompileOptions) -> Result<(ir::Program, CalibrationReport)> {
     let bytes = read_model(path)?;
     let name = path
         .parent()
@@ -94,6 +110,15 @@ pub fn compile_file(path: &Path, opts: &CompileOptions) -> Result<ir::Program> {
 
 /// Compiles model bytes; external tensor data is an error (use [`compile_file`]).
 pub fn compile_bytes(model: &[u8], name: &str, opts: &CompileOptions) -> Result<ir::Program> {
+    Ok(compile_named(model, name, name, None, opts)?.0)
+}
+
+/// [`compile_bytes`], with how the fixed-point settings were chosen.
+pub fn compile_bytes_report(
+    model: &[u8],
+    name: &str,
+    opts: &CompileOptions,
+) -> Result<(ir::Program, CalibrationReport)> {
     compile_named(model, name, name, None, opts)
 }
 
@@ -103,7 +128,7 @@ fn compile_named(
     path: &str,
     dir: Option<&Path>,
     opts: &CompileOptions,
-) -> Result<ir::Program> {
+) -> Result<(ir::Program, CalibrationReport)> {
     let g = load_graph_in(model, path, dir, opts.calibration.first().map(|s| s.as_slice()))?;
     let vis = passes::lower::Visibilities { input: opts.input_visibility, output: opts.output_visibility };
     if passes::lower_quant::is_quantized(&g) {
@@ -111,11 +136,18 @@ fn compile_named(
         let mut program = passes::lower_quant::lower(&g, name, &vis)?;
         passes::run_program_passes(&mut program)?;
         program.validate()?;
-        return Ok(program);
+        let report = CalibrationReport {
+            chosen_by: "model".into(),
+            scale_bits: program.quant.scale_bits,
+            range_bits: program.quant.range_bits,
+            ..CalibrationReport::default()
+        };
+        return Ok((program, report));
     }
     let weight_bits = quantize::weight_bits(opts)?;
-    let ranges = quantize::value_ranges(&g, &opts.calibration)?;
-    quantize::choose_program(&g, opts, |quant| {
+    let plan = quantize::plan(&g, opts)?;
+    let ranges = plan.ranges.clone();
+    quantize::choose_program(&g, opts, plan, |quant| {
         let mut program = passes::lower::lower(&g, name, quant, weight_bits, &vis, &ranges)?;
         passes::run_program_passes(&mut program)?;
         program.validate()?;

@@ -16,19 +16,29 @@
 //!   A pooling window of `n` thus has weight `round(2^sw / n)` with at least
 //!   `weight_bits` bits. `weight_bits` is [`DEFAULT_WEIGHT_BITS`] unless the
 //!   option says otherwise. Products of two activations rescale by `s`.
-//! - without calibration: `s = 8` ([`DEFAULT_SCALE_BITS`]), `B = s + 5`;
-//! - with calibration: `M = max|v|` over every value of the float graph on
-//!   every sample (model inputs included, so their quantized values fit the
-//!   range check of the `Input` node); for `s` = 4, 5, ..., 16 in turn,
-//!   `B(s)` = the bits of `M * 2^s * 2` (one bit of margin for rounding), at
-//!   least `s + 1`, at most 24; compile with `(s, B(s))`, run every sample
-//!   through `ir::quantize_inputs -> ir::eval -> dequantize`, and take the
-//!   first `s` whose outputs are all within [`TARGET_ERROR`] (0.002%) of that
-//!   sample's float output range (`max - min`, or `max|x|` when that is 0).
-//!   If none is, the `s` with the lowest error (an `s` whose samples leave
-//!   the range is never taken);
+//! - without calibration: `s = 8` ([`DEFAULT_SCALE_BITS`]), `B = s + 5`
+//!   (the CLI's `run` calibrates on its input instead, with a warning);
+//! - ranges ([`plan`]): each value's calibrated `[lo, hi]` widened by the
+//!   range margin `m` ([`DEFAULT_RANGE_MARGIN`], `range_margin` option):
+//!   `[lo - (m-1)M, hi + (m-1)M]`, `M = max(|lo|, |hi|)`; with input bounds,
+//!   instead the sound intervals of [`crate::intervals`] (joined with the
+//!   samples' own ranges), and eight points inside the bounds join the
+//!   samples. `M` = the largest `|v|` of these ranges;
+//! - with samples: for `s` = 4, 5, ..., 16 in turn, `B(s)` = the bits of
+//!   `M * 2^s * 2` (one bit of margin for rounding), at least `s + 1`, at
+//!   most 24 (30 with input bounds, where a scale needing more is skipped);
+//!   compile with `(s, B(s))`, run every sample through
+//!   `ir::quantize_inputs -> ir::eval -> dequantize`, and take the first `s`
+//!   whose outputs are all within [`TARGET_ERROR`] (0.002%) of the output's
+//!   scale: each sample's own output range, but at least the output's floor
+//!   ([`output_floors`]: for a one-element output, its spread over all
+//!   samples, at least 1 for a probability). If none is, the `s` with the
+//!   lowest error, ties to the larger `s` (an `s` whose samples leave the
+//!   range is never taken);
 //! - the `scale_bits` and `range_bits` options override `s` and `B` (with
 //!   `scale_bits` given, calibration only sizes `B`).
+//!
+//! [`CalibrationReport`] records all of it (`settings.json`'s `calibration`).
 
 use std::ops::RangeInclusive;
 
@@ -52,6 +62,14 @@ pub const MAX_WEIGHT_SCALE: u32 = 24;
 /// Accuracy the calibrated scale must reach on every sample: max abs error
 /// over the float output range.
 pub const TARGET_ERROR: f64 = 0.00002;
+/// Default headroom factor on calibrated ranges (`range_margin` option):
+/// each value's calibrated `[lo, hi]` becomes
+/// `[lo - (m - 1) * M, hi + (m - 1) * M]` with `M = max(|lo|, |hi|)`, and the
+/// range bits are sized for `m * max|v|`. With `m = 2` every value may reach
+/// twice its calibrated magnitude (one more range bit), so inputs of the same
+/// distribution outside the samples (and a rare class the samples lack, whose
+/// pre-sigmoid logit has the other sign) still evaluate.
+pub const DEFAULT_RANGE_MARGIN: f64 = 2.0;
 
 /// What calibration learns from the float graph.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +103,26 @@ pub fn calibrate(g: &Graph, samples: &[Vec<Vec<f64>>]) -> Result<Calibration> {
         outputs.push(g.outputs.iter().map(|(_, v)| values[*v].to_f64()).collect());
     }
     Ok(Calibration { max_abs, outputs })
+}
+
+/// The `range_margin` to use: the option, else [`DEFAULT_RANGE_MARGIN`].
+pub fn range_margin(opts: &CompileOptions) -> Result<f64> {
+    let m = opts.range_margin.unwrap_or(DEFAULT_RANGE_MARGIN);
+    if !m.is_finite() || !(1.0..=1024.0).contains(&m) {
+        return Err(CompileError::Calibration { reason: format!("range_margin {m} is not in 1..=1024") });
+    }
+    Ok(m)
+}
+
+/// One calibrated range widened by the margin `m` (see [`DEFAULT_RANGE_MARGIN`]).
+pub fn widen(lo: f64, hi: f64, m: f64) -> (f64, f64) {
+    let extra = (m - 1.0) * lo.abs().max(hi.abs());
+    (lo - extra, hi + extra)
+}
+
+/// [`value_ranges`] widened by the margin `m`.
+pub fn widened_ranges(g: &Graph, samples: &[Vec<Vec<f64>>], m: f64) -> Result<Vec<Option<(f64, f64)>>> {
+    Ok(value_ranges(g, samples)?.into_iter().map(|r| r.map(|(lo, hi)| widen(lo, hi, m))).collect())
 }
 
 /// `(min, max)` of every value over the calibration samples (`None` for
@@ -148,20 +186,54 @@ pub fn output_range(v: &[f64]) -> f64 {
     }
 }
 
-/// Max over samples and outputs of `|dequantized - float|` over that sample's
-/// float output range (the absolute error where the range is 0). Fails where
-/// the program cannot evaluate a sample (a value out of range).
+/// The least scale each output's error is judged against, beside each
+/// sample's own output range. An output of one element per sample has no
+/// range of its own (its "range" would be `|x|`, so a near-zero probability
+/// scores ~100% error at every scale): it is judged against its spread over
+/// every sample, at least 1 for a probability (made by Sigmoid, or in
+/// `[0, 1]` from a node named softmax), else its largest `|x|` when the
+/// spread is 0. Outputs of several elements keep their per-sample range
+/// (0 here).
+pub fn output_floors(g: &Graph, float_outputs: &[Vec<Vec<f64>>]) -> Vec<f64> {
+    g.outputs
+        .iter()
+        .enumerate()
+        .map(|(k, (_, v))| {
+            let per_sample: Vec<&Vec<f64>> = float_outputs.iter().filter_map(|o| o.get(k)).collect();
+            if per_sample.iter().any(|o| o.len() > 1) {
+                return 0.0;
+            }
+            let all: Vec<f64> = per_sample.into_iter().flatten().copied().collect();
+            let r = output_range(&all);
+            let node = &g.nodes[*v];
+            let unit = all.iter().all(|x| (0.0..=1.0).contains(x));
+            let prob = matches!(node.op, FOp::Func(crate::frontend::func::Func::Sigmoid))
+                || (unit && node.name.to_ascii_lowercase().contains("softmax"));
+            if prob {
+                r.max(1.0)
+            } else {
+                r
+            }
+        })
+        .collect()
+}
+
+/// Max over samples and outputs of `|dequantized - float|` over the larger
+/// of that sample's output range and the output's floor ([`output_floors`];
+/// the absolute error where both are 0). Fails where the program cannot
+/// evaluate a sample (a value out of range).
 pub fn program_error(
     program: &Program,
     samples: &[Vec<Vec<f64>>],
     float_outputs: &[Vec<Vec<f64>>],
+    floors: &[f64],
 ) -> std::result::Result<f64, ir::IrError> {
     let mut err: f64 = 0.0;
     for (sample, floats) in samples.iter().zip(float_outputs) {
         let q = ir::quantize_inputs(program, sample)?;
         let trace = ir::eval(program, &q)?;
         for (k, (spec, f)) in program.outputs.iter().zip(floats).enumerate() {
-            let r = output_range(f);
+            let r = output_range(f).max(floors.get(k).copied().unwrap_or(0.0));
             for (v, &x) in program.dequantize_output(k, &trace.values[spec.value]).into_iter().zip(f) {
                 let d = (v - x).abs();
                 err = err.max(if r > 0.0 { d / r } else { d });
@@ -192,44 +264,220 @@ fn settings(s: u32, b: u32) -> Result<QuantSettings> {
     Ok(QuantSettings { scale_bits: s, range_bits: b })
 }
 
+/// One scale tried by [`choose_program`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScaleTrial {
+    pub scale_bits: u32,
+    pub range_bits: u32,
+    /// [`program_error`] on the samples, when every sample evaluated.
+    pub error: Option<f64>,
+    /// Why a sample did not evaluate (a value outside the range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// How the fixed-point settings were chosen: `settings.json`'s
+/// `calibration` and `compile`'s report.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CalibrationReport {
+    /// Calibration samples given (0: blind defaults or bounds only).
+    pub samples: usize,
+    /// Samples generated inside the input bounds for the accuracy test.
+    #[serde(default)]
+    pub bound_samples: usize,
+    /// Headroom factor applied to calibrated ranges.
+    pub range_margin: f64,
+    /// Declared input bounds, `[input or null, lo, hi]`.
+    #[serde(default)]
+    pub input_bounds: Vec<(Option<usize>, f64, f64)>,
+    /// Largest `|v|` the activation range must hold (after the margin, or
+    /// from the bounds).
+    pub max_abs: f64,
+    pub scale_bits: u32,
+    pub range_bits: u32,
+    pub weight_bits: u32,
+    /// The scale each output's error is judged against (0: each sample's own
+    /// output range).
+    pub output_scales: Vec<f64>,
+    /// [`TARGET_ERROR`].
+    pub target_error: f64,
+    /// Every scale tried, in order (empty when `scale_bits` was given or
+    /// nothing was calibrated).
+    pub tried: Vec<ScaleTrial>,
+    /// What decided the scale: `"option"`, `"default"`, `"target"` (first
+    /// scale within the target), `"lowest_error"`.
+    pub chosen_by: String,
+}
+
+/// Where the calibration inputs come from: the samples, and ranges.
+pub struct CalibrationPlan {
+    /// Samples the accuracy of each scale is measured on (given ones, then
+    /// points inside the bounds).
+    pub samples: Vec<Vec<Vec<f64>>>,
+    /// `[lo, hi]` of every non-constant value (`None`: no information).
+    pub ranges: Vec<Option<(f64, f64)>>,
+    /// Largest `|v|` the activation range must hold.
+    pub max_abs: f64,
+    pub report: CalibrationReport,
+}
+
+/// Deterministic sample points inside the bounds: both ends, the middle, and
+/// five pseudo-random points (a fixed LCG, so compiles are reproducible).
+pub fn bound_samples(g: &Graph, bounds: &[crate::intervals::InputBound]) -> Vec<Vec<Vec<f64>>> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut out = vec![];
+    for k in 0..8 {
+        let sample = g
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let n: usize = spec.shape.iter().product();
+                if let Some(b) = &spec.bound {
+                    return b.clone();
+                }
+                let (lo, hi) = crate::intervals::bound_of(bounds, i).unwrap_or((0.0, 0.0));
+                (0..n)
+                    .map(|_| match k {
+                        0 => lo,
+                        1 => hi,
+                        2 => 0.5 * (lo + hi),
+                        _ => lo + (hi - lo) * next(),
+                    })
+                    .collect()
+            })
+            .collect();
+        out.push(sample);
+    }
+    out
+}
+
+/// The samples and ranges calibration works from: the given samples' value
+/// ranges widened by the margin, or, with input bounds, the propagated
+/// intervals (which already hold every input inside the bounds) joined with
+/// the samples' own ranges.
+pub fn plan(g: &Graph, opts: &CompileOptions) -> Result<CalibrationPlan> {
+    let margin = range_margin(opts)?;
+    let bounds = &opts.input_bounds;
+    let mut samples = opts.calibration.clone();
+    let mut ranges = if bounds.is_empty() { widened_ranges(g, &samples, margin)? } else { value_ranges(g, &samples)? };
+    let mut bound_count = 0;
+    if !bounds.is_empty() {
+        let iv = crate::intervals::propagate(g, bounds)?;
+        for ((node, r), e) in g.nodes.iter().zip(ranges.iter_mut()).zip(&iv) {
+            if matches!(node.op, FOp::Const(_)) {
+                continue;
+            }
+            let (lo, hi) = e.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(l, h)| (a.min(l), b.max(h)));
+            if lo > hi {
+                continue;
+            }
+            *r = Some(match *r {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        }
+        let extra = bound_samples(g, bounds);
+        bound_count = extra.len();
+        samples.extend(extra);
+    }
+    let max_abs = ranges.iter().flatten().fold(0.0f64, |m, &(lo, hi)| m.max(lo.abs()).max(hi.abs()));
+    let report = CalibrationReport {
+        samples: opts.calibration.len(),
+        bound_samples: bound_count,
+        range_margin: margin,
+        input_bounds: bounds.iter().map(|b| (b.input, b.lo, b.hi)).collect(),
+        max_abs,
+        target_error: TARGET_ERROR,
+        ..CalibrationReport::default()
+    };
+    Ok(CalibrationPlan { samples, ranges, max_abs, report })
+}
+
 /// Picks the settings by the rules above and returns the program `build`
-/// makes with them. `build` lowers the graph with given settings; with
-/// calibration and no `scale_bits` option it is called once per scale tried.
+/// makes with them, and how they were chosen. `build` lowers the graph with
+/// given settings; with samples and no `scale_bits` option it is called once
+/// per scale tried.
 pub fn choose_program(
     g: &Graph,
     opts: &CompileOptions,
+    plan: CalibrationPlan,
     build: impl Fn(QuantSettings) -> Result<Program>,
-) -> Result<Program> {
-    if opts.calibration.is_empty() {
+) -> Result<(Program, CalibrationReport)> {
+    let CalibrationPlan { samples, max_abs, mut report, .. } = plan;
+    report.weight_bits = weight_bits(opts)?;
+    let done = |program: Program, mut report: CalibrationReport, by: &str| {
+        report.scale_bits = program.quant.scale_bits;
+        report.range_bits = program.quant.range_bits;
+        report.chosen_by = by.into();
+        Ok((program, report))
+    };
+    if samples.is_empty() {
         let s = opts.scale_bits.unwrap_or(DEFAULT_SCALE_BITS);
         let b = opts.range_bits.unwrap_or(s + 5);
-        return build(settings(s, b)?);
+        let by = if opts.scale_bits.is_some() { "option" } else { "default" };
+        return done(build(settings(s, b)?)?, report, by);
     }
-    let cal = calibrate(g, &opts.calibration)?;
-    let range_for = |s: u32| opts.range_bits.unwrap_or_else(|| range_bits_for(cal.max_abs, s).min(MAX_AUTO_RANGE_BITS));
+    let cal = calibrate(g, &samples)?;
+    report.output_scales = output_floors(g, &cal.outputs);
+    // Bounds are sound ranges: they may need more bits than calibration's cap.
+    let cap = if opts.input_bounds.is_empty() { MAX_AUTO_RANGE_BITS } else { QuantSettings::MAX_RANGE_BITS };
+    let needed = |s: u32| range_bits_for(max_abs, s);
+    let range_for = |s: u32| opts.range_bits.unwrap_or_else(|| needed(s).min(cap));
     if let Some(s) = opts.scale_bits {
-        return build(settings(s, range_for(s))?);
+        return done(build(settings(s, range_for(s))?)?, report, "option");
     }
     let mut best: Option<(f64, Program)> = None;
     let mut last_failure = None;
     for s in AUTO_SCALE_BITS {
+        if opts.range_bits.is_none() && !opts.input_bounds.is_empty() && needed(s) > cap {
+            let why = format!("the input bounds need range_bits {} > {cap}", needed(s));
+            report.tried.push(ScaleTrial {
+                scale_bits: s,
+                range_bits: needed(s),
+                error: None,
+                failure: Some(why.clone()),
+            });
+            last_failure = Some(format!("s={s}: {why}"));
+            continue;
+        }
         let program = build(settings(s, range_for(s))?)?;
-        match program_error(&program, &opts.calibration, &cal.outputs) {
-            Ok(e) if e <= TARGET_ERROR => return Ok(program),
+        let b = program.quant.range_bits;
+        match program_error(&program, &samples, &cal.outputs, &report.output_scales) {
             Ok(e) => {
-                if best.as_ref().is_none_or(|(b, _)| e < *b) {
+                report.tried.push(ScaleTrial { scale_bits: s, range_bits: b, error: Some(e), failure: None });
+                if e <= TARGET_ERROR {
+                    return done(program, report, "target");
+                }
+                // Ties go to the more precise (larger) scale.
+                if best.as_ref().is_none_or(|(b, _)| e <= *b) {
                     best = Some((e, program));
                 }
             }
-            Err(e) => last_failure = Some(format!("s={s}: {e}")),
+            Err(e) => {
+                report.tried.push(ScaleTrial {
+                    scale_bits: s,
+                    range_bits: b,
+                    error: None,
+                    failure: Some(e.to_string()),
+                });
+                last_failure = Some(format!("s={s}: {e}"));
+            }
         }
     }
-    best.map(|(_, p)| p).ok_or_else(|| CompileError::Calibration {
-        reason: format!(
-            "no scale in {AUTO_SCALE_BITS:?} evaluates every sample within range ({})",
-            last_failure.unwrap_or_default()
-        ),
-    })
+    match best {
+        Some((_, p)) => done(p, report, "lowest_error"),
+        None => Err(CompileError::Calibration {
+            reason: format!(
+                "no scale in {AUTO_SCALE_BITS:?} evaluates every sample within range ({})",
+                last_failure.unwrap_or_default()
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -327,7 +327,8 @@ fn calibration_picks_the_smallest_accurate_scale() {
         let p = compiler::compile_bytes(&bytes, "m", &opts).expect("compile");
         let g = compiler::load_graph(&bytes, "m", None).expect("graph");
         let cal = quantize::calibrate(&g, &opts.calibration).expect("calibrate");
-        let err = quantize::program_error(&p, &opts.calibration, &cal.outputs).ok();
+        let floors = quantize::output_floors(&g, &cal.outputs);
+        let err = quantize::program_error(&p, &opts.calibration, &cal.outputs, &floors).ok();
         (p, err, cal.max_abs)
     };
     let small: Vec<f64> = f64s(&values(6, 24)).iter().map(|x| x * 0.01).collect();
@@ -354,8 +355,8 @@ fn calibration_picks_the_smallest_accurate_scale() {
                 assert!(e.is_none_or(|e| e >= err), "s={t} is more accurate ({e:?}) than the chosen s={s} ({err})");
             }
         }
-        // Range: the bits of max|v| * 2^s * 2, at least s + 1.
-        assert_eq!(p.quant.range_bits, quantize::range_bits_for(max_abs, s));
+        // Range: the bits of (margin * max|v|) * 2^s * 2, at least s + 1.
+        assert_eq!(p.quant.range_bits, quantize::range_bits_for(max_abs * quantize::DEFAULT_RANGE_MARGIN, s));
         assert!(p.quant.range_bits > s);
     }
 }

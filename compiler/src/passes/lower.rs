@@ -134,6 +134,72 @@ pub fn table_plan(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i
     TablePlan { shift: pick, lo, values }
 }
 
+/// `[a, b]` cut down to where `f` has not yet reached its limit at the
+/// output resolution `2^-s`: past that, the table is clamped onto its edge
+/// ([`saturated_sides`]), so the fine part of the table gets the budget.
+pub fn saturation_domain(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i64)) -> (f64, f64) {
+    const POINTS: usize = 4096;
+    if !(b > a) || f.is_step() {
+        return (a, b);
+    }
+    let unit = 2f64.powi(-(s as i32));
+    let q = |x: f64| {
+        let y = f.apply_clamped(x);
+        y.is_finite().then(|| (y / unit).round().clamp(out_lo as f64, out_hi as f64) as i64)
+    };
+    let at = |i: usize| a + (b - a) * i as f64 / POINTS as f64;
+    let far = 1e3 * (b - a).max(1.0) + a.abs().max(b.abs());
+    let limit = |dir: f64, edge: f64| {
+        let l = q(edge + dir * far)?;
+        (q(edge + dir * 10.0 * (b - a)) == Some(l)).then_some(l)
+    };
+    let (mut lo, mut hi) = (a, b);
+    if let Some(l) = limit(-1.0, a) {
+        if let Some(i) = (0..=POINTS).find(|&i| q(at(i)) != Some(l)) {
+            lo = at(i.saturating_sub(2));
+        }
+    }
+    if let Some(l) = limit(1.0, b) {
+        if let Some(i) = (0..=POINTS).rev().find(|&i| q(at(i)) != Some(l)) {
+            hi = at((i + 2).min(POINTS));
+        }
+    }
+    if lo < hi {
+        (lo, hi)
+    } else {
+        (a, b)
+    }
+}
+
+/// Which sides of a table `f` has saturated at: every input beyond that
+/// edge (up to the activation range and far past it) has the edge's entry
+/// (`f` rounds to the same output there), so clamping onto the edge is exact.
+/// Step functions qualify too (Sign beyond its jump).
+pub fn saturated_sides(f: Func, plan: &TablePlan, s: u32, range_bits: u32) -> (bool, bool) {
+    let (Some(&first), Some(&last)) = (plan.values.first(), plan.values.last()) else { return (false, false) };
+    let unit = 2f64.powi(-(s as i32));
+    let step = 2f64.powi(plan.shift as i32 - s as i32);
+    let bound = 2f64.powi(range_bits as i32 - s as i32);
+    let (out_lo, out_hi) = (-(1i64 << range_bits), (1i64 << range_bits) - 1);
+    let q = |x: f64| {
+        let y = f.apply_clamped(x);
+        if y.is_finite() {
+            Some((y / unit).round().clamp(out_lo as f64, out_hi as f64) as i64)
+        } else {
+            None
+        }
+    };
+    let lo_x = plan.lo as f64 * step;
+    let hi_x = (plan.lo + plan.values.len() as i64 - 1) as f64 * step;
+    let side = |edge: f64, dir: f64, value: i64| {
+        let width = (hi_x - lo_x).max(step);
+        let far = [0.5, 1.0, 2.0, 5.0, 10.0, 100.0, 1e4].map(|k| edge + dir * k * width);
+        let far_bound = edge + dir * (bound * 4.0).max(width);
+        far.iter().chain([far_bound, edge + dir * step].iter()).all(|&x| q(x) == Some(value))
+    };
+    (side(lo_x, -1.0, first), side(hi_x, 1.0, last))
+}
+
 fn q(x: f64, bits: u32, what: &str, node: &str) -> Result<i64> {
     ir::quantize(x, bits).ok_or_else(|| CompileError::Tensor {
         tensor: node.to_string(),
@@ -309,7 +375,8 @@ impl<'g> Lowerer<'g> {
             Some((_, p)) => p.clone(),
             None => {
                 let act = (-(1i64 << self.range_bits), (1i64 << self.range_bits) - 1);
-                let p = table_plan(f, s, self.func_domain(f), act, self.table_bits);
+                let domain = saturation_domain(f, s, self.func_domain(f), act);
+                let p = table_plan(f, s, domain, act, self.table_bits);
                 self.plans.push((f, p.clone()));
                 p
             }
@@ -320,7 +387,42 @@ impl<'g> Lowerer<'g> {
             let op = Op::Requant(RequantOp { input, shift: plan.shift, act: Activation::Identity });
             self.emit(format!("{name}/coarsen"), op, shape.clone(), s.saturating_sub(plan.shift))
         };
-        let op = Op::Table(TableOp { input: x, lo: plan.lo, values: plan.values });
+        let (low, high) = saturated_sides(f, &plan, s, self.range_bits);
+        if !low && !high {
+            let op = Op::Table(TableOp { input: x, lo: plan.lo, values: plan.values });
+            return Ok(self.emit(name, op, shape, s));
+        }
+        // A saturated side is clamped onto the table's edge: `t = x - lo`,
+        // then `relu(t)` (low side) and `top - relu(top - t)` (high side),
+        // so an input past the calibrated domain reads the limit the
+        // function has already reached, instead of being refused.
+        let n = numel(&shape);
+        let sc = s.saturating_sub(plan.shift);
+        let top = plan.values.len() as i64 - 1;
+        let affine = |l: &mut Self, input: usize, w: i64, b: i64, what: &str| {
+            let lin = LinearOp {
+                inputs: vec![input],
+                row_ptr: (0..=n as u32).collect(),
+                cols: (0..n as u32).collect(),
+                weights: vec![w; n],
+                bias: vec![b; n],
+            };
+            l.emit(format!("{name}/{what}"), Op::Linear(lin), shape.clone(), sc)
+        };
+        let relu = |l: &mut Self, input: usize, what: &str| {
+            let op = Op::Requant(RequantOp { input, shift: 0, act: Activation::Relu });
+            l.emit(format!("{name}/{what}"), op, shape.clone(), sc)
+        };
+        let mut t = affine(self, x, 1, -plan.lo, "offset");
+        if low {
+            t = relu(self, t, "clamp_low");
+        }
+        if high {
+            let gap = affine(self, t, -1, top, "gap");
+            let gap = relu(self, gap, "clamp_high");
+            t = affine(self, gap, -1, top, "clamped");
+        }
+        let op = Op::Table(TableOp { input: t, lo: 0, values: plan.values });
         Ok(self.emit(name, op, shape, s))
     }
 

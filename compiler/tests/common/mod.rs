@@ -124,7 +124,8 @@ pub fn check_model_calibrated(
     }
     let g = compiler::load_graph(model, name, calibration.first().map(|s| s.as_slice()))?;
     let cal = compiler::quantize::calibrate(&g, calibration)?;
-    let calibration_err = compiler::quantize::program_error(&program, calibration, &cal.outputs)?;
+    let floors = compiler::quantize::output_floors(&g, &cal.outputs);
+    let calibration_err = compiler::quantize::program_error(&program, calibration, &cal.outputs, &floors)?;
     Ok(Outcome { float_err, quant_err, calibration_err, program })
 }
 
