@@ -146,9 +146,9 @@ fn compile_named(
     }
     let weight_bits = quantize::weight_bits(opts)?;
     let plan = quantize::plan(&g, opts)?;
-    let ranges = plan.ranges.clone();
+    let (ranges, calibrated) = (plan.ranges.clone(), plan.calibrated.clone());
     quantize::choose_program(&g, opts, plan, |quant| {
-        let mut program = passes::lower::lower(&g, name, quant, weight_bits, &vis, &ranges)?;
+        let mut program = passes::lower::lower(&g, name, quant, weight_bits, &vis, &ranges, &calibrated)?;
         passes::run_program_passes(&mut program)?;
         program.validate()?;
         Ok(program)

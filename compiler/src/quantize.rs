@@ -314,8 +314,11 @@ pub struct CalibrationPlan {
     /// Samples the accuracy of each scale is measured on (given ones, then
     /// points inside the bounds).
     pub samples: Vec<Vec<Vec<f64>>>,
-    /// `[lo, hi]` of every non-constant value (`None`: no information).
+    /// `[lo, hi]` of every non-constant value with headroom (`None`: no
+    /// information).
     pub ranges: Vec<Option<(f64, f64)>>,
+    /// The same without the margin (equal to `ranges` with input bounds).
+    pub calibrated: Vec<Option<(f64, f64)>>,
     /// Largest `|v|` the activation range must hold.
     pub max_abs: f64,
     pub report: CalibrationReport,
@@ -364,7 +367,12 @@ pub fn plan(g: &Graph, opts: &CompileOptions) -> Result<CalibrationPlan> {
     let margin = range_margin(opts)?;
     let bounds = &opts.input_bounds;
     let mut samples = opts.calibration.clone();
-    let mut ranges = if bounds.is_empty() { widened_ranges(g, &samples, margin)? } else { value_ranges(g, &samples)? };
+    let calibrated = value_ranges(g, &samples)?;
+    let mut ranges: Vec<Option<(f64, f64)>> = if bounds.is_empty() {
+        calibrated.iter().map(|r| r.map(|(lo, hi)| widen(lo, hi, margin))).collect()
+    } else {
+        calibrated.clone()
+    };
     let mut bound_count = 0;
     if !bounds.is_empty() {
         let iv = crate::intervals::propagate(g, bounds)?;
@@ -395,7 +403,8 @@ pub fn plan(g: &Graph, opts: &CompileOptions) -> Result<CalibrationPlan> {
         target_error: TARGET_ERROR,
         ..CalibrationReport::default()
     };
-    Ok(CalibrationPlan { samples, ranges, max_abs, report })
+    let calibrated = if bounds.is_empty() { calibrated } else { ranges.clone() };
+    Ok(CalibrationPlan { samples, ranges, calibrated, max_abs, report })
 }
 
 /// Picks the settings by the rules above and returns the program `build`

@@ -131,3 +131,41 @@ fn quantized_models_fail_cleanly() {
         }
     }
 }
+
+/// `zkinfer run model.onnx --input x.json` without `--calibrate` calibrates
+/// on the input alone (with the default range margin): every ezkl model that
+/// compiles must then be within 1% of its output range (issue 11's "done
+/// when"), as with its calibration samples.
+#[test]
+fn ezkl_models_calibrated_on_their_input_alone() {
+    let Some(root) = corpus() else { return };
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(root.join("ezkl")).expect("corpus folder").flatten().map(|e| e.path()).collect();
+    dirs.sort();
+    let (mut passed, mut failures) = (0, vec![]);
+    for dir in dirs {
+        let name = format!("ezkl/{}", dir.file_name().unwrap_or_default().to_string_lossy());
+        if KNOWN_INACCURATE.iter().any(|(m, _)| *m == name) || !dir.join("expected.json").exists() {
+            continue;
+        }
+        let model = std::fs::read(dir.join("model.onnx")).expect("model.onnx");
+        let inputs = compiler::parse_input_json(&common::read_json(&dir, "input.json")).unwrap();
+        let expected = compiler::parse_expected_json(&common::read_json(&dir, "expected.json")).unwrap();
+        match common::check_model_calibrated(&model, &name, &[inputs.clone()], &inputs, &expected) {
+            Ok(out) if out.quant_err <= QUANT_TOL => {
+                passed += 1;
+                println!(
+                    "ok   {name:<40} s={:<2} quant err {:.4}%",
+                    out.program.quant.scale_bits,
+                    100.0 * out.quant_err
+                );
+            }
+            Ok(out) => failures.push(format!("{name}: {:.3}% of range", 100.0 * out.quant_err)),
+            Err(CompileError::Unsupported { .. } | CompileError::UnsupportedType { .. }) => {}
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
+    }
+    println!("{passed} ezkl models within 1% calibrated on their input alone");
+    assert!(passed >= 70, "only {passed} passed");
+    assert!(failures.is_empty(), "calibrated on the input alone:\n{}", failures.join("\n"));
+}

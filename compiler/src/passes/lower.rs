@@ -47,8 +47,12 @@ struct Lowerer<'g> {
     nodes: Vec<Node>,
     /// The integer value holding each float value (at scale `s`).
     map: Vec<Option<usize>>,
-    /// Calibrated `(min, max)` of each float value, when samples were given.
+    /// `(min, max)` of each float value with headroom (the calibrated range
+    /// widened by the margin, or the input bounds' intervals), when known.
     ranges: &'g [Option<(f64, f64)>],
+    /// The same without the margin (the samples' own extremes): the domain
+    /// of tables that cannot afford the headroom at full resolution.
+    calibrated: &'g [Option<(f64, f64)>],
     /// Entry budget of function tables ([`table_bits`]).
     table_bits: u32,
     /// The table of each function met so far: every node applying it shares it.
@@ -74,6 +78,9 @@ pub struct TablePlan {
     pub shift: u32,
     pub lo: i64,
     pub values: Vec<i64>,
+    /// Within one output unit of `f` over the domain (else the budget
+    /// forced a coarser resolution).
+    pub precise: bool,
 }
 
 /// Tabulates `f` for inputs at scale `s` in the float interval `[a, b]`,
@@ -122,16 +129,18 @@ pub fn table_plan(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i
     let max_len = (1u64 << bits) as f64;
     let finest = (0..=QuantSettings::MAX_SHIFT).find(|&d| len(d) <= max_len).unwrap_or(QuantSettings::MAX_SHIFT);
     let mut pick = finest;
+    let mut precise = f.is_step() && len(0) <= max_len;
     if !f.is_step() {
         for d in (finest..=QuantSettings::MAX_SHIFT.min(s + 8)).rev() {
             if build(d).2 <= unit {
                 pick = d;
+                precise = true;
                 break;
             }
         }
     }
     let (lo, values, _) = build(pick);
-    TablePlan { shift: pick, lo, values }
+    TablePlan { shift: pick, lo, values, precise }
 }
 
 /// `[a, b]` cut down to where `f` has not yet reached its limit at the
@@ -169,6 +178,33 @@ pub fn saturation_domain(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): 
     } else {
         (a, b)
     }
+}
+
+/// The largest error of a table (with its saturation clamps) against `f`
+/// over `[a, b]`, sampled; infinite where an input falls outside it.
+pub fn table_error(f: Func, s: u32, range_bits: u32, plan: &TablePlan, (a, b): (f64, f64)) -> f64 {
+    const POINTS: usize = 2048;
+    let unit = 2f64.powi(-(s as i32));
+    let (low, high) = saturated_sides(f, plan, s, range_bits);
+    let bound = 2f64.powi(range_bits as i32);
+    let mut err: f64 = 0.0;
+    for k in 0..=POINTS {
+        let x = a + (b - a) * k as f64 / POINTS as f64;
+        let xi = (x / unit).round() as i64;
+        let q = if plan.shift == 0 { xi } else { (xi + (1i64 << (plan.shift - 1))) >> plan.shift };
+        let mut idx = q - plan.lo;
+        if low {
+            idx = idx.max(0);
+        }
+        if high {
+            idx = idx.min(plan.values.len() as i64 - 1);
+        }
+        let Some(&v) = usize::try_from(idx).ok().and_then(|i| plan.values.get(i)) else { return f64::INFINITY };
+        let y = f.apply_clamped(xi as f64 * unit);
+        let y = if y.is_finite() { y.clamp(-bound * unit, bound * unit) } else { continue };
+        err = err.max((y - v as f64 * unit).abs());
+    }
+    err
 }
 
 /// Which sides of a table `f` has saturated at: every input beyond that
@@ -341,7 +377,20 @@ impl<'g> Lowerer<'g> {
     /// an LSTM): the union of their inputs' calibrated ranges with a margin of
     /// a quarter of its width either side, within the activation range (the
     /// whole activation range without calibration).
-    fn func_domain(&self, f: Func) -> (f64, f64) {
+    /// The union of the ranges of `f`'s inputs, without padding (the whole
+    /// activation range where one is unknown).
+    fn func_inputs(&self, f: Func, ranges: &[Option<(f64, f64)>]) -> (f64, f64) {
+        let bound = 2f64.powi(self.range_bits as i32 - self.s as i32);
+        let mut union: Option<(f64, f64)> = None;
+        for n in self.g.nodes.iter().filter(|n| n.op == FOp::Func(f)) {
+            let Some((mn, mx)) = ranges.get(n.inputs[0]).copied().flatten() else { return (-bound, bound) };
+            let u = union.get_or_insert((mn, mx));
+            *u = (u.0.min(mn), u.1.max(mx));
+        }
+        union.unwrap_or((-bound, bound))
+    }
+
+    fn func_domain(&self, f: Func, ranges: &[Option<(f64, f64)>]) -> (f64, f64) {
         let s = self.s;
         let bound = 2f64.powi(self.range_bits as i32 - s as i32);
         let mut union: Option<(f64, f64)> = None;
@@ -349,7 +398,7 @@ impl<'g> Lowerer<'g> {
             if n.op != FOp::Func(f) {
                 continue;
             }
-            match self.ranges.get(n.inputs[0]).copied().flatten() {
+            match ranges.get(n.inputs[0]).copied().flatten() {
                 Some((mn, mx)) => {
                     let u = union.get_or_insert((mn, mx));
                     *u = (u.0.min(mn), u.1.max(mx));
@@ -375,8 +424,22 @@ impl<'g> Lowerer<'g> {
             Some((_, p)) => p.clone(),
             None => {
                 let act = (-(1i64 << self.range_bits), (1i64 << self.range_bits) - 1);
-                let domain = saturation_domain(f, s, self.func_domain(f), act);
-                let p = table_plan(f, s, domain, act, self.table_bits);
+                let domain = saturation_domain(f, s, self.func_domain(f, self.ranges), act);
+                let mut p = table_plan(f, s, domain, act, self.table_bits);
+                if !p.precise {
+                    // Headroom never costs precision where the samples were:
+                    // when the table with the margin is, over the samples'
+                    // inputs, both off by more than 3/4 of an output unit and worse
+                    // than a table of the calibrated domain alone, the latter
+                    // is taken (plus its saturated sides, clamped).
+                    let cal = self.func_domain(f, self.calibrated);
+                    let narrow = table_plan(f, s, saturation_domain(f, s, cal, act), act, self.table_bits);
+                    let (rb, seen) = (self.range_bits, self.func_inputs(f, self.calibrated));
+                    let tolerance = 0.75 * 2f64.powi(-(s as i32));
+                    if table_error(f, s, rb, &p, seen) > table_error(f, s, rb, &narrow, seen).max(tolerance) {
+                        p = narrow;
+                    }
+                }
                 self.plans.push((f, p.clone()));
                 p
             }
@@ -520,10 +583,12 @@ pub fn lower(
     weight_bits: u32,
     vis: &Visibilities,
     ranges: &[Option<(f64, f64)>],
+    calibrated: &[Option<(f64, f64)>],
 ) -> Result<Program> {
     let mut l = Lowerer {
         g,
         ranges,
+        calibrated,
         table_bits: table_bits(g),
         plans: vec![],
         weight_bits,
