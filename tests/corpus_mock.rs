@@ -57,4 +57,4 @@ fn supported_corpus_models_satisfy_the_circuit() {
 
 /// Compiles, but its outputs are ~1e-4 of its inputs: below the fixed-point
 /// resolution the calibration allows (see docs/NOTES.md).
-const KNOWN_INACCURATE: &[&str] = &["ezkl/1l_tiny_div"];
+const KNOWN_INACCURATE: &[&str] = &[];

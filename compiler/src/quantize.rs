@@ -24,7 +24,7 @@
 //!   instead the sound intervals of [`crate::intervals`] (joined with the
 //!   samples' own ranges), and eight points inside the bounds join the
 //!   samples. `M` = the largest `|v|` of these ranges;
-//! - with samples: for `s` = 4, 5, ..., 16 in turn, `B(s)` = the bits of
+//! - with samples: for `s` = 4, 5, ..., 20 in turn, `B(s)` = the bits of
 //!   `M * 2^s * 2` (one bit of margin for rounding), at least `s + 1`, at
 //!   most 24 (30 with input bounds, where a scale needing more is skipped);
 //!   compile with `(s, B(s))`, run every sample through
@@ -53,10 +53,10 @@ pub const DEFAULT_SCALE_BITS: u32 = 8;
 /// Significant bits of each layer's largest weight.
 pub const DEFAULT_WEIGHT_BITS: u32 = 16;
 /// Scales tried, smallest first, when calibrating.
-pub const AUTO_SCALE_BITS: RangeInclusive<u32> = 4..=16;
+pub const AUTO_SCALE_BITS: RangeInclusive<u32> = 4..=20;
 pub const MAX_AUTO_RANGE_BITS: u32 = 24;
 /// Largest `scale_bits` option.
-pub const MAX_SCALE_BITS: u32 = 16;
+pub const MAX_SCALE_BITS: u32 = 20;
 /// Largest per-layer weight scale (and `weight_bits` option).
 pub const MAX_WEIGHT_SCALE: u32 = 24;
 /// Accuracy the calibrated scale must reach on every sample: max abs error
