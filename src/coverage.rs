@@ -332,6 +332,29 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// Checks every model (with an `expected.json`) under `root` as one family
+/// named `family` (`zkinfer coverage --family NAME=DIR`, e.g. the
+/// real-exporter fixtures), calling `progress` after each.
+pub fn run_family(
+    root: &Path,
+    family: &str,
+    opts: &CoverageOptions,
+    mut progress: impl FnMut(usize, usize, &ModelResult),
+) -> Vec<ModelResult> {
+    let dirs: Vec<PathBuf> = find_models(root).into_iter().filter(|d| d.join("expected.json").is_file()).collect();
+    let n = dirs.len();
+    dirs.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let mut r = check_model(root, d, opts);
+            r.model = format!("{family}/{}", r.model);
+            r.family = family.to_string();
+            progress(i + 1, n, &r);
+            r
+        })
+        .collect()
+}
+
 /// Passed and total per family, in first-seen order.
 pub fn summary(results: &[ModelResult]) -> Vec<(String, usize, usize)> {
     let mut fams: Vec<(String, usize, usize)> = vec![];

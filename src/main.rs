@@ -223,6 +223,10 @@ enum Cmd {
         /// default tests/fixtures/quantized_ort.json when it exists.
         #[arg(long, value_name = "FILE")]
         ort_reference: Option<PathBuf>,
+        /// Another folder of models checked as one family, `NAME=DIR`
+        /// (repeatable), e.g. `real-exporters=tests/fixtures/real`.
+        #[arg(long, value_name = "NAME=DIR")]
+        family: Vec<String>,
     },
     /// Run the whole path on the embedded example model (an MNIST-sized MLP).
     Demo {
@@ -733,10 +737,21 @@ fn real_main() -> Result<()> {
                 println!("ok={} gas={} code_size={} deploy_gas={}", e.ok, e.gas, e.code_size, e.deploy_gas);
             }
         }
-        Cmd::Coverage { corpus, out, json, max_k, ort_reference } => {
+        Cmd::Coverage { corpus, out, json, max_k, ort_reference, family } => {
             if !corpus.is_dir() {
                 bail!("{} is not a folder", corpus.display());
             }
+            let families = family
+                .iter()
+                .map(|f| {
+                    let (name, dir) = f.split_once('=').with_context(|| format!("--family {f}: expected NAME=DIR"))?;
+                    let dir = PathBuf::from(dir);
+                    if name.is_empty() || !dir.is_dir() {
+                        bail!("--family {f}: {} is not a folder (or the name is empty)", dir.display());
+                    }
+                    Ok((name.to_string(), dir))
+                })
+                .collect::<Result<Vec<_>>>()?;
             let default_ref = PathBuf::from("tests/fixtures/quantized_ort.json");
             let ort_reference = match ort_reference {
                 Some(p) => Some(p),
@@ -751,11 +766,20 @@ fn real_main() -> Result<()> {
             };
             let opts = zkinfer::coverage::CoverageOptions { max_k, ort_reference, ..Default::default() };
             let t = Instant::now();
-            let results = zkinfer::coverage::run(&corpus, &opts, |i, n, r| {
+            let mut results = zkinfer::coverage::run(&corpus, &opts, |i, n, r| {
                 eprintln!("[{i}/{n}] {} {} ({:.1} s)", r.model, r.status, r.seconds);
             });
+            for (name, dir) in &families {
+                results.extend(zkinfer::coverage::run_family(dir, name, &opts, |i, n, r| {
+                    eprintln!("[{name} {i}/{n}] {} {} ({:.1} s)", r.model, r.status, r.seconds);
+                }));
+            }
             let secs = t.elapsed().as_secs_f64();
-            let md = zkinfer::coverage::markdown(&results, &corpus.display().to_string(), secs, &opts);
+            let mut root = corpus.display().to_string();
+            for f in &family {
+                root.push_str(&format!(" --family {f}"));
+            }
+            let md = zkinfer::coverage::markdown(&results, &root, secs, &opts);
             prover::artifact::write_atomic(&out, md.as_bytes())?;
             if let Some(j) = &json {
                 prover::artifact::write_atomic(j, &serde_json::to_vec_pretty(&results)?)?;

@@ -278,6 +278,19 @@ fn coverage_report() {
     assert!(report.contains("| b/risk | unsupported: NonZero |"), "{report}");
     // A missing folder is a clear error.
     fails(&zkinfer(&["coverage", s(&d.join("nope")), "-o", s(&md)], &cache), "is not a folder");
+    // --family NAME=DIR: another folder of models as one family.
+    let extra = d.join("extra/skl_logreg");
+    std::fs::create_dir_all(&extra).unwrap();
+    for f in ["model.onnx", "input.json", "expected.json"] {
+        std::fs::copy(repo().join("tests/fixtures/real/skl_logreg").join(f), extra.join(f)).unwrap();
+    }
+    let fam = format!("real-exporters={}", d.join("extra").display());
+    let out = ok(&zkinfer(&["coverage", s(&root.join("a")), "-o", s(&md), "--family", &fam], &cache));
+    assert!(out.contains("real-exporters: 1/1 passed"), "{out}");
+    let report = std::fs::read_to_string(&md).unwrap();
+    assert!(report.contains("| real-exporters/skl_logreg | proved |"), "{report}");
+    fails(&zkinfer(&["coverage", s(&root), "-o", s(&md), "--family", "nodir"], &cache), "NAME=DIR");
+    fails(&zkinfer(&["coverage", s(&root), "-o", s(&md), "--family", "x=/nonexistent"], &cache), "is not a folder");
 }
 
 /// Issue 11 part 1, the CLI side: `run` without `--calibrate` calibrates on
