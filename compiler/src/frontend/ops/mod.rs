@@ -8,6 +8,7 @@ pub mod compare;
 pub mod elementwise;
 pub mod fold;
 pub mod linear;
+pub mod masked;
 pub mod ml;
 pub mod movement;
 pub mod nonlinear;

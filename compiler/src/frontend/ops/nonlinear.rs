@@ -1,7 +1,8 @@
 //! Non-linear ops: elementwise functions proven by table lookup
 //! (`FOp::Func`), and the composite ops built from them and the core ops:
 //!
-//! - Softmax: `e = exp(x - max(x))`, `e * (1 / sum(e))`; LogSoftmax:
+//! - Softmax: `e = exp(x - max(x))`, `e * (1 / sum(e))` (over only the kept
+//!   positions of a constant attention mask, see `masked`); LogSoftmax:
 //!   `(x - max) - log(sum(e))` (numerically stable: the exponent is never
 //!   positive, and the sum is at least 1);
 //! - LayerNormalization / InstanceNormalization: `d = x - mean(x)`,
@@ -197,6 +198,9 @@ pub fn softmax(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let x = ctx.input(0)?;
     let shape = b.shape(x).to_vec();
     let axis = softmax_axis(b, ctx, shape.len())?;
+    if let Some(y) = super::masked::masked_softmax(b, ctx, x, axis)? {
+        return Ok(vec![y]);
+    }
     let (_, e) = shifted_exp(b, ctx, x, axis)?;
     let s = reduce_sum(b, ctx, &ctx.sub("sum"), e, &[axis], false)?;
     let r = func(b, ctx, &ctx.sub("reciprocal"), s, Func::Reciprocal)?;
