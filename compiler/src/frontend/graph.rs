@@ -101,6 +101,17 @@ pub enum FOp {
     /// One output of DynamicQuantizeLinear (uint8, scale and zero point from
     /// the input's run-time min/max); the three parts read the same input.
     DynQuant(DynPart),
+    /// Integer -> integer lookup (com.microsoft QLinearSigmoid and
+    /// QLinearLeakyRelu, which onnxruntime computes by a 256-entry table):
+    /// `out = values[x - lo]` for integer `x` in `[lo, lo + values.len())`.
+    QTable(QTable),
+}
+
+/// The table of an [`FOp::QTable`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct QTable {
+    pub lo: i64,
+    pub values: Vec<i64>,
 }
 
 /// Which output of DynamicQuantizeLinear an [`FOp::DynQuant`] node is.
@@ -126,6 +137,7 @@ impl FOp {
             FOp::Step { .. } => "step",
             FOp::Quantize(_) => "quantize",
             FOp::DynQuant(_) => "dynamic_quantize",
+            FOp::QTable(_) => "quantized_table",
         }
     }
 }

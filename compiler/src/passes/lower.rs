@@ -553,7 +553,7 @@ impl<'g> Lowerer<'g> {
                 self.step(&name, input, *or_equal, &shape)
             }
             // Graphs with quantize nodes are lowered by `lower_quant`.
-            FOp::Quantize(_) | FOp::DynQuant(_) => {
+            FOp::Quantize(_) | FOp::DynQuant(_) | FOp::QTable(_) => {
                 return Err(CompileError::Shape {
                     node: name,
                     op: "QuantizeLinear".into(),

@@ -14,6 +14,7 @@ pub mod movement;
 pub mod nonlinear;
 pub mod norm;
 pub mod pool;
+pub mod qop;
 pub mod quant;
 pub mod recurrent;
 pub mod reduce;
@@ -155,11 +156,13 @@ pub fn is_supported(op_type: &str) -> bool {
     converter(op_type).is_some()
 }
 
-/// The ONNX domains whose ops have converters: the default one and `ai.onnx.ml`.
+/// The ONNX domains whose ops have converters: the default one, `ai.onnx.ml`
+/// and onnxruntime's quantized ops in `com.microsoft` (`qop`).
 pub fn converter_in(domain: &str, op_type: &str) -> Option<Converter> {
     match domain {
         "" | "ai.onnx" => converter(op_type),
         "ai.onnx.ml" => ml::converter(op_type),
+        "com.microsoft" => qop::converter(op_type),
         _ => None,
     }
 }

@@ -31,8 +31,8 @@ use crate::frontend::tensor::{Data, Tensor};
 use crate::frontend::{Builder, NodeCtx};
 
 /// ONNX element types.
-const UINT8: i32 = 2;
-const INT8: i32 = 3;
+pub(super) const UINT8: i32 = 2;
+pub(super) const INT8: i32 = 3;
 const UINT16: i32 = 4;
 const INT16: i32 = 5;
 const INT32: i32 = 6;
@@ -48,6 +48,12 @@ const QUANT_OPS: &[&str] = &[
     "DynamicQuantizeLinear",
     "QLinearAdd",
     "QLinearMul",
+    "QLinearAveragePool",
+    "QLinearGlobalAveragePool",
+    "QLinearSigmoid",
+    "QLinearLeakyRelu",
+    "QLinearConcat",
+    "QGemm",
 ];
 
 /// The name of a quantization element type the compiler does not support.
@@ -66,7 +72,7 @@ fn unsupported_type(t: i32) -> Option<&'static str> {
 }
 
 /// Inclusive range of a quantized integer type.
-fn int_range(t: i32) -> Option<(i64, i64)> {
+pub(super) fn int_range(t: i32) -> Option<(i64, i64)> {
     Some(match t {
         UINT8 => (0, 255),
         INT8 => (-128, 127),
@@ -134,16 +140,16 @@ pub fn eval_quantize(q: &Quantize, x: &Tensor, shape: Vec<usize>) -> Tensor {
     Tensor::int(shape, out)
 }
 
-fn qerr(ctx: &NodeCtx, form: impl Into<String>) -> CompileError {
+pub(super) fn qerr(ctx: &NodeCtx, form: impl Into<String>) -> CompileError {
     CompileError::Quantization { node: ctx.name.clone(), op: ctx.op.clone(), form: form.into() }
 }
 
 /// Per-element quantization parameters of a tensor of shape `shape`.
-struct Params {
-    scale: Vec<f64>,
-    zero_point: Vec<i64>,
+pub(super) struct Params {
+    pub(super) scale: Vec<f64>,
+    pub(super) zero_point: Vec<i64>,
     /// Element type of the quantized side (the zero point's, else `default_type`).
-    elem_type: i32,
+    pub(super) elem_type: i32,
 }
 
 /// Expands a scale or zero point to one value per element: one value per
@@ -170,7 +176,7 @@ fn expand<T: Copy>(ctx: &NodeCtx, what: &str, v: &[T], pshape: &[usize], shape: 
 
 /// Scale and zero point (inputs `scale` and `zp` of the node) for a tensor of
 /// shape `shape`, quantized along `axis` when per-axis.
-fn params(
+pub(super) fn params(
     b: &Builder,
     ctx: &NodeCtx,
     shape: &[usize],
@@ -218,7 +224,7 @@ fn params(
 }
 
 /// `(x - zp) * scale` as an affine map (folded when `x` is constant).
-fn dequantize(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, p: &Params) -> Result<ValueId> {
+pub(super) fn dequantize(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, p: &Params) -> Result<ValueId> {
     let shape = b.shape(x).to_vec();
     if let Some(t) = b.konst(x) {
         if !t.is_int() {
@@ -239,7 +245,7 @@ fn dequantize(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, p: &Params
 }
 
 /// `clamp(round_half_even(x / scale) + zp)` to the element type's range.
-fn quantize(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, p: &Params) -> Result<ValueId> {
+pub(super) fn quantize(b: &mut Builder, ctx: &NodeCtx, name: &str, x: ValueId, p: &Params) -> Result<ValueId> {
     let (lo, hi) = int_range(p.elem_type).ok_or_else(|| qerr(ctx, format!("{} outputs", type_name(p.elem_type))))?;
     if p.zero_point.iter().any(|&z| z < lo || z > hi) {
         return Err(ctx.shape_err(format!("a zero point is outside [{lo}, {hi}]")));
@@ -269,7 +275,7 @@ pub fn dequantize_linear(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>>
 
 /// The QLinear op's inner float op, run by the float converter `f` on the
 /// dequantized operands (same attributes).
-fn inner(
+pub(super) fn inner(
     b: &mut Builder,
     ctx: &NodeCtx,
     what: &str,

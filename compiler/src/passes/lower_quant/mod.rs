@@ -45,11 +45,11 @@ use std::collections::HashMap;
 
 use ir::{
     Activation, GatherOp, LinearOp, MaxOp, Node, Op, OutputDequant, OutputSpec, Program, QuantSettings, RequantOp,
-    ZERO_SRC,
+    TableOp, ZERO_SRC,
 };
 
 use crate::error::{CompileError, Result};
-use crate::frontend::graph::{Contract, DynPart, FOp, Graph, Quantize, ValueId};
+use crate::frontend::graph::{Contract, DynPart, FOp, Graph, QTable, Quantize, ValueId};
 use crate::passes::lower::Visibilities;
 
 /// Fractional bits of the model input below its QuantizeLinear's step.
@@ -167,7 +167,7 @@ fn bits_for(bound: f64) -> u32 {
 
 /// Whether the graph holds quantized tensors (and is lowered here).
 pub fn is_quantized(g: &Graph) -> bool {
-    g.nodes.iter().any(|n| matches!(n.op, FOp::Quantize(_) | FOp::DynQuant(_)))
+    g.nodes.iter().any(|n| matches!(n.op, FOp::Quantize(_) | FOp::DynQuant(_) | FOp::QTable(_)))
 }
 
 /// The fixed-point bits of the model inputs and the bits of their range:

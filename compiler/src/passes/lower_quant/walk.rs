@@ -221,6 +221,7 @@ impl<'g> Lowerer<'g> {
                 };
                 self.dyn_cache[&x][i].clone()
             }
+            FOp::QTable(t) => self.qtable(v, t)?,
             // Function tables and steps inside a quantized graph (e.g. a float
             // Sigmoid between DQ and Q) are not lowered with integer semantics yet.
             FOp::Func(_) | FOp::Step { .. } => {
@@ -283,6 +284,34 @@ impl<'g> Lowerer<'g> {
                 Ok((id, None))
             }
         }
+    }
+
+    /// A lookup on quantized integers (QLinearSigmoid/QLinearLeakyRelu): one
+    /// `Table` row per element, indexed by the program value `v` itself
+    /// (`y = ±v + off` folded into the table).
+    pub(super) fn qtable(&mut self, v: ValueId, t: &QTable) -> Result<QVal> {
+        let node = &self.g.nodes[v];
+        let name = node.name.clone();
+        let Some(QVal::Int { id, neg, off, lo, hi }) = self.vals[node.inputs[0]].clone() else {
+            return Err(CompileError::Unsupported {
+                ops: vec![("quantized lookup of a tensor that is not a quantized activation".into(), name)],
+            });
+        };
+        let (vlo, vhi) = if neg { (off - hi, off - lo) } else { (lo - off, hi - off) };
+        let values = (vlo..=vhi)
+            .map(|x| {
+                let y = if neg { -x } else { x } + off;
+                usize::try_from(y - t.lo).ok().and_then(|i| t.values.get(i).copied()).ok_or_else(|| {
+                    internal(&name, format!("input {y} outside the table's [{}, {}]", t.lo, t.lo + t.values.len() as i64 - 1))
+                })
+            })
+            .collect::<Result<Vec<i64>>>()?;
+        let (ylo, yhi) = (values.iter().copied().min().unwrap_or(0), values.iter().copied().max().unwrap_or(0));
+        let len = self.nodes[id].len();
+        let op = Op::Table(TableOp { input: id, lo: vlo, values });
+        let out = self.emit(name, op, vec![len], 0, (ylo as f64, yhi as f64));
+        self.int_ranges.insert(out, (ylo, yhi));
+        Ok(QVal::Int { id: out, neg: false, off: 0, lo: ylo, hi: yhi })
     }
 
     /// The quantized integers `±v + off` as one program value.
