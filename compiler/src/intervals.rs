@@ -192,7 +192,7 @@ pub fn propagate(g: &Graph, bounds: &[InputBound]) -> Result<Vec<Intervals>> {
                 }
                 rows
             }
-            FOp::Quantize(_) | FOp::DynQuant(_) => {
+            FOp::Quantize(_) | FOp::DynQuant(_) | FOp::QTable(_) => {
                 return Err(err(&node.name, format!("{} is not covered by interval propagation", node.op.kind())))
             }
         };
