@@ -5,7 +5,8 @@
 //! QGemm. The integer program agrees with onnxruntime's own kernels (default
 //! session options) within one quantized step on every element of 32 inputs,
 //! MockProver accepts the witness, and tampered lookups, products and
-//! requantizations of these ops are rejected.
+//! requantizations of these ops are rejected; so are tampered BitShift floors
+//! (`bitshift_*` fixtures, `scripts/fixtures_bitshift.py`).
 
 mod common;
 
@@ -106,6 +107,35 @@ fn qoperator_ops_reject_tampered_witnesses() {
         for id in picked {
             let t = Tamper { node: id, element: 0, target: TamperTarget::Output, delta: 1 };
             assert!(run(vec![t]).is_err(), "{name}: tampered {} verified", program.nodes[id].name);
+        }
+    }
+}
+
+/// BitShift: the exact floor (`Requant` of the shifted argument) and the
+/// wraparound of LEFT reject a tampered witness.
+#[test]
+fn bit_shift_rejects_tampered_witnesses() {
+    for name in ["bitshift_const_uint8", "bitshift_left_uint8", "bitshift_right_uint8"] {
+        let c = case(&dir(name));
+        let program = std::sync::Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());
+        let shape = circuits::plan(&program).unwrap().shape;
+        let q = ir::quantize_inputs(&program, &c.inputs).unwrap();
+        let trace = std::sync::Arc::new(ir::eval(&program, &q).unwrap());
+        let run = |tamper: Vec<Tamper>| {
+            let mut circuit = circuits::ModelCircuit::new(program.clone(), shape.clone(), trace.clone());
+            let inst = circuit.instances();
+            circuit.tamper = tamper;
+            halo2_proofs::dev::MockProver::run(shape.k, &circuit, vec![inst]).unwrap().verify()
+        };
+        run(vec![]).expect("the honest witness verifies");
+        let floors: Vec<usize> =
+            (0..program.nodes.len()).filter(|&i| program.nodes[i].name.ends_with("/floor")).collect();
+        assert!(!floors.is_empty(), "{name}: no floor nodes");
+        for id in floors {
+            for delta in [1, -1] {
+                let t = Tamper { node: id, element: 0, target: TamperTarget::Output, delta };
+                assert!(run(vec![t]).is_err(), "{name}: tampered {} verified", program.nodes[id].name);
+            }
         }
     }
 }

@@ -76,6 +76,7 @@ pub fn eval_op(op: &FOp, inputs: &[&Tensor], shape: &[usize]) -> Result<Tensor> 
         }
         FOp::Quantize(q) => crate::frontend::ops::quant::eval_quantize(q, first()?, shape),
         FOp::DynQuant(part) => crate::frontend::ops::quant::eval_dyn_quantize(*part, first()?, shape),
+        FOp::BitShift(op) => crate::frontend::ops::bitwise::eval_bit_shift(op, first()?, shape)?,
         FOp::QTable(t) => crate::frontend::ops::qop::eval_table(t, first()?, shape)?,
     })
 }

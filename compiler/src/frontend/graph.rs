@@ -105,6 +105,18 @@ pub enum FOp {
     /// QLinearLeakyRelu, which onnxruntime computes by a 256-entry table):
     /// `out = values[x - lo]` for integer `x` in `[lo, lo + values.len())`.
     QTable(QTable),
+    /// ONNX BitShift of unsigned integers by constant amounts (one per
+    /// element; the input is already broadcast to the output).
+    BitShift(BitShift),
+}
+
+/// An [`FOp::BitShift`]: `x >> k` (floor division by `2^k`) or
+/// `(x << k) mod 2^bits` (ONNX's unsigned wraparound); amounts `>= bits` give 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BitShift {
+    pub left: bool,
+    pub bits: u32,
+    pub shifts: Vec<u32>,
 }
 
 /// The table of an [`FOp::QTable`].
@@ -138,6 +150,7 @@ impl FOp {
             FOp::Quantize(_) => "quantize",
             FOp::DynQuant(_) => "dynamic_quantize",
             FOp::QTable(_) => "quantized_table",
+            FOp::BitShift(_) => "bit_shift",
         }
     }
 }

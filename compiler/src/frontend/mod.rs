@@ -158,6 +158,8 @@ fn parameter_operand(op: &str, i: usize) -> bool {
             i > usize::from(op.ends_with("Integer"))
         }
         "QLinearMatMul" | "QLinearConv" => !matches!(i, 0 | 3),
+        // The shift amount (an ONNX node test feeds it as a graph input).
+        "BitShift" => i == 1,
         _ => false,
     }
 }
@@ -299,6 +301,7 @@ pub fn load(
                 b.graph.nodes.push(Node { name: vi.name.clone(), op: FOp::Input(input_index), inputs: vec![], shape });
                 if tensor::is_integer_dtype(elem) {
                     b.int_values.insert(b.graph.nodes.len() - 1);
+                    b.elem_types.insert(b.graph.nodes.len() - 1, elem);
                 }
             }
         }

@@ -28,7 +28,7 @@ use ir::{
 
 use crate::error::{CompileError, Result};
 use crate::frontend::func::Func;
-use crate::frontend::graph::{Affine, Contract, FOp, Graph, ValueId};
+use crate::frontend::graph::{Affine, BitShift, Contract, FOp, Graph, ValueId};
 use crate::frontend::index::numel;
 use crate::quantize;
 
@@ -525,6 +525,91 @@ impl<'g> Lowerer<'g> {
         self.emit(name.to_string(), Op::Linear(lin), shape.to_vec(), s)
     }
 
+    /// `floor(x / 2^k_e)` per element of the integer value `input` (at scale
+    /// `s`, so `X = x 2^s` for integer `x`), as an integer at scale 0: one
+    /// `Linear` `X 2^(K - k_e) - 2^(s + K - 1)` and one `Requant{s + K}`
+    /// (`K = max k_e`), whose half-up rounding of `X 2^(K-k_e) / 2^(s+K) - 1/2`
+    /// is exactly the floor. Shifts are capped at `range_bits - s`: every
+    /// provable `|x|` is below `2^(range_bits - s)`, so a larger shift gives
+    /// the same floor (0, or -1 for a negative `x`).
+    fn floor_pow2(&mut self, name: &str, input: usize, shifts: &[u32], shape: &[usize]) -> usize {
+        let n = shifts.len();
+        let cap = self.range_bits.saturating_sub(self.s);
+        let ks: Vec<u32> = shifts.iter().map(|&k| k.min(cap)).collect();
+        let big = ks.iter().copied().max().unwrap_or(0);
+        let shift = self.s + big;
+        let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+        let lin = LinearOp {
+            inputs: vec![input],
+            row_ptr: (0..=n as u32).collect(),
+            cols: (0..n as u32).collect(),
+            weights: ks.iter().map(|&k| 1i64 << (big - k)).collect(),
+            bias: vec![-half; n],
+        };
+        let l = self.emit(format!("{name}/floor_arg"), Op::Linear(lin), shape.to_vec(), self.s);
+        let op = Op::Requant(RequantOp { input: l, shift, act: Activation::Identity });
+        self.emit(format!("{name}/floor"), op, shape.to_vec(), 0)
+    }
+
+    /// ONNX BitShift by constant amounts, exactly (see `frontend::ops::bitwise`):
+    /// RIGHT is `floor(x / 2^k)` ([`Self::floor_pow2`]) put back at scale `s`;
+    /// LEFT is `x 2^k - 2^bits floor(x / 2^(bits - k))` (the wraparound), the
+    /// floor skipped where no provable `x` reaches `2^(bits - k)`.
+    fn bit_shift(&mut self, name: &str, input: usize, op: &BitShift, shape: &[usize]) -> Result<usize> {
+        let n = op.shifts.len();
+        let s = self.s;
+        let unit = 1i64 << s;
+        let too_big = |what: &str| CompileError::Shape {
+            node: name.to_string(),
+            op: "BitShift".into(),
+            reason: format!("{what} does not fit the circuit's {}-bit values at scale {s}", self.range_bits),
+        };
+        let cap = self.range_bits.saturating_sub(s);
+        if !op.left {
+            let q = self.floor_pow2(name, input, &op.shifts, shape);
+            let lin = LinearOp {
+                inputs: vec![q],
+                row_ptr: (0..=n as u32).collect(),
+                cols: (0..n as u32).collect(),
+                weights: vec![unit; n],
+                bias: vec![0; n],
+            };
+            return Ok(self.emit(name.to_string(), Op::Linear(lin), shape.to_vec(), s));
+        }
+        // Elements whose result can wrap: m = bits - k below the provable range.
+        let m: Vec<Option<u32>> = op.shifts.iter().map(|&k| (k < op.bits).then(|| op.bits - k)).collect();
+        let wraps: Vec<bool> = m.iter().map(|m| m.is_some_and(|m| m < cap)).collect();
+        if op.shifts.iter().any(|&k| k < op.bits && k + self.range_bits > 62) {
+            return Err(too_big("the shifted value"));
+        }
+        let mut inputs = vec![input];
+        let q = if wraps.iter().any(|&w| w) {
+            if op.bits + s > 62 {
+                return Err(too_big("the wraparound"));
+            }
+            let ms: Vec<u32> = m.iter().zip(&wraps).map(|(m, &w)| if w { m.unwrap_or(0) } else { cap }).collect();
+            let q = self.floor_pow2(&format!("{name}/wrap"), input, &ms, shape);
+            inputs.push(q);
+            Some(q)
+        } else {
+            None
+        };
+        let mut lin = LinearOp { inputs, row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0; n] };
+        for e in 0..n {
+            let k = op.shifts[e];
+            if k < op.bits {
+                lin.cols.push(e as u32);
+                lin.weights.push(1i64 << k);
+                if q.is_some() && wraps[e] {
+                    lin.cols.push((n + e) as u32);
+                    lin.weights.push(-(1i64 << (op.bits + s)));
+                }
+            }
+            lin.row_ptr.push(lin.cols.len() as u32);
+        }
+        Ok(self.emit(name.to_string(), Op::Linear(lin), shape.to_vec(), s))
+    }
+
     fn node(&mut self, v: ValueId) -> Result<()> {
         let node = &self.g.nodes[v];
         let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
@@ -551,6 +636,10 @@ impl<'g> Lowerer<'g> {
             FOp::Step { or_equal } => {
                 let input = self.value(node.inputs[0])?;
                 self.step(&name, input, *or_equal, &shape)
+            }
+            FOp::BitShift(op) => {
+                let input = self.value(node.inputs[0])?;
+                self.bit_shift(&name, input, op, &shape)?
             }
             // Graphs with quantize nodes are lowered by `lower_quant`.
             FOp::Quantize(_) | FOp::DynQuant(_) | FOp::QTable(_) => {

@@ -4,6 +4,7 @@
 //! `CompileError::Unsupported` when an operand that must be constant is not.
 
 pub mod activation;
+pub mod bitwise;
 pub mod compare;
 pub mod elementwise;
 pub mod fold;
@@ -148,6 +149,7 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "QLinearConv" => quant::qlinear_conv,
         "DynamicQuantizeLinear" => quant::dynamic_quantize_linear,
         "ConvInteger" => quant::conv_integer,
+        "BitShift" => bitwise::bit_shift,
         _ => return None,
     })
 }

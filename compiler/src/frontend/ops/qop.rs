@@ -156,7 +156,8 @@ pub fn qgemm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
                     t.shape
                 )));
             }
-            let f = v.iter().enumerate().map(|(i, &q)| q as f64 * col_scale(if per_col { i % n_out } else { 0 })).collect();
+            let f =
+                v.iter().enumerate().map(|(i, &q)| q as f64 * col_scale(if per_col { i % n_out } else { 0 })).collect();
             Some(b.push_const(&ctx.sub("bias"), Tensor::float(t.shape.clone(), f)))
         }
     };
@@ -216,10 +217,9 @@ pub fn eval_table(t: &QTable, x: &Tensor, shape: Vec<usize>) -> Result<Tensor> {
     let out = v
         .iter()
         .map(|&q| {
-            usize::try_from(q - t.lo)
-                .ok()
-                .and_then(|i| t.values.get(i).copied())
-                .ok_or_else(|| bad(format!("input {q} outside the table's [{}, {}]", t.lo, t.lo + t.values.len() as i64 - 1)))
+            usize::try_from(q - t.lo).ok().and_then(|i| t.values.get(i).copied()).ok_or_else(|| {
+                bad(format!("input {q} outside the table's [{}, {}]", t.lo, t.lo + t.values.len() as i64 - 1))
+            })
         })
         .collect::<Result<Vec<i64>>>()?;
     Ok(Tensor::int(shape, out))

@@ -224,7 +224,7 @@ impl<'g> Lowerer<'g> {
             FOp::QTable(t) => self.qtable(v, t)?,
             // Function tables and steps inside a quantized graph (e.g. a float
             // Sigmoid between DQ and Q) are not lowered with integer semantics yet.
-            FOp::Func(_) | FOp::Step { .. } => {
+            FOp::Func(_) | FOp::Step { .. } | FOp::BitShift(_) => {
                 return Err(CompileError::Unsupported {
                     ops: vec![(format!("{} in a quantized graph", node.op.kind()), name)],
                 })
@@ -302,7 +302,10 @@ impl<'g> Lowerer<'g> {
             .map(|x| {
                 let y = if neg { -x } else { x } + off;
                 usize::try_from(y - t.lo).ok().and_then(|i| t.values.get(i).copied()).ok_or_else(|| {
-                    internal(&name, format!("input {y} outside the table's [{}, {}]", t.lo, t.lo + t.values.len() as i64 - 1))
+                    internal(
+                        &name,
+                        format!("input {y} outside the table's [{}, {}]", t.lo, t.lo + t.values.len() as i64 - 1),
+                    )
                 })
             })
             .collect::<Result<Vec<i64>>>()?;
