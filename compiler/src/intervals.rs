@@ -192,6 +192,24 @@ pub fn propagate(g: &Graph, bounds: &[InputBound]) -> Result<Vec<Intervals>> {
                 }
                 rows
             }
+            FOp::BitShift(b) => cat
+                .iter()
+                .zip(&b.shifts)
+                .map(|(&(lo, hi), &k)| {
+                    let (lo, hi) = (lo.max(0.0).floor(), hi.max(0.0).floor());
+                    let m = 2f64.powi(k as i32);
+                    let wrap = 2f64.powi(b.bits as i32);
+                    if k >= b.bits {
+                        (0.0, 0.0)
+                    } else if !b.left {
+                        ((lo / m).floor(), (hi / m).floor())
+                    } else if hi * m < wrap {
+                        (lo * m, hi * m)
+                    } else {
+                        (0.0, wrap - 1.0)
+                    }
+                })
+                .collect(),
             FOp::Quantize(_) | FOp::DynQuant(_) | FOp::QTable(_) => {
                 return Err(err(&node.name, format!("{} is not covered by interval propagation", node.op.kind())))
             }
