@@ -241,10 +241,13 @@ fn shift_row(
     }
     let (mut x, mut m) = (None, None);
     for t in r {
-        match l.weights[t] {
-            w if w == 1.0 => x = origin(l.cols[t]),
-            w if w == -1.0 => m = origin(l.cols[t]),
-            _ => return None,
+        let w = l.weights[t];
+        if w == 1.0 {
+            x = origin(l.cols[t]);
+        } else if w == -1.0 {
+            m = origin(l.cols[t]);
+        } else {
+            return None;
         }
     }
     let ((xv, xi), (mv, mj)) = (x?, m?);

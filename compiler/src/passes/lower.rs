@@ -148,7 +148,7 @@ pub fn table_plan(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i
 /// ([`saturated_sides`]), so the fine part of the table gets the budget.
 pub fn saturation_domain(f: Func, s: u32, (a, b): (f64, f64), (out_lo, out_hi): (i64, i64)) -> (f64, f64) {
     const POINTS: usize = 4096;
-    if !(b > a) || f.is_step() {
+    if b.partial_cmp(&a) != Some(std::cmp::Ordering::Greater) || f.is_step() {
         return (a, b);
     }
     let unit = 2f64.powi(-(s as i32));
