@@ -48,13 +48,8 @@ fn fraud_case_past_the_calibrated_domain_satisfies_the_circuit_and_tampers_fail(
     );
     assert_eq!(trace.values[clamped][0], top, "clamped onto the table's edge");
     let shape = circuits::plan(&program).unwrap().shape;
-    let trace = Arc::new(trace);
-    let run = |tamper: Vec<Tamper>| {
-        let mut circuit = circuits::ModelCircuit::new(program.clone(), shape.clone(), trace.clone());
-        let inst = circuit.instances();
-        circuit.tamper = tamper;
-        halo2_proofs::dev::MockProver::run(shape.k, &circuit, vec![inst]).unwrap().verify()
-    };
+    let bench = MockBench::with_trace((*program).clone(), trace, shape);
+    let run = |tamper: Vec<Tamper>| bench.verify(tamper);
     run(vec![]).expect("the honest witness verifies");
     let t = |node: usize, target: TamperTarget, delta: i64| vec![Tamper { node, element: 0, target, delta }];
     let out = program.outputs[0].value;

@@ -20,36 +20,10 @@ fn dir(name: &str) -> std::path::PathBuf {
     repo().join("tests/fixtures/real").join(name)
 }
 
-#[derive(serde::Deserialize)]
-struct Samples {
-    inputs: Vec<Vec<Vec<f64>>>,
-    outputs: Vec<Vec<f64>>,
-}
-
 #[test]
 fn qoperator_models_match_onnxruntime_within_one_step() {
     for name in MODELS {
-        let c = case(&dir(name));
-        let program = compiler::compile_file(&c.model, &options(&c)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        // The output is a DequantizeLinear: its step is the output scale.
-        let step = program.outputs[0].dequant.as_ref().expect("a quantized output").scale[0];
-        let s: Samples =
-            serde_json::from_str(&std::fs::read_to_string(dir(name).join("samples.json")).unwrap()).unwrap();
-        let (mut equal, mut total, mut worst) = (0usize, 0usize, 0f64);
-        for (x, want) in s.inputs.iter().zip(&s.outputs) {
-            let q = ir::quantize_inputs(&program, x).unwrap();
-            let t = ir::eval(&program, &q).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let got = program.dequantize_output(0, &t.values[program.outputs[0].value]);
-            for (g, w) in got.iter().zip(want) {
-                let steps = ((g - w) / step).abs();
-                worst = worst.max(steps);
-                equal += (steps < 0.5) as usize;
-                total += 1;
-            }
-        }
-        println!("{name}: {equal}/{total} elements equal to onnxruntime, max {worst:.2} steps apart");
-        assert!(worst <= 1.0 + 1e-6, "{name}: {worst} steps apart");
-        assert!(equal as f64 >= 0.95 * total as f64, "{name}: {equal}/{total} equal");
+        assert_agrees_with_ort(name, None, 0.95);
     }
 }
 
@@ -73,16 +47,8 @@ fn qoperator_ops_reject_tampered_witnesses() {
         ("qop_gemm_mlp", &["fc1", "fc2", "residual", "silu", "fc3"][..]),
     ] {
         let c = case(&dir(name));
-        let program = std::sync::Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());
-        let shape = circuits::plan(&program).unwrap().shape;
-        let q = ir::quantize_inputs(&program, &c.inputs).unwrap();
-        let trace = std::sync::Arc::new(ir::eval(&program, &q).unwrap());
-        let run = |tamper: Vec<Tamper>| {
-            let mut circuit = circuits::ModelCircuit::new(program.clone(), shape.clone(), trace.clone());
-            let inst = circuit.instances();
-            circuit.tamper = tamper;
-            halo2_proofs::dev::MockProver::run(shape.k, &circuit, vec![inst]).unwrap().verify()
-        };
+        let bench = MockBench::new(compiler::compile_file(&c.model, &options(&c)).unwrap(), &c.inputs);
+        let (program, run) = (&bench.program, |tamper: Vec<Tamper>| bench.verify(tamper));
         run(vec![]).expect("the honest witness verifies");
         let mut picked: Vec<usize> = program
             .nodes
@@ -117,16 +83,8 @@ fn qoperator_ops_reject_tampered_witnesses() {
 fn bit_shift_rejects_tampered_witnesses() {
     for name in ["bitshift_const_uint8", "bitshift_left_uint8", "bitshift_right_uint8"] {
         let c = case(&dir(name));
-        let program = std::sync::Arc::new(compiler::compile_file(&c.model, &options(&c)).unwrap());
-        let shape = circuits::plan(&program).unwrap().shape;
-        let q = ir::quantize_inputs(&program, &c.inputs).unwrap();
-        let trace = std::sync::Arc::new(ir::eval(&program, &q).unwrap());
-        let run = |tamper: Vec<Tamper>| {
-            let mut circuit = circuits::ModelCircuit::new(program.clone(), shape.clone(), trace.clone());
-            let inst = circuit.instances();
-            circuit.tamper = tamper;
-            halo2_proofs::dev::MockProver::run(shape.k, &circuit, vec![inst]).unwrap().verify()
-        };
+        let bench = MockBench::new(compiler::compile_file(&c.model, &options(&c)).unwrap(), &c.inputs);
+        let (program, run) = (&bench.program, |tamper: Vec<Tamper>| bench.verify(tamper));
         run(vec![]).expect("the honest witness verifies");
         let floors: Vec<usize> =
             (0..program.nodes.len()).filter(|&i| program.nodes[i].name.ends_with("/floor")).collect();

@@ -179,7 +179,7 @@ fn input_bounds_through_softmax_stay_tight() {
     let p = compiler::compile_bytes(&bytes, "softmax", &opts).unwrap();
     for k in 0..50 {
         let x: Vec<f64> = (0..6).map(|i| (((k * 7 + i * 13) % 17) as f64 / 16.0) * 8.0 - 4.0).collect();
-        let f = compiler::float_reference(&bytes, &[x.clone()]).unwrap();
+        let f = compiler::float_reference(&bytes, std::slice::from_ref(&x)).unwrap();
         let q = ir::quantize_inputs(&p, &[x]).unwrap();
         let t = ir::eval(&p, &q).unwrap_or_else(|e| panic!("point {k} inside the bounds refused: {e}"));
         let got = p.dequantize_output(0, &t.values[p.outputs[0].value]);
@@ -208,7 +208,7 @@ fn near_zero_probabilities_get_a_precise_scale() {
     assert!(p.quant.scale_bits >= 12, "s={}", p.quant.scale_bits);
     // The rare case: a logit of the other sign.
     let rare = vec![8.0, -8.0, 8.0, 2.0];
-    let f = compiler::float_reference(&bytes, &[rare.clone()]).unwrap()[0][0];
+    let f = compiler::float_reference(&bytes, std::slice::from_ref(&rare)).unwrap()[0][0];
     let q = ir::quantize_inputs(&p, &[rare]).unwrap();
     let t = ir::eval(&p, &q).unwrap();
     let got = p.dequantize_output(0, &t.values[p.outputs[0].value])[0];

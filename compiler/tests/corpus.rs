@@ -152,7 +152,7 @@ fn ezkl_models_calibrated_on_their_input_alone() {
         let model = std::fs::read(dir.join("model.onnx")).expect("model.onnx");
         let inputs = compiler::parse_input_json(&common::read_json(&dir, "input.json")).unwrap();
         let expected = compiler::parse_expected_json(&common::read_json(&dir, "expected.json")).unwrap();
-        match common::check_model_calibrated(&model, &name, &[inputs.clone()], &inputs, &expected) {
+        match common::check_model_calibrated(&model, &name, std::slice::from_ref(&inputs), &inputs, &expected) {
             Ok(out) if out.quant_err <= QUANT_TOL => {
                 passed += 1;
                 println!(
