@@ -29,11 +29,8 @@ fn qoperator_models_match_onnxruntime_within_one_step() {
 
 #[test]
 fn qoperator_models_satisfy_the_circuit() {
-    let root = repo().join("tests/fixtures/real");
     for name in MODELS {
-        let r = zkinfer::coverage::check_model(&root, &dir(name), &zkinfer::coverage::CoverageOptions::default());
-        println!("{}: k={:?} rows={:?} err={:?} status {}", r.model, r.k, r.rows, r.max_abs_error, r.status);
-        assert!(matches!(r.outcome, zkinfer::coverage::Outcome::Proved), "{}", r.status);
+        assert_fixture_proves(name);
     }
 }
 

@@ -109,3 +109,12 @@ impl MockBench {
         halo2_proofs::dev::MockProver::run(self.shape.k, &circuit, vec![inst]).unwrap().verify()
     }
 }
+
+/// The library's coverage check (compile, witness, MockProver, accuracy) on
+/// real-exporter fixture `name` must prove.
+pub fn assert_fixture_proves(name: &str) {
+    let root = repo().join("tests/fixtures/real");
+    let r = zkinfer::coverage::check_model(&root, &real_fixture(name), &zkinfer::coverage::CoverageOptions::default());
+    println!("{}: k={:?} rows={:?} err={:?} status {}", r.model, r.k, r.rows, r.max_abs_error, r.status);
+    assert!(matches!(r.outcome, zkinfer::coverage::Outcome::Proved), "{}", r.status);
+}
