@@ -430,12 +430,11 @@ impl<'g> Lowerer<'g> {
             None
         };
         let mut lin = LinearOp { inputs, row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0; n] };
-        for e in 0..n {
-            let k = op.shifts[e];
+        for (e, (&k, &wrap)) in op.shifts.iter().zip(&wraps).enumerate() {
             if k < op.bits {
                 lin.cols.push(e as u32);
                 lin.weights.push(1i64 << k);
-                if q.is_some() && wraps[e] {
+                if q.is_some() && wrap {
                     lin.cols.push((n + e) as u32);
                     lin.weights.push(-(1i64 << (op.bits + s)));
                 }

@@ -107,7 +107,7 @@ pub fn qlinear_global_average_pool(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec
 /// `Q(Concat(DQ(X0), DQ(X1), ...))`.
 pub fn qlinear_concat(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let n = ctx.inputs.len();
-    if n < 5 || (n - 2) % 3 != 0 {
+    if n < 5 || !(n - 2).is_multiple_of(3) {
         return Err(ctx.shape_err(format!("{n} inputs; expected Y_scale, Y_zp and (X, X_scale, X_zp) triples")));
     }
     let mut parts = vec![];
