@@ -120,11 +120,6 @@ pub fn widen(lo: f64, hi: f64, m: f64) -> (f64, f64) {
     (lo - extra, hi + extra)
 }
 
-/// [`value_ranges`] widened by the margin `m`.
-pub fn widened_ranges(g: &Graph, samples: &[Vec<Vec<f64>>], m: f64) -> Result<Vec<Option<(f64, f64)>>> {
-    Ok(value_ranges(g, samples)?.into_iter().map(|r| r.map(|(lo, hi)| widen(lo, hi, m))).collect())
-}
-
 /// `(min, max)` of every value over the calibration samples (`None` for
 /// constants, and for every value when there are no samples).
 pub fn value_ranges(g: &Graph, samples: &[Vec<Vec<f64>>]) -> Result<Vec<Option<(f64, f64)>>> {
