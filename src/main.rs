@@ -31,6 +31,23 @@ impl From<Vis> for Visibility {
     }
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Scales {
+    Auto,
+    Global,
+    PerTensor,
+}
+
+impl From<Scales> for compiler::ScaleMode {
+    fn from(v: Scales) -> Self {
+        match v {
+            Scales::Auto => compiler::ScaleMode::Auto,
+            Scales::Global => compiler::ScaleMode::Global,
+            Scales::PerTensor => compiler::ScaleMode::PerTensor,
+        }
+    }
+}
+
 /// Which prover runs `create_proof`.
 #[derive(Clone, Copy, ValueEnum)]
 enum ProverBackend {
@@ -73,6 +90,12 @@ struct CompileArgs {
     /// propagation, so every input inside the bounds proves.
     #[arg(long, value_name = "LO,HI", allow_hyphen_values = true)]
     input_bounds: Vec<String>,
+    /// Fixed-point scales of activations: `auto` (one global scale where it
+    /// meets the accuracy target, else per-tensor scales where they are more
+    /// accurate), `global`, or `per-tensor` (each value at the finest scale
+    /// its calibrated range allows).
+    #[arg(long, value_enum, default_value = "auto")]
+    scales: Scales,
     #[arg(long, value_enum, default_value = "private")]
     input_visibility: Vis,
     #[arg(long, value_enum, default_value = "public")]
@@ -374,6 +397,7 @@ fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
         calibration,
         range_margin: a.range_margin,
         input_bounds: parse_input_bounds(&a.input_bounds)?,
+        scales: a.scales.into(),
         input_visibility: a.input_visibility.into(),
         output_visibility: a.output_visibility.into(),
     })
@@ -428,14 +452,19 @@ fn calibration_line(c: &compiler::CalibrationReport) -> String {
         .tried
         .iter()
         .map(|t| match (t.error, &t.failure) {
-            (Some(e), _) => format!("s={} {:.4}%", t.scale_bits, 100.0 * e),
-            (None, _) => format!("s={} out of range", t.scale_bits),
+            (Some(e), _) => {
+                format!("s={}{} {:.4}%", t.scale_bits, if t.per_tensor { " per-tensor" } else { "" }, 100.0 * e)
+            }
+            (None, _) => format!("s={}{} out of range", t.scale_bits, if t.per_tensor { " per-tensor" } else { "" }),
         })
         .collect();
     let mut line = format!(
         "calibration: {source}; scale_bits={} range_bits={} weight_bits={} (chosen by {}; max |v| {:.4})",
         c.scale_bits, c.range_bits, c.weight_bits, c.chosen_by, c.max_abs
     );
+    if c.per_tensor {
+        line.push_str(&format!("; per-tensor scales (outputs at {:?})", c.output_value_scales));
+    }
     if !tried.is_empty() {
         line.push_str(&format!("; error by scale (target {:.4}%): {}", 100.0 * c.target_error, tried.join(", ")));
     }

@@ -37,8 +37,9 @@ fn activation_products_satisfy_the_circuit() {
 }
 
 /// The product (`Bilinear` over the shifted integers) and the zero-point
-/// shift (`Linear`), and the rounding of an integer graph input to its
-/// integers (`Requant`), reject a tampered witness under MockProver.
+/// shift (`Linear`), and an integer graph input's integers and their type
+/// check (`Table`, see tests/integer_inputs.rs), reject a tampered witness
+/// under MockProver.
 #[test]
 fn activation_products_reject_tampered_witnesses() {
     for (name, nodes) in [
@@ -47,7 +48,7 @@ fn activation_products_reject_tampered_witnesses() {
             &["/square/Mul/product", "/square/Mul/a/shifted", "/gate/Mul/product", "/gate/Mul/b/shifted"][..],
         ),
         ("qlinear_matmul_act", &["/QLinearMatMul/matmul/product", "/QLinearMatMul/matmul/a/shifted"][..]),
-        ("qlinearmatmul_2d_uint8", &["y/matmul/product", "y/matmul/a/integers", "y/matmul/b/shifted"][..]),
+        ("qlinearmatmul_2d_uint8", &["y/matmul/product", "a/checked", "a/integers", "y/matmul/b/shifted"][..]),
     ] {
         let c = case(&dir(name));
         let bench = MockBench::new(compiler::compile_file(&c.model, &options(&c)).unwrap(), &c.inputs);

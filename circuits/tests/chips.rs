@@ -24,7 +24,7 @@ impl B {
     }
     fn input(&mut self, shape: Vec<usize>) -> usize {
         let index = self.inputs.len();
-        self.inputs.push(InputSpec { name: format!("in{index}"), shape: shape.clone(), bound: None });
+        self.inputs.push(InputSpec { name: format!("in{index}"), shape: shape.clone(), bound: None, int_range: None });
         self.push(Op::Input { index }, shape)
     }
     fn program(self, outs: &[usize], input_vis: Visibility) -> Program {

@@ -20,7 +20,7 @@ pub use error::CompileError;
 pub use frontend::inspect::{InspectReport, NodeReport, TensorReport};
 pub use intervals::InputBound;
 pub use json::{parse_calibration_json, parse_expected_json, parse_input_json};
-pub use quantize::CalibrationReport;
+pub use quantize::{CalibrationReport, ScaleMode};
 
 use error::Result;
 use frontend::graph::Graph;
@@ -43,6 +43,8 @@ pub struct CompileOptions {
     /// Declared bounds of the model inputs: ranges then come from sound
     /// interval propagation ([`intervals`]), so every input inside proves.
     pub input_bounds: Vec<InputBound>,
+    /// Global or per-tensor fixed-point scales ([`ScaleMode`]).
+    pub scales: ScaleMode,
     pub input_visibility: ir::Visibility,
     pub output_visibility: ir::Visibility,
 }
@@ -56,6 +58,7 @@ impl Default for CompileOptions {
             calibration: vec![],
             range_margin: None,
             input_bounds: vec![],
+            scales: ScaleMode::Auto,
             input_visibility: ir::Visibility::Private,
             output_visibility: ir::Visibility::Public,
         }
@@ -147,8 +150,8 @@ fn compile_named(
     let weight_bits = quantize::weight_bits(opts)?;
     let plan = quantize::plan(&g, opts)?;
     let (ranges, calibrated) = (plan.ranges.clone(), plan.calibrated.clone());
-    quantize::choose_program(&g, opts, plan, |quant| {
-        let mut program = passes::lower::lower(&g, name, quant, weight_bits, &vis, &ranges, &calibrated)?;
+    quantize::choose_program(&g, opts, plan, |quant, per_tensor| {
+        let mut program = passes::lower::lower(&g, name, quant, per_tensor, weight_bits, &vis, &ranges, &calibrated)?;
         passes::run_program_passes(&mut program)?;
         program.validate()?;
         Ok(program)

@@ -36,7 +36,14 @@
 //!   lowest error, ties to the larger `s` (an `s` whose samples leave the
 //!   range is never taken);
 //! - the `scale_bits` and `range_bits` options override `s` and `B` (with
-//!   `scale_bits` given, calibration only sizes `B`).
+//!   `scale_bits` given, calibration only sizes `B`);
+//! - per-tensor scales ([`ScaleMode`], `scales` option): each value gets the
+//!   finest scale its calibrated range allows within `B` (`s` at least,
+//!   `s + 16` at most; `passes::lower`), so small values stop paying for the
+//!   largest one. `auto` (the default) keeps one global `s` where a scale
+//!   meets the target, and otherwise also tries per-tensor scales at the
+//!   most accurate `s`, keeping them when they are more accurate;
+//!   `per-tensor` uses them at every scale tried; `global` never.
 //!
 //! [`CalibrationReport`] records all of it (`settings.json`'s `calibration`).
 
@@ -259,6 +266,20 @@ fn settings(s: u32, b: u32) -> Result<QuantSettings> {
     Ok(QuantSettings { scale_bits: s, range_bits: b })
 }
 
+/// How values' fixed-point scales are chosen (see the module rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScaleMode {
+    /// Global where a scale meets the target, else the more accurate of
+    /// global and per-tensor at the most accurate scale.
+    #[default]
+    Auto,
+    /// One scale `s` for every activation.
+    Global,
+    /// Each value at the finest scale its range allows.
+    PerTensor,
+}
+
 /// One scale tried by [`choose_program`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScaleTrial {
@@ -269,6 +290,9 @@ pub struct ScaleTrial {
     /// Why a sample did not evaluate (a value outside the range).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Tried with per-tensor scales.
+    #[serde(default)]
+    pub per_tensor: bool,
 }
 
 /// How the fixed-point settings were chosen: `settings.json`'s
@@ -302,6 +326,16 @@ pub struct CalibrationReport {
     /// What decided the scale: `"option"`, `"default"`, `"target"` (first
     /// scale within the target), `"lowest_error"`.
     pub chosen_by: String,
+    /// The `scales` option ([`ScaleMode`]).
+    #[serde(default)]
+    pub scale_mode: ScaleMode,
+    /// Whether the program has per-tensor scales.
+    #[serde(default)]
+    pub per_tensor: bool,
+    /// The fixed-point scale of each output's integers (`scale_bits`
+    /// without per-tensor scales).
+    #[serde(default)]
+    pub output_value_scales: Vec<u32>,
 }
 
 /// Where the calibration inputs come from: the samples, and ranges.
@@ -410,21 +444,26 @@ pub fn choose_program(
     g: &Graph,
     opts: &CompileOptions,
     plan: CalibrationPlan,
-    build: impl Fn(QuantSettings) -> Result<Program>,
+    build: impl Fn(QuantSettings, bool) -> Result<Program>,
 ) -> Result<(Program, CalibrationReport)> {
     let CalibrationPlan { samples, max_abs, mut report, .. } = plan;
     report.weight_bits = weight_bits(opts)?;
-    let done = |program: Program, mut report: CalibrationReport, by: &str| {
+    report.scale_mode = opts.scales;
+    let per_tensor = opts.scales == ScaleMode::PerTensor;
+    let done = |program: Program, mut report: CalibrationReport, by: &str, per_tensor: bool| {
         report.scale_bits = program.quant.scale_bits;
         report.range_bits = program.quant.range_bits;
+        report.output_value_scales = program.outputs.iter().map(|o| program.nodes[o.value].scale).collect();
+        report.per_tensor = per_tensor;
         report.chosen_by = by.into();
         Ok((program, report))
     };
     if samples.is_empty() {
+        // Without samples there are no ranges, so no per-tensor scales.
         let s = opts.scale_bits.unwrap_or(DEFAULT_SCALE_BITS);
         let b = opts.range_bits.unwrap_or(s + 5);
         let by = if opts.scale_bits.is_some() { "option" } else { "default" };
-        return done(build(settings(s, b)?)?, report, by);
+        return done(build(settings(s, b)?, false)?, report, by, false);
     }
     let cal = calibrate(g, &samples)?;
     report.output_scales = output_floors(g, &cal.outputs);
@@ -433,7 +472,7 @@ pub fn choose_program(
     let needed = |s: u32| range_bits_for(max_abs, s);
     let range_for = |s: u32| opts.range_bits.unwrap_or_else(|| needed(s).min(cap));
     if let Some(s) = opts.scale_bits {
-        return done(build(settings(s, range_for(s))?)?, report, "option");
+        return done(build(settings(s, range_for(s))?, per_tensor)?, report, "option", per_tensor);
     }
     let mut best: Option<(f64, Program)> = None;
     let mut last_failure = None;
@@ -445,17 +484,24 @@ pub fn choose_program(
                 range_bits: needed(s),
                 error: None,
                 failure: Some(why.clone()),
+                per_tensor,
             });
             last_failure = Some(format!("s={s}: {why}"));
             continue;
         }
-        let program = build(settings(s, range_for(s))?)?;
+        let program = build(settings(s, range_for(s))?, per_tensor)?;
         let b = program.quant.range_bits;
         match program_error(&program, &samples, &cal.outputs, &report.output_scales) {
             Ok(e) => {
-                report.tried.push(ScaleTrial { scale_bits: s, range_bits: b, error: Some(e), failure: None });
+                report.tried.push(ScaleTrial {
+                    scale_bits: s,
+                    range_bits: b,
+                    error: Some(e),
+                    failure: None,
+                    per_tensor,
+                });
                 if e <= TARGET_ERROR {
-                    return done(program, report, "target");
+                    return done(program, report, "target", per_tensor);
                 }
                 // Ties go to the more precise (larger) scale.
                 if best.as_ref().is_none_or(|(b, _)| e <= *b) {
@@ -468,13 +514,35 @@ pub fn choose_program(
                     range_bits: b,
                     error: None,
                     failure: Some(e.to_string()),
+                    per_tensor,
                 });
                 last_failure = Some(format!("s={s}: {e}"));
             }
         }
     }
+    // No scale met the target: per-tensor scales at the most accurate `s`,
+    // kept where they are more accurate still.
+    if let (ScaleMode::Auto, Some((e0, p0))) = (opts.scales, &best) {
+        let q = p0.quant;
+        let program = build(q, true)?;
+        let r = program_error(&program, &samples, &cal.outputs, &report.output_scales);
+        let (scale_bits, range_bits) = (q.scale_bits, q.range_bits);
+        report.tried.push(ScaleTrial {
+            scale_bits,
+            range_bits,
+            error: r.as_ref().ok().copied(),
+            failure: r.as_ref().err().map(|e| e.to_string()),
+            per_tensor: true,
+        });
+        if let Ok(e) = r {
+            if e < *e0 {
+                let by = if e <= TARGET_ERROR { "target" } else { "lowest_error" };
+                return done(program, report, by, true);
+            }
+        }
+    }
     match best {
-        Some((_, p)) => done(p, report, "lowest_error"),
+        Some((_, p)) => done(p, report, "lowest_error", per_tensor),
         None => Err(CompileError::Calibration {
             reason: format!(
                 "no scale in {AUTO_SCALE_BITS:?} evaluates every sample within range ({})",

@@ -15,6 +15,11 @@ pub enum IrError {
     #[error("input {index} ({name}) element {element}: value {value} is not a finite number")]
     NotFinite { index: usize, name: String, element: usize, value: f64 },
     #[error(
+        "input {index} ({name}) element {element}: value {value} is not an integer of the input's type, \
+         which holds the integers in [{lo}, {hi}]"
+    )]
+    NotInType { index: usize, name: String, element: usize, value: f64, lo: i64, hi: i64 },
+    #[error(
         "value out of the calibrated range at node {node} ({name}, {what}) element {element}: \
          {value} is outside [{lo}, {hi}]; recompile with --calibrate on inputs like this one or a larger --range-bits"
     )]

@@ -21,12 +21,13 @@ impl Trace {
     }
 }
 
-/// Quantizes float inputs at the program scale, checking count, length and finiteness.
+/// Quantizes float inputs at each input's scale ([`Program::input_scale`]),
+/// checking count, length, finiteness, and that an integer input holds
+/// integers of its type.
 pub fn quantize_inputs(program: &Program, inputs: &[Vec<f64>]) -> Result<Vec<Vec<i64>>, IrError> {
     if inputs.len() != program.inputs.len() {
         return Err(IrError::InputCount { expected: program.inputs.len(), got: inputs.len() });
     }
-    let s = program.quant.scale_bits;
     program
         .inputs
         .iter()
@@ -55,9 +56,16 @@ pub fn quantize_inputs(program: &Program, inputs: &[Vec<f64>]) -> Result<Vec<Vec
                 // Not read by any node: the program holds the values as constants.
                 return Ok(vec![0; bound.len()]);
             }
+            let s = program.input_scale(index);
             data.iter()
                 .enumerate()
                 .map(|(element, &x)| {
+                    if let Some((lo, hi)) = spec.int_range {
+                        if !(x.fract() == 0.0 && x >= lo as f64 && x <= hi as f64) {
+                            let name = spec.name.clone();
+                            return Err(IrError::NotInType { index, name, element, value: x, lo, hi });
+                        }
+                    }
                     quantize(x, s).ok_or(IrError::NotFinite { index, name: spec.name.clone(), element, value: x })
                 })
                 .collect()

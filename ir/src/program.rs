@@ -6,8 +6,8 @@ use crate::{
     quant::{dequantize, OutputDequant, QuantSettings},
 };
 
-/// Bumped whenever the serialized form changes.
-pub const FORMAT_VERSION: u32 = 3;
+/// Bumped whenever the serialized form changes (4: `InputSpec::int_range`).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Longest function table (entries); the circuit's fixed table holds them all.
 pub const MAX_TABLE_LEN: usize = 1 << 16;
@@ -32,6 +32,12 @@ pub struct InputSpec {
     /// bound at compile time to these values, which every proof's input must
     /// equal; it has no `Input` node and is no instance.
     pub bound: Option<Vec<f64>>,
+    /// `[lo, hi]` of an integer input's ONNX element type (bool: `[0, 1]`):
+    /// every value given must be an integer inside it (the circuit reads
+    /// the input at scale 0 and range-checks it to the type; see
+    /// `compiler::passes::int_input`). `None` for float inputs.
+    #[serde(default)]
+    pub int_range: Option<(i64, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,6 +232,15 @@ impl Program {
             }
         }
         Ok(())
+    }
+
+    /// The fixed-point scale input `index` is read at: its `Input` node's
+    /// scale (0 for integer inputs), else the program's.
+    pub fn input_scale(&self, index: usize) -> u32 {
+        self.nodes
+            .iter()
+            .find(|n| matches!(n.op, Op::Input { index: i } if i == index))
+            .map_or(self.quant.scale_bits, |n| n.scale)
     }
 
     /// Output `index`'s integers as floats (see [`OutputSpec::dequant`]).

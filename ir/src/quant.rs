@@ -48,7 +48,7 @@ impl OutputDequant {
 /// Round-half-away-from-zero quantization of a float at `scale_bits`.
 /// Returns `None` for NaN/inf or values beyond `i64`.
 pub fn quantize(x: f64, scale_bits: u32) -> Option<i64> {
-    let v = (x * (1u64 << scale_bits) as f64).round();
+    let v = (x * 2f64.powi(scale_bits.min(1023) as i32)).round();
     if v.is_finite() && v.abs() < 9.0e18 {
         Some(v as i64)
     } else {
@@ -57,5 +57,5 @@ pub fn quantize(x: f64, scale_bits: u32) -> Option<i64> {
 }
 
 pub fn dequantize(v: i64, scale_bits: u32) -> f64 {
-    v as f64 / (1u64 << scale_bits) as f64
+    v as f64 / 2f64.powi(scale_bits.min(1023) as i32)
 }

@@ -306,7 +306,7 @@ fn one_reusable_verifier_serves_models_of_one_shape() {
             format_version: FORMAT_VERSION,
             name: "tiny".into(),
             quant: QuantSettings { scale_bits: s, range_bits: 7 },
-            inputs: vec![InputSpec { name: "x".into(), shape: vec![1, 4], bound: None }],
+            inputs: vec![InputSpec { name: "x".into(), shape: vec![1, 4], bound: None, int_range: None }],
             nodes,
             outputs: vec![OutputSpec { name: "y".into(), value: 2, shape: vec![1, 2], dequant: None }],
             input_visibility: Visibility::Public,

@@ -171,6 +171,9 @@ pub struct GraphInput {
     /// Bound at compile time (a parameter input, see `frontend::load`): the
     /// graph holds it as a constant.
     pub bound: Option<Vec<f64>>,
+    /// `[lo, hi]` of an integer input's element type
+    /// ([`crate::passes::int_input::type_range`]), `None` for floats.
+    pub int_range: Option<(i64, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

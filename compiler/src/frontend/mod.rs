@@ -287,7 +287,13 @@ pub fn load(
             .filter(|v| param_only(&vi.name) && v.len() == numel(&shape))
             .filter(|v| !tensor::is_integer_dtype(elem) || v.iter().all(|x| x.fract() == 0.0))
             .cloned();
-        b.graph.inputs.push(GraphInput { name: vi.name.clone(), shape: shape.clone(), bound: bound.clone() });
+        let int_range = crate::passes::int_input::type_range(elem);
+        b.graph.inputs.push(GraphInput {
+            name: vi.name.clone(),
+            shape: shape.clone(),
+            bound: bound.clone(),
+            int_range,
+        });
         match bound {
             Some(v) if tensor::is_integer_dtype(elem) => {
                 let id = b.push_const(&vi.name, Tensor::int(shape, v.iter().map(|&x| x as i64).collect()));

@@ -61,7 +61,7 @@ mod tests {
             format_version: ir::FORMAT_VERSION,
             name: "t".into(),
             quant: QuantSettings { scale_bits: 4, range_bits: 8 },
-            inputs: vec![InputSpec { name: "x".into(), shape: vec![2], bound: None }],
+            inputs: vec![InputSpec { name: "x".into(), shape: vec![2], bound: None, int_range: None }],
             nodes: vec![
                 Node { name: "x".into(), op: Op::Input { index: 0 }, shape: vec![2], scale: 4 },
                 requant(0, 4, Activation::Identity), // 1: single use -> fused

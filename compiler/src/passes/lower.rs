@@ -1,8 +1,12 @@
 //! Float graph -> integer program. Every activation is at scale `s`
-//! (`QuantSettings::scale_bits`); each layer with constant weights has its
-//! own weight scale `sw` ([`quantize::weight_scale`]). The rules:
+//! (`QuantSettings::scale_bits`), or with per-tensor scales at its own scale
+//! `>= s` (`Lowerer::target`: accumulators settle at their value's scale,
+//! joins meet at one scale, tables and BitShift read `s`); each layer with
+//! constant weights has its own weight scale `sw` ([`quantize::weight_scale`]).
+//! The rules (stated for one global `s`):
 //!
-//! - model input `i`: `Input{i}` (the circuit range-checks it there);
+//! - model input `i`: `Input{i}` (the circuit range-checks it there); an
+//!   integer input is read at scale 0 and checked to its type ([`int_input`]);
 //! - constants used as data: a `Linear` with no terms, bias = the constant at `s`;
 //! - Reshape aliases: no node; Gather: `Gather` (zero padding = `ZERO_SRC`);
 //! - products with a constant operand (Gemm, MatMul, Conv, folded BatchNorm) and
@@ -32,6 +36,8 @@ use crate::frontend::graph::{Affine, BitShift, Contract, FOp, Graph, ValueId};
 use crate::frontend::index::numel;
 use crate::quantize;
 
+use super::int_input;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Visibilities {
     pub input: Visibility,
@@ -41,11 +47,17 @@ pub struct Visibilities {
 struct Lowerer<'g> {
     g: &'g Graph,
     s: u32,
+    /// Per-tensor scales ([`ScaleMode::PerTensor`]): each value's scale is
+    /// the finest its range allows ([`Self::target`]), never below `s`.
+    per_tensor: bool,
+    /// Values already rescaled: `(value, scale) -> node`.
+    rescaled: Vec<((usize, u32), usize)>,
     range_bits: u32,
     /// Significant bits of each layer's largest weight.
     weight_bits: u32,
     nodes: Vec<Node>,
-    /// The integer value holding each float value (at scale `s`).
+    /// The integer value holding each float value (at scale `s`, or its
+    /// own scale `>= s` with per-tensor scales).
     map: Vec<Option<usize>>,
     /// `(min, max)` of each float value with headroom (the calibrated range
     /// widened by the margin, or the input bounds' intervals), when known.
@@ -58,6 +70,11 @@ struct Lowerer<'g> {
     /// The table of each function met so far: every node applying it shares it.
     plans: Vec<(Func, TablePlan)>,
 }
+
+/// Most fractional bits a value gets above the program scale `s` with
+/// per-tensor scales (keeps products' rescales within
+/// `QuantSettings::MAX_SHIFT` with little rounding first).
+pub const MAX_EXTRA_SCALE_BITS: u32 = 16;
 
 /// Most entries of one function table: 2^12, up to 2^16 for large programs
 /// (see [`table_bits`]), whose rows already exceed such tables.
@@ -270,48 +287,111 @@ impl<'g> Lowerer<'g> {
         Ok(id)
     }
 
-    /// `Requant{shift}` back to scale `s`; nothing when `shift == 0` (the
-    /// value is already at `s`, and only rescaled values need a range check).
-    fn requant(&mut self, name: &str, input: usize, shift: u32, shape: &[usize]) -> usize {
-        if shift == 0 {
-            return input;
-        }
-        let op = Op::Requant(RequantOp { input, shift, act: Activation::Identity });
-        self.emit(format!("{name}/requant"), op, shape.to_vec(), self.s)
-    }
-
     /// Weight scale of one linear layer: [`quantize::weight_scale`], lowered
     /// while the accumulator could leave the 2^60 budget for inputs within
     /// the activation range.
-    fn layer_scale(&self, weights: &[f64], bias: &[f64], terms: usize) -> u32 {
+    /// With inputs at scales `lo..=hi` (all `s` without per-tensor scales)
+    /// the accumulator is at `hi + sw` and the weights of an input at `lo`
+    /// get `hi - lo` more bits. `want` asks for at least that `sw` (to reach
+    /// a finer output scale) where the budget allows.
+    fn layer_scale(&self, weights: &[f64], bias: &[f64], terms: usize, (lo, hi): (u32, u32), want: u32) -> u32 {
         let sw = quantize::weight_scale(weights, self.weight_bits);
         let max_w = weights.iter().fold(0.0f64, |m, w| m.max(w.abs()));
         let max_b = bias.iter().fold(0.0f64, |m, b| m.max(b.abs()));
         let bound = |sw: u32| {
             let w = 2f64.powi(sw as i32);
-            max_w * w * 2f64.powi(self.range_bits as i32) * terms as f64 + max_b * w * 2f64.powi(self.s as i32)
+            max_w * w * 2f64.powi((self.range_bits + hi - lo) as i32) * terms as f64 + max_b * w * 2f64.powi(hi as i32)
         };
-        (0..=sw).rev().find(|&sw| bound(sw) < 2f64.powi(60)).unwrap_or(0)
+        let fits = |sw: u32| bound(sw) < 2f64.powi(60);
+        if want > sw && want <= quantize::MAX_WEIGHT_SCALE && fits(want) {
+            return want;
+        }
+        (0..=sw).rev().find(|&sw| fits(sw)).unwrap_or(0)
+    }
+
+    /// The scale of value `v`'s integers: `s`, or with per-tensor scales the
+    /// finest at which its range (with headroom), plus an allowance for the
+    /// program's own rounding noise (16 steps of `2^-s`), stays within a
+    /// quarter of the activation range, `(|x| + 2^(4-s)) 2^t < 2^(B-2)`;
+    /// within `s..=s + MAX_EXTRA_SCALE_BITS`.
+    fn target(&self, v: ValueId) -> u32 {
+        let Some((lo, hi)) = self.ranges.get(v).copied().flatten().filter(|_| self.per_tensor) else {
+            return self.s;
+        };
+        let m = lo.abs().max(hi.abs()) + 2f64.powi(4 - self.s as i32);
+        let t = (self.range_bits as f64 - 2.0 - m.log2()).floor();
+        if t.is_finite() {
+            (t.max(self.s as f64) as u32).min(self.s + MAX_EXTRA_SCALE_BITS)
+        } else {
+            self.s
+        }
+    }
+
+    fn scale_of(&self, id: usize) -> u32 {
+        self.nodes[id].scale
+    }
+
+    /// Program value `id` at scale `t`: itself, a `Requant` down (rounded),
+    /// or a `Linear` up (exact); one node per `(id, t)`.
+    fn at_scale(&mut self, id: usize, t: u32) -> usize {
+        let from = self.scale_of(id);
+        if from == t {
+            return id;
+        }
+        if let Some(&(_, r)) = self.rescaled.iter().find(|(k, _)| *k == (id, t)) {
+            return r;
+        }
+        let (name, shape) = (format!("{}/at_scale_{t}", self.nodes[id].name), self.nodes[id].shape.clone());
+        let r = if from > t {
+            let op = Op::Requant(RequantOp { input: id, shift: from - t, act: Activation::Identity });
+            self.emit(name, op, shape, t)
+        } else {
+            let n = numel(&shape);
+            let lin = LinearOp {
+                inputs: vec![id],
+                row_ptr: (0..=n as u32).collect(),
+                cols: (0..n as u32).collect(),
+                weights: vec![1i64 << (t - from); n],
+                bias: vec![0; n],
+            };
+            self.emit(name, Op::Linear(lin), shape, t)
+        };
+        self.rescaled.push(((id, t), r));
+        r
+    }
+
+    /// The accumulator `wide` (at scale `from`) at `v`'s scale: a `Requant`
+    /// down to `target(v)` (at most `from`, so no precision is invented).
+    fn settle(&mut self, name: &str, v: ValueId, wide: usize, shape: &[usize]) -> usize {
+        let from = self.scale_of(wide);
+        let t = self.target(v).min(from);
+        if from == t {
+            return wide;
+        }
+        let op = Op::Requant(RequantOp { input: wide, shift: from - t, act: Activation::Identity });
+        self.emit(format!("{name}/requant"), op, shape.to_vec(), t)
     }
 
     fn contract(&mut self, v: ValueId, c: &Contract) -> Result<usize> {
         let node = &self.g.nodes[v];
-        let (name, shape, s) = (node.name.as_str(), &node.shape, self.s);
+        let (name, shape) = (node.name.as_str(), &node.shape);
         let (a, b) = (node.inputs[0], node.inputs[1]);
         let n = c.terms.rows();
         let bias_f: Vec<f64> = c.bias.clone().unwrap_or_else(|| vec![0.0; n]);
         let (ca, cb) = (self.g.konst(a), self.g.konst(b));
-        let (wide, shift) = if let Some((w, idx_w, x, idx_x)) = match (ca, cb) {
+        let wide = if let Some((w, idx_w, x, idx_x)) = match (ca, cb) {
             (_, Some(w)) => Some((w, &c.terms.b_idx, a, &c.terms.a_idx)),
             (Some(w), None) => Some((w, &c.terms.a_idx, b, &c.terms.b_idx)),
             _ => None,
         } {
             let wf = w.to_f64();
             let terms = (0..n).map(|o| c.terms.row(o).len()).max().unwrap_or(0);
-            let sw = self.layer_scale(&wf, &bias_f, terms);
-            let bias = bias_f.iter().map(|&x| q(x, s + sw, "bias", name)).collect::<Result<_>>()?;
-            let mut lin =
-                LinearOp { inputs: vec![self.value(x)?], row_ptr: vec![0], cols: vec![], weights: vec![], bias };
+            let xi = self.value(x)?;
+            let sx = self.scale_of(xi);
+            let want = self.target(v).saturating_sub(sx);
+            let sw = self.layer_scale(&wf, &bias_f, terms, (sx, sx), want);
+            let bias = bias_f.iter().map(|&x| q(x, sx + sw, "bias", name)).collect::<Result<_>>()?;
+            let mut lin = LinearOp { inputs: vec![xi], row_ptr: vec![0], cols: vec![], weights: vec![], bias };
             for o in 0..n {
                 for t in c.terms.row(o) {
                     let wq = q(wf[idx_w[t] as usize], sw, "weight", name)?;
@@ -322,14 +402,30 @@ impl<'g> Lowerer<'g> {
                 }
                 lin.row_ptr.push(lin.cols.len() as u32);
             }
-            let id = self.emit(name.to_string(), Op::Linear(lin), shape.clone(), s + sw);
-            (id, sw)
+            self.emit(name.to_string(), Op::Linear(lin), shape.clone(), sx + sw)
         } else {
-            let bias: Vec<i64> = bias_f.iter().map(|&x| q(x, 2 * s, "bias", name)).collect::<Result<_>>()?;
-            let (ia, ib) = (self.value(a)?, self.value(b)?);
+            let (mut ia, mut ib) = (self.value(a)?, self.value(b)?);
+            // Keep the product's rescale within the largest shift: the
+            // finer operand is rounded first where both are very fine.
+            let most = self.target(v) + QuantSettings::MAX_SHIFT;
+            let (sa, sb) = (self.scale_of(ia), self.scale_of(ib));
+            if sa + sb > most {
+                let excess = sa + sb - most;
+                let same = ia == ib;
+                if sa >= sb || same {
+                    ia = self.at_scale(ia, sa.saturating_sub(excess).max(self.s));
+                }
+                if same {
+                    ib = ia;
+                } else if sb > sa {
+                    ib = self.at_scale(ib, sb.saturating_sub(excess).max(self.s));
+                }
+            }
+            let acc = self.scale_of(ia) + self.scale_of(ib);
+            let bias: Vec<i64> = bias_f.iter().map(|&x| q(x, acc, "bias", name)).collect::<Result<_>>()?;
             let pairs = c.terms.a_idx.iter().zip(&c.terms.b_idx).map(|(&x, &y)| (x, y)).collect();
             let bil = BilinearOp { a: ia, b: ib, row_ptr: c.terms.row_ptr.clone(), pairs };
-            let mut id = self.emit(name.to_string(), Op::Bilinear(bil), shape.clone(), 2 * s);
+            let mut id = self.emit(name.to_string(), Op::Bilinear(bil), shape.clone(), acc);
             if bias.iter().any(|&x| x != 0) {
                 let lin = LinearOp {
                     inputs: vec![id],
@@ -338,29 +434,41 @@ impl<'g> Lowerer<'g> {
                     weights: vec![1; n],
                     bias,
                 };
-                id = self.emit(format!("{name}/bias"), Op::Linear(lin), shape.clone(), 2 * s);
+                id = self.emit(format!("{name}/bias"), Op::Linear(lin), shape.clone(), acc);
             }
-            (id, s)
+            id
         };
-        Ok(self.requant(name, wide, shift, shape))
+        Ok(self.settle(name, v, wide, shape))
     }
 
     fn affine(&mut self, v: ValueId, a: &Affine) -> Result<usize> {
         let node = &self.g.nodes[v];
-        let (name, shape, s) = (node.name.as_str(), &node.shape, self.s);
+        let (name, shape) = (node.name.as_str(), &node.shape);
         let inputs = node.inputs.iter().map(|&i| self.value(i)).collect::<Result<Vec<_>>>()?;
+        // Each input's scale, by where its elements start in the concatenation.
+        let mut starts = Vec::with_capacity(inputs.len());
+        let mut at = 0u32;
+        for &i in &inputs {
+            starts.push((at, self.scale_of(i)));
+            at += self.nodes[i].len() as u32;
+        }
+        let scale_at = |col: u32| starts[starts.partition_point(|&(s0, _)| s0 <= col) - 1].1;
+        let lo = starts.iter().map(|&(_, sc)| sc).min().unwrap_or(self.s);
+        let hi = starts.iter().map(|&(_, sc)| sc).max().unwrap_or(self.s);
         let terms = (0..a.bias.len()).map(|o| a.row(o).len()).max().unwrap_or(0);
-        let sw = self.layer_scale(&a.weights, &a.bias, terms);
+        let want = self.target(v).saturating_sub(hi);
+        let sw = self.layer_scale(&a.weights, &a.bias, terms, (lo, hi), want);
+        let acc = hi + sw;
         let mut lin = LinearOp {
             inputs,
             row_ptr: vec![0],
             cols: vec![],
             weights: vec![],
-            bias: a.bias.iter().map(|&b| q(b, s + sw, "bias", name)).collect::<Result<_>>()?,
+            bias: a.bias.iter().map(|&b| q(b, acc, "bias", name)).collect::<Result<_>>()?,
         };
         for o in 0..a.bias.len() {
             for t in a.row(o) {
-                let w = q(a.weights[t], sw, "weight", name)?;
+                let w = q(a.weights[t], acc - scale_at(a.cols[t]), "weight", name)?;
                 if w != 0 {
                     lin.cols.push(a.cols[t]);
                     lin.weights.push(w);
@@ -368,8 +476,8 @@ impl<'g> Lowerer<'g> {
             }
             lin.row_ptr.push(lin.cols.len() as u32);
         }
-        let id = self.emit(name.to_string(), Op::Linear(lin), shape.clone(), s + sw);
-        Ok(self.requant(name, id, sw, shape))
+        let id = self.emit(name.to_string(), Op::Linear(lin), shape.clone(), acc);
+        Ok(self.settle(name, v, id, shape))
     }
 
     /// The float domain of `f`'s table, shared by every node applying the same
@@ -420,6 +528,9 @@ impl<'g> Lowerer<'g> {
         let node = &self.g.nodes[v];
         let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
         let input = self.value(node.inputs[0])?;
+        // The table reads inputs at `s - plan.shift`; a finer input is
+        // rounded straight to that resolution.
+        let finer = self.scale_of(input) - s;
         let plan = match self.plans.iter().find(|(g, _)| *g == f) {
             Some((_, p)) => p.clone(),
             None => {
@@ -444,10 +555,10 @@ impl<'g> Lowerer<'g> {
                 p
             }
         };
-        let x = if plan.shift == 0 {
+        let x = if plan.shift + finer == 0 {
             input
         } else {
-            let op = Op::Requant(RequantOp { input, shift: plan.shift, act: Activation::Identity });
+            let op = Op::Requant(RequantOp { input, shift: plan.shift + finer, act: Activation::Identity });
             self.emit(format!("{name}/coarsen"), op, shape.clone(), s.saturating_sub(plan.shift))
         };
         let (low, high) = saturated_sides(f, &plan, s, self.range_bits);
@@ -494,7 +605,7 @@ impl<'g> Lowerer<'g> {
     /// is 0 or 1 for integer `q`; then `× 2^s` so the result is at scale `s`.
     fn step(&mut self, name: &str, input: usize, or_equal: bool, shape: &[usize]) -> usize {
         let n = numel(shape);
-        let s = self.s;
+        let (s, sin) = (self.s, self.scale_of(input));
         let relu_of_shifted = |l: &mut Self, c: i64, what: &str| {
             let src = if c == 0 {
                 input
@@ -506,10 +617,10 @@ impl<'g> Lowerer<'g> {
                     weights: vec![1; n],
                     bias: vec![c; n],
                 };
-                l.emit(format!("{name}/{what}"), Op::Linear(lin), shape.to_vec(), s)
+                l.emit(format!("{name}/{what}"), Op::Linear(lin), shape.to_vec(), sin)
             };
             let op = Op::Requant(RequantOp { input: src, shift: 0, act: Activation::Relu });
-            l.emit(format!("{name}/{what}_relu"), op, shape.to_vec(), s)
+            l.emit(format!("{name}/{what}_relu"), op, shape.to_vec(), sin)
         };
         let c = or_equal as i64;
         let hi = relu_of_shifted(self, c, "shift_hi");
@@ -558,6 +669,7 @@ impl<'g> Lowerer<'g> {
     fn bit_shift(&mut self, name: &str, input: usize, op: &BitShift, shape: &[usize]) -> Result<usize> {
         let n = op.shifts.len();
         let s = self.s;
+        let input = self.at_scale(input, s);
         let unit = 1i64 << s;
         let too_big = |what: &str| CompileError::Shape {
             node: name.to_string(),
@@ -614,22 +726,39 @@ impl<'g> Lowerer<'g> {
         let (name, shape, s) = (node.name.clone(), node.shape.clone(), self.s);
         let id = match &node.op {
             FOp::Const(_) => return Ok(()),
-            FOp::Input(i) => self.emit(name, Op::Input { index: *i }, shape, s),
+            FOp::Input(i) => match self.g.inputs[*i].int_range {
+                Some(ty) => {
+                    let r = int_input::int_input(self.nodes.len(), &name, *i, &shape, ty, s, self.range_bits);
+                    self.nodes.extend(r.nodes.into_iter().map(|(n, _)| n));
+                    r.value
+                }
+                None => self.emit(name, Op::Input { index: *i }, shape, s),
+            },
             FOp::Reshape => self.value(node.inputs[0])?,
             FOp::Gather(map) => {
-                let inputs = node.inputs.iter().map(|&i| self.value(i)).collect::<Result<Vec<_>>>()?;
-                self.emit(name, Op::Gather(GatherOp { inputs, map: map.clone() }), shape, s)
+                let mut inputs = node.inputs.iter().map(|&i| self.value(i)).collect::<Result<Vec<_>>>()?;
+                // Joined values meet at the join's own scale, within their
+                // scales: coarser inputs go up exactly, finer ones round once.
+                let lo = inputs.iter().map(|&i| self.scale_of(i)).min().unwrap_or(s);
+                let hi = inputs.iter().map(|&i| self.scale_of(i)).max().unwrap_or(s);
+                let t = self.target(v).clamp(lo, hi);
+                for i in inputs.iter_mut() {
+                    *i = self.at_scale(*i, t);
+                }
+                self.emit(name, Op::Gather(GatherOp { inputs, map: map.clone() }), shape, t)
             }
             FOp::Contract(c) => self.contract(v, c)?,
             FOp::Affine(a) => self.affine(v, a)?,
             FOp::Max(w) => {
                 let input = self.value(node.inputs[0])?;
                 let op = Op::Max(MaxOp { input, row_ptr: w.row_ptr.clone(), cols: w.cols.clone() });
-                self.emit(name, op, shape, s)
+                let sc = self.scale_of(input);
+                self.emit(name, op, shape, sc)
             }
             FOp::Relu => {
                 let input = self.value(node.inputs[0])?;
-                self.emit(name, Op::Requant(RequantOp { input, shift: 0, act: Activation::Relu }), shape, s)
+                let sc = self.scale_of(input);
+                self.emit(name, Op::Requant(RequantOp { input, shift: 0, act: Activation::Relu }), shape, sc)
             }
             FOp::Func(f) => self.func(v, *f)?,
             FOp::Step { or_equal } => {
@@ -658,16 +787,25 @@ impl<'g> Lowerer<'g> {
 pub fn input_specs(g: &Graph) -> Vec<InputSpec> {
     g.inputs
         .iter()
-        .map(|i| InputSpec { name: i.name.clone(), shape: i.shape.clone(), bound: i.bound.clone() })
+        .map(|i| InputSpec {
+            name: i.name.clone(),
+            shape: i.shape.clone(),
+            bound: i.bound.clone(),
+            int_range: i.int_range,
+        })
         .collect()
 }
 
 /// Lowers `g`; `ranges` are the calibrated `(min, max)` of each value (empty
-/// without calibration), which size function tables.
+/// without calibration), which size function tables and, with `per_tensor`,
+/// give each value its own scale ([`MAX_EXTRA_SCALE_BITS`] at most above
+/// `quant.scale_bits`).
+#[allow(clippy::too_many_arguments)]
 pub fn lower(
     g: &Graph,
     name: &str,
     quant: QuantSettings,
+    per_tensor: bool,
     weight_bits: u32,
     vis: &Visibilities,
     ranges: &[Option<(f64, f64)>],
@@ -681,6 +819,8 @@ pub fn lower(
         plans: vec![],
         weight_bits,
         s: quant.scale_bits,
+        per_tensor,
+        rescaled: vec![],
         range_bits: quant.range_bits,
         nodes: vec![],
         map: vec![None; g.nodes.len()],

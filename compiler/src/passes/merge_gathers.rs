@@ -69,7 +69,7 @@ mod tests {
     #[test]
     fn composes_chains_and_drops_identities() {
         let mut g = Graph {
-            inputs: vec![GraphInput { name: "x".into(), shape: vec![4], bound: None }],
+            inputs: vec![GraphInput { name: "x".into(), shape: vec![4], bound: None, int_range: None }],
             nodes: vec![
                 node(FOp::Input(0), vec![], vec![4]),
                 node(FOp::Gather(vec![3, 2, 1, 0]), vec![0], vec![4]), // reverse

@@ -17,6 +17,7 @@ pub mod dead_nodes;
 pub mod fold_batchnorm;
 pub mod fold_constants;
 pub mod fuse_requant_relu;
+pub mod int_input;
 pub mod ir_dead_nodes;
 pub mod lower;
 pub mod lower_quant;

@@ -136,6 +136,9 @@ struct Lowerer<'g> {
     vals: Vec<Option<QVal>>,
     /// `(min, max)` of the integers of values that hold quantized tensors.
     int_ranges: HashMap<usize, (i64, i64)>,
+    /// Integer graph inputs: the value at `2^-input_bits` -> the scale-0
+    /// integers it was made from ([`crate::passes::int_input`]).
+    int_inputs: HashMap<usize, usize>,
     input_bits: u32,
     input_range_bits: u32,
     /// Whether the graph has DynamicQuantizeLinear (float values are then
@@ -210,6 +213,7 @@ pub fn lower(g: &Graph, name: &str, vis: &Visibilities) -> Result<Program> {
         range: vec![],
         vals: vec![None; g.nodes.len()],
         int_ranges: HashMap::new(),
+        int_inputs: HashMap::new(),
         input_bits,
         input_range_bits,
         dynamic: g.nodes.iter().any(|n| matches!(n.op, FOp::DynQuant(_))),
@@ -278,6 +282,7 @@ mod tests {
                     range: vec![],
                     vals: vec![],
                     int_ranges: HashMap::new(),
+                    int_inputs: HashMap::new(),
                     input_bits: 0,
                     input_range_bits: 10,
                     dynamic: false,
@@ -291,7 +296,7 @@ mod tests {
                     format_version: ir::FORMAT_VERSION,
                     name: "t".into(),
                     quant: QuantSettings { scale_bits: 0, range_bits: 12 },
-                    inputs: vec![InputSpec { name: "x".into(), shape: vec![n], bound: None }],
+                    inputs: vec![InputSpec { name: "x".into(), shape: vec![n], bound: None, int_range: None }],
                     nodes: l.nodes,
                     outputs: vec![OutputSpec { name: "y".into(), value: out, shape: vec![n], dequant: None }],
                     input_visibility: ir::Visibility::Private,

@@ -36,14 +36,21 @@ impl<'g> Lowerer<'g> {
             // read at fixed point 2^-input_bits: round it to its integers
             // first, so the product is not 2^(2 input_bits) too fine.
             let d = 2f64.powi(self.input_bits as i32);
-            let from_input = matches!(self.nodes[id0].op, Op::Input { .. })
+            // An integer-typed input already has its scale-0 integers.
+            let from_input = (matches!(self.nodes[id0].op, Op::Input { .. }) || self.int_inputs.contains_key(&id0))
                 && self.input_bits > 0
                 && rows.iter().all(|r| r.lin.terms[0].0 .0 == id0 && (r.lin.bias / w / d).fract() == 0.0);
             if from_input {
-                let n0 = self.nodes[id0].len();
-                let rr = self.requant_range(self.range[id0], self.input_bits, Activation::Identity);
-                let op = Op::Requant(RequantOp { input: id0, shift: self.input_bits, act: Activation::Identity });
-                let ri = self.emit(format!("{name}/integers"), op, vec![n0], 0, rr);
+                let ri = match self.int_inputs.get(&id0) {
+                    Some(&x) => x,
+                    None => {
+                        let n0 = self.nodes[id0].len();
+                        let rr = self.requant_range(self.range[id0], self.input_bits, Activation::Identity);
+                        let op =
+                            Op::Requant(RequantOp { input: id0, shift: self.input_bits, act: Activation::Identity });
+                        self.emit(format!("{name}/integers"), op, vec![n0], 0, rr)
+                    }
+                };
                 let rows: Vec<Row> = rows
                     .iter()
                     .map(|r| Row {

@@ -3,6 +3,7 @@
 //! contractions, max pooling and the outputs.
 
 use super::*;
+use crate::passes::int_input;
 
 impl<'g> Lowerer<'g> {
     /// The smallest non-zero coefficient magnitude of `rows` (the natural
@@ -151,8 +152,23 @@ impl<'g> Lowerer<'g> {
             FOp::Const(_) => return Ok(()),
             FOp::Input(i) => {
                 let spec = node.shape.clone();
-                let b = 2f64.powi(self.input_range_bits as i32);
-                let id = self.emit(name, Op::Input { index: *i }, spec, self.input_bits, (-b, b));
+                let id = match self.g.inputs[*i].int_range {
+                    Some(ty) => {
+                        let first = self.nodes.len();
+                        let max_bits = QuantSettings::MAX_RANGE_BITS;
+                        let r = int_input::int_input(first, &name, *i, &spec, ty, self.input_bits, max_bits);
+                        for (n, range) in r.nodes {
+                            self.nodes.push(n);
+                            self.range.push(range);
+                        }
+                        self.int_inputs.insert(r.value, r.integer);
+                        r.value
+                    }
+                    None => {
+                        let b = 2f64.powi(self.input_range_bits as i32);
+                        self.emit(name, Op::Input { index: *i }, spec, self.input_bits, (-b, b))
+                    }
+                };
                 let w = 2f64.powi(-(self.input_bits as i32));
                 QVal::Float(
                     (0..self.nodes[id].len())
