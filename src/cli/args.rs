@@ -1,0 +1,256 @@
+//! Command-line arguments: the commands and their flags (a contract other
+//! tools call: keep the forms stable, extend them compatibly).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use zkinfer::{Backend, Visibility};
+
+#[derive(Parser)]
+#[command(name = "zkinfer", version, about = "Zero-knowledge proofs of ONNX model inference (Halo2, KZG on BN254)")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Vis {
+    Public,
+    Private,
+}
+
+impl From<Vis> for Visibility {
+    fn from(v: Vis) -> Self {
+        match v {
+            Vis::Public => Visibility::Public,
+            Vis::Private => Visibility::Private,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Scales {
+    Auto,
+    Global,
+    PerTensor,
+}
+
+impl From<Scales> for compiler::ScaleMode {
+    fn from(v: Scales) -> Self {
+        match v {
+            Scales::Auto => compiler::ScaleMode::Auto,
+            Scales::Global => compiler::ScaleMode::Global,
+            Scales::PerTensor => compiler::ScaleMode::PerTensor,
+        }
+    }
+}
+
+/// Which prover runs `create_proof`.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ProverBackend {
+    /// halo2-axiom on the CPU (all cores).
+    Cpu,
+    /// halo2-axiom-gpu's CUDA prover: needs a build with `--features cuda` (untested).
+    Cuda,
+}
+
+impl From<ProverBackend> for Backend {
+    fn from(b: ProverBackend) -> Self {
+        match b {
+            ProverBackend::Cpu => Backend::Cpu,
+            ProverBackend::Cuda => Backend::Cuda,
+        }
+    }
+}
+
+#[derive(clap::Args, Clone)]
+pub(crate) struct CompileArgs {
+    /// Sample inputs to calibrate ranges on: an input.json ({"input_data": ...})
+    /// or {"calibration_data": [[input 0 floats, ...], ...]} (one entry per sample).
+    #[arg(long, value_name = "INPUT.json")]
+    pub(crate) calibrate: Option<PathBuf>,
+    /// Fixed-point fractional bits of activations and weights.
+    #[arg(long, value_name = "N")]
+    pub(crate) scale_bits: Option<u32>,
+    /// Activation range: |values| < 2^N at the fixed-point scale (overrides calibration).
+    #[arg(long, value_name = "N")]
+    pub(crate) range_bits: Option<u32>,
+    /// Significant bits of each layer's quantized weights (default 16).
+    #[arg(long, value_name = "N")]
+    pub(crate) weight_bits: Option<u32>,
+    /// Headroom on calibrated ranges: every value may reach M times its
+    /// calibrated magnitude (default 2; 1 = the samples' extremes exactly).
+    #[arg(long, value_name = "M")]
+    pub(crate) range_margin: Option<f64>,
+    /// Declared bounds of the model inputs, `LO,HI` for all of them or
+    /// `I:LO,HI` for input I (repeatable): ranges are derived by sound interval
+    /// propagation, so every input inside the bounds proves.
+    #[arg(long, value_name = "LO,HI", allow_hyphen_values = true)]
+    pub(crate) input_bounds: Vec<String>,
+    /// Fixed-point scales of activations: `auto` (one global scale where it
+    /// meets the accuracy target, else per-tensor scales where they are more
+    /// accurate), `global`, or `per-tensor` (each value at the finest scale
+    /// its calibrated range allows).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) scales: Scales,
+    #[arg(long, value_enum, default_value = "private")]
+    pub(crate) input_visibility: Vis,
+    #[arg(long, value_enum, default_value = "public")]
+    pub(crate) output_visibility: Vis,
+    /// What the circuit layout minimizes: `gas` (fewest commitments: the
+    /// cheapest on-chain verification, slower proofs), `prove` (fastest
+    /// proof), or `balanced` between them.
+    #[arg(long, value_enum, default_value = "balanced")]
+    pub(crate) optimize: Goal,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Goal {
+    Balanced,
+    Gas,
+    Prove,
+}
+
+impl From<Goal> for circuits::Optimize {
+    fn from(g: Goal) -> Self {
+        match g {
+            Goal::Balanced => circuits::Optimize::Balanced,
+            Goal::Gas => circuits::Optimize::Gas,
+            Goal::Prove => circuits::Optimize::Prove,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Cmd {
+    /// Compile an ONNX model into DIR (program.bin, settings.json).
+    Compile {
+        model: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        args: CompileArgs,
+    },
+    /// Generate proving and verifying keys into DIR.
+    Setup {
+        dir: PathBuf,
+        /// A halo2 KZG params file (downsized when larger than needed). Without it,
+        /// an insecure deterministic development SRS is used.
+        #[arg(long, value_name = "FILE")]
+        srs: Option<PathBuf>,
+    },
+    /// Write a development KZG SRS (insecure: for testing only).
+    Srs {
+        #[arg(long)]
+        k: u32,
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Prove the model in DIR on an input.
+    Prove {
+        dir: PathBuf,
+        #[arg(long, value_name = "INPUT.json")]
+        input: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "PROOF.json")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: ProverBackend,
+    },
+    /// Verify a proof against the model in DIR.
+    Verify { dir: PathBuf, proof: PathBuf },
+    /// compile, setup, prove and verify in one go, with a summary.
+    Run {
+        model: PathBuf,
+        #[arg(long, value_name = "INPUT.json")]
+        input: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Reference outputs ({"output_data": [[...]]}) to report the error against.
+        #[arg(long, value_name = "EXPECTED.json")]
+        expected: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        srs: Option<PathBuf>,
+        /// Print the summary as one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: ProverBackend,
+        #[command(flatten)]
+        args: CompileArgs,
+    },
+    /// List a model's ops and shapes, and which are supported.
+    Inspect {
+        model: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a Solidity verifier for the model in DIR (needs `setup`).
+    GenVerifier {
+        dir: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "Verifier.sol")]
+        out: PathBuf,
+        /// Write a reusable verifier to -o and this model's verifying-key contract here.
+        #[arg(long, value_name = "VK.sol")]
+        separate_vk: Option<PathBuf>,
+    },
+    /// ABI-encode the `verifyProof` call of a proof (hex with 0x).
+    Calldata {
+        proof: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "CALLDATA.hex")]
+        out: PathBuf,
+        /// Encode for the reusable verifier: the deployed VK contract's address.
+        #[arg(long, value_name = "0xADDRESS")]
+        vk_address: Option<String>,
+    },
+    /// Compile, deploy and call the model's verifier in an in-process EVM.
+    VerifyEvm {
+        dir: PathBuf,
+        proof: PathBuf,
+        /// Use the reusable verifier with a separate verifying-key contract.
+        #[arg(long)]
+        separate: bool,
+        /// Print {"ok", "gas", "deploy_gas", "code_size", "vk_code_size"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compile any Solidity contract, deploy it in revm and call it with
+    /// calldata (to compare verifiers in the same EVM).
+    EvmCall {
+        #[arg(long, value_name = "FILE.sol")]
+        sol: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        contract: String,
+        /// Hex calldata (0x-prefixed), as `zkinfer calldata` writes it.
+        #[arg(long, value_name = "CALLDATA.hex")]
+        calldata: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compile, witness and MockProver every model folder (model.onnx, input.json,
+    /// expected.json) under CORPUS_DIR; write a Markdown coverage report.
+    Coverage {
+        corpus: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "REPORT.md")]
+        out: PathBuf,
+        /// Also write the results as a JSON list of objects.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Largest circuit size (k) checked with MockProver; larger models are reported as errors.
+        #[arg(long, value_name = "K", default_value_t = zkinfer::coverage::DEFAULT_MAX_K)]
+        max_k: u32,
+        /// onnxruntime's tensors for the quantized models (agreement figures in the report);
+        /// default tests/fixtures/quantized_ort.json when it exists.
+        #[arg(long, value_name = "FILE")]
+        ort_reference: Option<PathBuf>,
+        /// Another folder of models checked as one family, `NAME=DIR`
+        /// (repeatable), e.g. `real-exporters=tests/fixtures/real`.
+        #[arg(long, value_name = "NAME=DIR")]
+        family: Vec<String>,
+    },
+    /// Run the whole path on the embedded example model (an MNIST-sized MLP).
+    Demo {
+        #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "out/demo")]
+        out: PathBuf,
+    },
+}
