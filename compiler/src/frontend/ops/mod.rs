@@ -8,6 +8,7 @@ pub mod bitwise;
 pub mod compare;
 pub mod elementwise;
 pub mod fold;
+pub mod indexed;
 pub mod linear;
 pub mod masked;
 pub mod ml;
@@ -123,12 +124,12 @@ pub fn converter(op_type: &str) -> Option<Converter> {
         "ReduceSumSquare" => reduce::reduce_sum_square,
         "ReduceL2" => reduce::reduce_l2,
         "ReduceLogSumExp" => reduce::reduce_log_sum_exp,
-        "OneHot" => compare::one_hot,
-        "GatherElements" => compare::gather_elements,
-        "GatherND" => compare::gather_nd,
-        "ScatterElements" => compare::scatter_elements,
-        "ScatterND" => compare::scatter_nd,
-        "TopK" => compare::top_k,
+        "OneHot" => indexed::one_hot,
+        "GatherElements" => indexed::gather_elements,
+        "GatherND" => indexed::gather_nd,
+        "ScatterElements" => indexed::scatter_elements,
+        "ScatterND" => indexed::scatter_nd,
+        "TopK" => indexed::top_k,
         "Trilu" => movement::trilu,
         "Split" => movement::split,
         "Resize" | "Upsample" => movement::resize,

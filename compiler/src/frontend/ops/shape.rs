@@ -306,7 +306,7 @@ pub fn gather(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         norm_axis(ctx.attrs().int_or("axis", 0), s.len()).ok_or_else(|| ctx.attrs().err("axis", "out of range"))?;
     if !b.is_const(iv) {
         // Computed indices: a selection by one-hot rows.
-        return Ok(vec![crate::frontend::ops::compare::gather_dynamic(b, ctx, x, iv, axis)?]);
+        return Ok(vec![crate::frontend::ops::indexed::gather_dynamic(b, ctx, x, iv, axis)?]);
     }
     let indices = b.const_ints(ctx, iv)?;
     let ishape = b.shape(iv).to_vec();
