@@ -79,8 +79,9 @@ pub fn int_input(
         first + nodes.len() - 1
     };
     let scaled = (lo.saturating_mul(unit), hi.saturating_mul(unit));
-    let plain = lo == act.0 && hi == act.1 && scale == 0;
-    let x = push(if plain { "" } else { "integers" }, Op::Input { index }, 0, (lo, hi));
+    // The activation range check is the type's (int32, int64).
+    let implied = lo == act.0 && hi == act.1;
+    let x = push(if implied && scale == 0 { "" } else { "integers" }, Op::Input { index }, 0, (lo, hi));
     let width = (hi - lo) as u64 + 1;
     let bits = 64 - (width - 1).leading_zeros();
     let diagonal = |inputs: Vec<usize>, weights: &[i64], bias: i64| {
@@ -94,8 +95,7 @@ pub fn int_input(
         }
     };
     // `checked`: the integers, once the type's range is proven.
-    let checked = if lo == act.0 && hi == act.1 {
-        // The activation range check is the type's (int32, int64).
+    let checked = if implied {
         x
     } else if bits <= CHECK_BITS {
         let suffix = if scale == 0 { "" } else { "checked" };

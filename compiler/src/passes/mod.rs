@@ -7,7 +7,7 @@
 //! 4. `merge_gathers`    compose chains of index maps; drop identity maps
 //! 5. `collapse_aliases` again, for aliases the folds created
 //! 6. `dead_nodes`       drop what the outputs do not need; renumber topologically
-//! 7. `lower`            float graph -> `ir::Program` (see `lower.rs` for the rules);
+//! 7. `lower`            float graph -> `ir::Program` (see `lower/mod.rs` for the rules, `lower/tables.rs` for function tables);
 //!    `lower_quant` instead for quantized graphs (QuantizeLinear nodes)
 //! 8. `fuse_requant_relu` merge `Requant(Identity)` + `Requant(0, Relu)`
 //! 9. `ir_dead_nodes`    drop unused integer nodes

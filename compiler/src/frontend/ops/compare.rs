@@ -1,5 +1,5 @@
 //! Comparisons, logic and ArgMax/ArgMin through the exact step `FOp::Step`
-//! (`[d > 0]` or `[d >= 0]` on the quantized value, see `passes/lower.rs`):
+//! (`[d > 0]` or `[d >= 0]` on the quantized value, see `passes/lower/`):
 //!
 //! - `Greater(a, b) = [a - b > 0]`, `Less(a, b) = [b - a > 0]`, the `OrEqual`
 //!   forms with `>= 0`, `Equal(a, b) = [a - b >= 0] + [b - a >= 0] - 1`;
