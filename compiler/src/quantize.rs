@@ -524,17 +524,21 @@ pub fn choose_program(
     // kept where they are more accurate still.
     if let (ScaleMode::Auto, Some((e0, p0))) = (opts.scales, &best) {
         let q = p0.quant;
-        let program = build(q, true)?;
-        let r = program_error(&program, &samples, &cal.outputs, &report.output_scales);
-        let (scale_bits, range_bits) = (q.scale_bits, q.range_bits);
+        // A per-tensor program that does not build or evaluate is reported
+        // and the global one kept.
+        let trial = build(q, true).map_err(|e| e.to_string()).and_then(|program| {
+            let e =
+                program_error(&program, &samples, &cal.outputs, &report.output_scales).map_err(|e| e.to_string())?;
+            Ok((e, program))
+        });
         report.tried.push(ScaleTrial {
-            scale_bits,
-            range_bits,
-            error: r.as_ref().ok().copied(),
-            failure: r.as_ref().err().map(|e| e.to_string()),
+            scale_bits: q.scale_bits,
+            range_bits: q.range_bits,
+            error: trial.as_ref().ok().map(|(e, _)| *e),
+            failure: trial.as_ref().err().cloned(),
             per_tensor: true,
         });
-        if let Ok(e) = r {
+        if let Ok((e, program)) = trial {
             if e < *e0 {
                 let by = if e <= TARGET_ERROR { "target" } else { "lowest_error" };
                 return done(program, report, by, true);
