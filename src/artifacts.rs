@@ -39,6 +39,13 @@ pub struct Settings {
     pub input_visibility: Visibility,
     pub output_visibility: Visibility,
     pub param_visibility: Visibility,
+    /// Witness parameters (`--param-visibility private|hashed`): how many.
+    #[serde(default)]
+    pub num_params: usize,
+    /// Index among the instances of each hashed part's commitment
+    /// (`"params"`, `"input"`, `"output"`): e.g. a registry contract's `paramsIndex`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commitment_instances: BTreeMap<String, usize>,
     pub num_instances: usize,
     pub inputs: Vec<TensorInfo>,
     pub outputs: Vec<TensorInfo>,
@@ -100,7 +107,13 @@ impl Settings {
             limb_bits: report.shape.limb_bits,
             input_visibility: program.input_visibility,
             output_visibility: program.output_visibility,
-            param_visibility: Visibility::Fixed,
+            param_visibility: program.params.as_ref().map_or(Visibility::Fixed, |p| p.visibility),
+            num_params: program.params.as_ref().map_or(0, |p| p.values.len()),
+            commitment_instances: program
+                .commitment_parts()
+                .into_iter()
+                .filter_map(|part| Some((part.to_string(), program.commitment_index(part)?)))
+                .collect(),
             num_instances: program.num_instances(),
             inputs: program
                 .inputs
@@ -131,7 +144,8 @@ pub struct ProofFile {
     /// The proof bytes, 0x-hex.
     pub proof: String,
     /// Public instances per instance column, each a 0x-hex 32-byte big-endian word:
-    /// public inputs (quantized) first, then public outputs.
+    /// public inputs (quantized) first, then public outputs, then the
+    /// commitments of the hashed parts (`commitments`).
     pub instances: Vec<Vec<String>>,
     /// The model outputs as floats (dequantized), one list per output.
     pub outputs: Vec<Vec<f64>>,
@@ -144,4 +158,9 @@ pub struct ProofFile {
     pub digest: String,
     pub input_visibility: Visibility,
     pub output_visibility: Visibility,
+    /// The Poseidon commitment of each hashed part (`"params"`, `"input"`,
+    /// `"output"`), 0x-hex 32 bytes big-endian: each equals its instance
+    /// (the last instances, in that order), which `verify` checks.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub commitments: std::collections::BTreeMap<String, String>,
 }

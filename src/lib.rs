@@ -17,6 +17,10 @@ pub mod error;
 pub mod onchain;
 pub mod ort_agreement;
 pub mod pipeline;
+#[cfg(feature = "evm")]
+pub mod registry;
+#[cfg(feature = "evm")]
+pub mod retrain;
 
 pub use accuracy::{max_abs_error, AccuracyReport};
 pub use artifacts::{ProofFile, Settings};
@@ -24,7 +28,7 @@ pub use compiler::{CompileError, CompileOptions};
 pub use error::Error;
 pub use ir::{Program, Visibility};
 pub use pipeline::{
-    compile, compile_bytes, load, prove, prove_with, read_proof_file, setup, verify, CompiledModel, ProveOutcome,
-    SrsSource,
+    commitments, compile, compile_bytes, load, prove, prove_weights, prove_with, read_proof_file, setup, verify,
+    CompiledModel, ProveOutcome, SrsSource,
 };
 pub use prover::Backend;

@@ -84,9 +84,10 @@ fn real_main() -> Result<()> {
             prover::srs::write(&out, &params)?;
             println!("wrote k={k} SRS to {} in {:.2} s", out.display(), t.as_secs_f64());
         }
-        Cmd::Prove { dir, input, out, backend } => {
+        Cmd::Prove { dir, input, out, backend, weights } => {
             let inputs = read_inputs(&input)?;
-            let (po, t) = step("proving", || Ok(pipeline::prove_with(&dir, &inputs, backend.into())?))?;
+            let (po, t) =
+                step("proving", || Ok(pipeline::prove_weights(&dir, &inputs, backend.into(), weights.as_deref())?))?;
             write_proof(&out, &po.proof)?;
             println!(
                 "proved in {:.2} s ({} proof bytes) -> {}",
@@ -95,6 +96,17 @@ fn real_main() -> Result<()> {
                 out.display()
             );
             println!("outputs {:?}", po.proof.outputs);
+        }
+        Cmd::Commitment { dir, weights, input, no_params } => {
+            if no_params && input.is_none() {
+                bail!("--no-params leaves nothing to commit to: pass --input INPUT.json");
+            }
+            let inputs = match &input {
+                Some(p) => Some(read_inputs(p)?),
+                None => None,
+            };
+            let c = pipeline::commitments(&dir, weights.as_deref(), !no_params, inputs.as_deref())?;
+            println!("{}", serde_json::to_string(&c)?);
         }
         Cmd::Verify { dir, proof } => {
             let pf = pipeline::read_proof_file(&proof)?;
@@ -249,6 +261,28 @@ fn real_main() -> Result<()> {
                 println!("{family}: {p}/{n} passed");
             }
             println!("wrote {} in {secs:.0} s", out.display());
+        }
+        Cmd::FraudDemo { out, example, json } => {
+            let files = zkinfer::retrain::RetrainFiles {
+                v1: example.join("model_v1.onnx"),
+                v2: example.join("model_v2.onnx"),
+                calibration: example.join("calibration.json"),
+                input_v1: example.join("flagged_v1.json"),
+                input_v2: example.join("flagged_v2.json"),
+            };
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let r = zkinfer::retrain::walkthrough(&files, &out, &srs_source(None), &solc_script(), |s| {
+                if !json {
+                    let gas = s.gas.map(|g| format!("{g:>9} gas")).unwrap_or_else(|| " ".repeat(13));
+                    println!("{} {gas}  {:<58} {}", if s.ok { "ok  " } else { "FAIL" }, s.step, s.detail);
+                }
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            }
+            if !r.ok {
+                bail!("a step of the walkthrough did not go as expected");
+            }
         }
         Cmd::Demo { out } => {
             let inputs = compiler::parse_input_json(DEMO_INPUT)?;

@@ -165,19 +165,50 @@ pub fn prove(dir: &Path, inputs: &[Vec<f64>]) -> Result<ProveOutcome, Error> {
 /// [`prove`] on the chosen prover backend; a backend this build lacks is an
 /// error before any work starts.
 pub fn prove_with(dir: &Path, inputs: &[Vec<f64>], backend: Backend) -> Result<ProveOutcome, Error> {
+    prove_weights(dir, inputs, backend, None)
+}
+
+/// The compiled program with the weights of `weights` (another model file of
+/// the same architecture; see [`compiler::reweigh_file`]), or its own.
+pub fn program_with_weights(m: &CompiledModel, weights: Option<&Path>) -> Result<Arc<Program>, Error> {
+    match weights {
+        None => Ok(m.program.clone()),
+        Some(w) => {
+            let p = compiler::reweigh_file(w, &m.program)?;
+            // The circuit, and so the keys, must be the compiled ones.
+            debug_assert_eq!(keys::digest(&p, &m.shape), m.digest);
+            Ok(Arc::new(p))
+        }
+    }
+}
+
+/// [`prove_with`] with another weight set of the compiled architecture
+/// (`weights`: its ONNX file), with the same keys; `None` proves the
+/// compiled model's own weights.
+pub fn prove_weights(
+    dir: &Path,
+    inputs: &[Vec<f64>],
+    backend: Backend,
+    weights: Option<&Path>,
+) -> Result<ProveOutcome, Error> {
     backend.check()?;
     let m = load(dir)?;
     let pk_path = need(dir, artifacts::PK)?;
     let srs_path = need(dir, artifacts::SRS)?;
     let t = Instant::now();
-    let q = ir::eval::quantize_inputs(&m.program, inputs)?;
-    let trace = ir::eval(&m.program, &q)?;
+    let program = program_with_weights(&m, weights)?;
+    let q = ir::eval::quantize_inputs(&program, inputs)?;
+    let trace = ir::eval(&program, &q)?;
+    let commitments = circuits::layout::commitments(&program, &trace)
+        .into_iter()
+        .map(|(part, d)| (part.to_string(), artifact::fr_to_hex(&d)))
+        .collect();
     let witness_ms = t.elapsed().as_millis();
     let params = srs::read(&srs_path, m.shape.k)?;
     let pk = keys::read_pk(&pk_path, &m.shape, &m.digest)?;
     let t = Instant::now();
-    let outputs_quantized = trace.outputs(&m.program);
-    let circuit = ModelCircuit::new(m.program.clone(), m.shape.clone(), Arc::new(trace));
+    let outputs_quantized = trace.outputs(&program);
+    let circuit = ModelCircuit::new(program.clone(), m.shape.clone(), Arc::new(trace));
     let (proof, instances) = prover::prove_with(backend, &params, &pk, circuit)?;
     let prove_ms = t.elapsed().as_millis();
     let outputs = outputs_quantized.iter().enumerate().map(|(k, v)| m.program.dequantize_output(k, v)).collect();
@@ -192,8 +223,45 @@ pub fn prove_with(dir: &Path, inputs: &[Vec<f64>], backend: Backend) -> Result<P
         digest: artifact::to_hex(&m.digest),
         input_visibility: m.program.input_visibility,
         output_visibility: m.program.output_visibility,
+        commitments,
     };
     Ok(ProveOutcome { proof, witness_ms, prove_ms })
+}
+
+/// What `zkinfer commitment` prints: the Poseidon commitment of each part
+/// asked for, 0x-hex 32 bytes big-endian (the instance the verifier sees).
+/// `weights`: a model file of the compiled architecture (`None`: the
+/// compiled weights); `inputs`: float inputs to commit to as the circuit
+/// quantizes them.
+pub fn commitments(
+    dir: &Path,
+    weights: Option<&Path>,
+    with_params: bool,
+    inputs: Option<&[Vec<f64>]>,
+) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    let m = load(dir)?;
+    let mut out = std::collections::BTreeMap::new();
+    if with_params {
+        let program = program_with_weights(&m, weights)?;
+        let Some(ps) = &program.params else {
+            return Err(Error::File {
+                path: path(dir, artifacts::PROGRAM),
+                reason: "the model was compiled with --param-visibility fixed: its weights are circuit constants, \
+                         with no commitment (compile with --param-visibility hashed)"
+                    .into(),
+            });
+        };
+        let msg: Vec<Fr> = ps.values.iter().map(|&v| circuits::fe(v)).collect();
+        out.insert("params".into(), artifact::fr_to_hex(&circuits::poseidon::hash(&msg)));
+    }
+    if let Some(inputs) = inputs {
+        let q = ir::eval::quantize_inputs(&m.program, inputs)?;
+        let trace = ir::eval(&m.program, &q)?;
+        let msg: Vec<Fr> =
+            circuits::layout::input_values(&m.program, &trace).iter().map(|&v| circuits::fe(v)).collect();
+        out.insert("input".into(), artifact::fr_to_hex(&circuits::poseidon::hash(&msg)));
+    }
+    Ok(out)
 }
 
 /// A proof file's proof bytes and its one instance column.
@@ -239,9 +307,25 @@ pub fn verify(dir: &Path, proof: &ProofFile, proof_path: &Path) -> Result<(), Er
     if instances.len() != m.program.num_instances() {
         return Err(bad(format!("expected {} public instances, got {}", m.program.num_instances(), instances.len())));
     }
+    // The commitments are the last instances, one per hashed part.
+    let parts = m.program.commitment_parts();
+    let n_pub = instances.len() - parts.len();
+    for (k, part) in parts.iter().enumerate() {
+        let proven = artifact::fr_to_hex(&instances[n_pub + k]);
+        match proof.commitments.get(*part) {
+            Some(c) if c.eq_ignore_ascii_case(&proven) => {}
+            Some(c) => {
+                return Err(bad(format!("`commitments.{part}` is {c}, but the proven instance is {proven}")));
+            }
+            None => return Err(bad(format!("`commitments.{part}` is missing (the {part} are hashed)"))),
+        }
+    }
+    if let Some(extra) = proof.commitments.keys().find(|k| !parts.contains(&k.as_str())) {
+        return Err(bad(format!("`commitments.{extra}`: this model does not hash its {extra}")));
+    }
     if m.program.output_visibility == Visibility::Public {
         let n_out: usize = m.program.outputs.iter().map(|o| m.program.nodes[o.value].len()).sum();
-        let proven: Vec<Option<i64>> = instances[instances.len() - n_out..].iter().map(circuits::fe_to_i64).collect();
+        let proven: Vec<Option<i64>> = instances[n_pub - n_out..n_pub].iter().map(circuits::fe_to_i64).collect();
         let claimed: Vec<i64> = proof.outputs_quantized.iter().flatten().copied().collect();
         let floats: Vec<f64> = proof.outputs.iter().flatten().copied().collect();
         // The floats the claimed integers stand for, output by output (a

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use halo2_proofs::{
-    circuit::{Layouter, SimpleFloorPlanner},
+    circuit::{Cell, Layouter, SimpleFloorPlanner},
     plonk::{Circuit, ConstraintSystem, Error},
 };
 use ir::{Program, Trace};
@@ -35,6 +35,15 @@ pub enum TamperTarget {
     Sign,
     /// A division's remainder, changed alone.
     Remainder,
+    /// Witness parameter `node` (the slot) where it is held (and hashed).
+    Param,
+    /// Witness parameter `node` (the slot) in every dot-product row that
+    /// uses it (`element` 0): a weight changed after hashing.
+    ParamUse,
+    /// The quantized input (`element`: its index in the concatenation of all
+    /// inputs) where it is hashed (`--input-visibility hashed`): a preimage
+    /// that differs from the input the model ran on.
+    HashedInput,
 }
 
 /// A deliberate witness change, for negative tests: a cheating prover's move.
@@ -83,6 +92,15 @@ impl ModelCircuit {
                 .then(|| chips::range::configure(meta, &cols, shape.range_bits, shape.limb_bits, shape.tables)),
             bits: shape.bits.map(|layout| chips::bits::configure(meta, &cols, layout)),
             div: shape.div.then(|| chips::div::configure(meta, &cols)),
+            poseidon: shape.poseidon.then(|| {
+                let x = &cols.x;
+                chips::poseidon::configure(
+                    meta,
+                    [x[0], x[1], x[2]],
+                    [x[3], x[4], x[5]],
+                    [cols.w[0], cols.w[1], cols.w[2]],
+                )
+            }),
         };
         ModelConfig { cols, sel, shape: shape.clone() }
     }
@@ -128,7 +146,25 @@ impl Circuit<Fr> for ModelCircuit {
                     self.witness,
                     &self.tamper,
                 );
-                let assigned = layout::assign_program(&mut ctx, program, trace);
+                let (params, params_digest) = layout::assign_params(&mut ctx, program);
+                let assigned = layout::assign_program(&mut ctx, program, trace, &params);
+                // Hashed input: the checked quantized inputs, with a test
+                // hook for a preimage other than the input the model ran on.
+                let input_digest = (program.input_visibility == ir::Visibility::Hashed).then(|| {
+                    let cells: Vec<Option<Cell>> =
+                        assigned.input_cells.iter().flat_map(|c| c.iter().map(|&x| Some(x))).collect();
+                    let values: Vec<i64> = layout::input_values(program, trace)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(e, v)| ctx.tampered(usize::MAX, e, crate::TamperTarget::HashedInput, v))
+                        .collect();
+                    layout::assign_hash(&mut ctx, &cells, &values)
+                });
+                let output_digest = (program.output_visibility == ir::Visibility::Hashed).then(|| {
+                    let cells: Vec<Option<Cell>> =
+                        program.outputs.iter().flat_map(|o| assigned.cells[o.value].iter().copied()).collect();
+                    layout::assign_hash(&mut ctx, &cells, &layout::output_values(program, trace))
+                });
                 ctx.finish()?;
                 let mut public = vec![];
                 if program.input_visibility == ir::Visibility::Public {
@@ -140,6 +176,10 @@ impl Circuit<Fr> for ModelCircuit {
                     for o in &program.outputs {
                         public.extend(assigned.cells[o.value].iter().map(|c| c.unwrap_or(zero)));
                     }
+                }
+                // Commitments, in `Program::commitment_parts` order.
+                for d in [params_digest, input_digest.flatten(), output_digest.flatten()] {
+                    public.extend(d);
                 }
                 Ok(public)
             },

@@ -54,11 +54,14 @@ impl Columns {
         let limbs = shape.bits.is_none();
         let lanes = if limbs { shape.lanes.max(MIN_LANES) } else { shape.lanes.max(1) };
         let width = if limbs { lanes.max(4 + shape.q_limbs + shape.r_limbs) } else { lanes };
+        // Poseidon rows: state in x[0..3], squares in x[3..6], constants in w[0..3].
+        let width = if shape.poseidon { width.max(6) } else { width };
         let x: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         let b: Vec<_> = if shape.bilinear { (0..lanes).map(|_| meta.advice_column()).collect() } else { vec![] };
         let acc = meta.advice_column();
         // Only copy targets need equality: dot operands, outputs.
-        for c in x[..lanes].iter().chain(b.iter()).chain(std::iter::once(&acc)) {
+        let copied = if shape.poseidon { lanes.max(6) } else { lanes };
+        for c in x[..copied].iter().chain(b.iter()).chain(std::iter::once(&acc)) {
             meta.enable_equality(*c);
         }
         let w: Vec<_> = (0..lanes).map(|_| meta.fixed_column()).collect();

@@ -49,6 +49,34 @@ impl<'a, 'r> Ctx<'a, 'r> {
         Ctx { region, cols, sel, limb_bits, range_bits, zero, row: first_row, witness, tamper, error: None }
     }
 
+    /// The next free row.
+    pub fn row(&self) -> usize {
+        self.row
+    }
+
+    /// Whether values are known (proving) or not (key generation).
+    pub fn witness(&self) -> bool {
+        self.witness
+    }
+
+    /// Runs a gadget that lays out its own rows from the next free row and
+    /// returns the row after its last (`chips::poseidon`).
+    pub fn with_rows<T>(
+        &mut self,
+        f: impl FnOnce(&mut Region<'r, Fr>, usize, bool) -> Result<(T, usize), Error>,
+    ) -> Option<T> {
+        match f(self.region, self.row, self.witness) {
+            Ok((t, next)) => {
+                self.row = next;
+                Some(t)
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
     pub fn next_row(&mut self) -> usize {
         self.row += 1;
         self.row - 1
@@ -134,6 +162,70 @@ pub struct Assigned {
     pub input_cells: Vec<Vec<Cell>>,
 }
 
+/// Lays out the witness parameters (`ir::ParamSet`) before the program:
+/// hashed, each value is a message cell of the Poseidon sponge and the
+/// digest is returned for the instance; private, plain cells, `lanes` per
+/// row. Plus the constant 1 that parameter biases multiply.
+pub fn assign_params(ctx: &mut Ctx<'_, '_>, program: &Program) -> (chips::param_linear::ParamCells, Option<Cell>) {
+    let Some(ps) = &program.params else {
+        return (chips::param_linear::ParamCells { cells: vec![], values: vec![], one: None }, None);
+    };
+    let values: Vec<i64> =
+        ps.values.iter().enumerate().map(|(k, &v)| ctx.tampered(k, 0, TamperTarget::Param, v)).collect();
+    let (cells, digest) = if ps.visibility == ir::Visibility::Hashed {
+        let cfg = ctx.sel.poseidon.clone().expect("hashed parameters configure Poseidon");
+        let msg: Vec<Fr> = values.iter().map(|&v| fe(v)).collect();
+        let none = vec![None; msg.len()];
+        match ctx.with_rows(|region, row, witness| {
+            chips::poseidon::assign(&cfg, region, row, &msg, &none, witness).map(|(c, d, next)| ((c, d), next))
+        }) {
+            Some((c, d)) => (c, Some(d)),
+            None => (vec![], None),
+        }
+    } else {
+        let lanes = ctx.cols.lanes();
+        let mut cells = Vec::with_capacity(values.len());
+        for chunk in values.chunks(lanes) {
+            let row = ctx.next_row();
+            for (lane, &v) in chunk.iter().enumerate() {
+                cells.push(ctx.advice(ctx.cols.x[lane], row, v));
+            }
+        }
+        (cells, None)
+    };
+    let needs_one = program
+        .nodes
+        .iter()
+        .any(|n| matches!(&n.op, Op::Linear(l) if l.params.as_ref().is_some_and(|r| !r.bias.is_empty())));
+    let one = needs_one.then(|| {
+        let row = ctx.next_row();
+        match ctx.region.assign_advice_from_constant(|| "one", ctx.cols.x[0], row, Fr::one()) {
+            Ok(c) => Some(c.cell()),
+            Err(e) => {
+                ctx.error.get_or_insert(e);
+                None
+            }
+        }
+    });
+    let one = one.flatten();
+    // Keygen or a failed gadget: no cells; the error is reported by `finish`.
+    let ok = cells.len() == values.len();
+    let cells = if ok { cells } else { vec![ctx.zero; values.len()] };
+    (chips::param_linear::ParamCells { cells, values, one }, digest)
+}
+
+/// Hashes `values` (copies of `cells`, the constant 0 where `None`) with
+/// Poseidon; the digest cell.
+pub fn assign_hash(ctx: &mut Ctx<'_, '_>, cells: &[Option<Cell>], values: &[i64]) -> Option<Cell> {
+    let cfg = ctx.sel.poseidon.clone().expect("hashed tensors configure Poseidon");
+    let zero = ctx.zero;
+    let msg: Vec<Fr> = values.iter().map(|&v| fe(v)).collect();
+    let from: Vec<Option<Cell>> = cells.iter().map(|c| Some(c.unwrap_or(zero))).collect();
+    ctx.with_rows(|region, row, witness| {
+        chips::poseidon::assign(&cfg, region, row, &msg, &from, witness).map(|(_, d, next)| (d, next))
+    })
+}
+
 fn concat(cells: &[Cells], ids: &[usize]) -> Cells {
     ids.iter().flat_map(|&v| cells[v].iter().copied()).collect()
 }
@@ -143,7 +235,12 @@ fn concat_vals(trace: &Trace, ids: &[usize]) -> Vec<i64> {
 }
 
 /// Lays out every node of `program` with the values of `trace`.
-pub fn assign_program(ctx: &mut Ctx<'_, '_>, program: &Program, trace: &Trace) -> Assigned {
+pub fn assign_program(
+    ctx: &mut Ctx<'_, '_>,
+    program: &Program,
+    trace: &Trace,
+    params: &chips::param_linear::ParamCells,
+) -> Assigned {
     let mut cells: Vec<Cells> = Vec::with_capacity(program.nodes.len());
     let mut input_cells: Vec<Vec<Cell>> = vec![vec![]; program.inputs.len()];
     let functions = crate::table::function_tables(program);
@@ -167,7 +264,10 @@ pub fn assign_program(ctx: &mut Ctx<'_, '_>, program: &Program, trace: &Trace) -
             Op::Linear(op) => {
                 let src = concat(&cells, &op.inputs);
                 let xv = concat_vals(trace, &op.inputs);
-                chips::linear::assign(ctx, i, op, &src, &xv, out)
+                match &op.params {
+                    Some(refs) => chips::param_linear::assign(ctx, i, op, refs, params, &src, &xv, out),
+                    None => chips::linear::assign(ctx, i, op, &src, &xv, out),
+                }
             }
             Op::Bilinear(op) => chips::bilinear::assign(
                 ctx,
@@ -252,7 +352,10 @@ pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize, bits: Op
             Op::Input { .. } => node.len() * req_rows,
             Op::Linear(op) => {
                 let src: Vec<bool> = op.inputs.iter().flat_map(|&v| masks[v].iter().copied()).collect();
-                chips::linear::rows(op, lanes, |c| src[c])
+                match &op.params {
+                    Some(refs) => chips::param_linear::rows(op, refs, lanes, |c| src[c]),
+                    None => chips::linear::rows(op, lanes, |c| src[c]),
+                }
             }
             Op::Bilinear(op) => chips::bilinear::rows(op, lanes, |c| masks[op.a][c], |c| masks[op.b][c]),
             Op::Requant(op) => masks[op.input].iter().filter(|z| !**z).count() * req_rows,
@@ -261,10 +364,69 @@ pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize, bits: Op
             Op::Table(_) => node.len(),
             Op::Div(_) => chips::div::rows(node.len()),
         })
-        .sum()
+        .sum::<usize>()
+        + commitment_rows(program, lanes)
 }
 
-/// Instance values: public inputs (quantized), then public outputs.
+/// Rows of the witness parameters and of every hash (limb layout).
+pub fn commitment_rows(program: &Program, lanes: usize) -> usize {
+    let mut rows = 0;
+    if let Some(ps) = &program.params {
+        rows += match ps.visibility {
+            ir::Visibility::Hashed => crate::poseidon::rows(ps.values.len()),
+            _ => ps.values.len().div_ceil(lanes),
+        };
+        rows += 1; // the constant 1
+    }
+    if program.input_visibility == ir::Visibility::Hashed {
+        rows += crate::poseidon::rows(input_values_len(program));
+    }
+    if program.output_visibility == ir::Visibility::Hashed {
+        rows += crate::poseidon::rows(program.outputs.iter().map(|o| program.nodes[o.value].len()).sum());
+    }
+    rows
+}
+
+fn input_values_len(program: &Program) -> usize {
+    program.nodes.iter().filter(|n| matches!(n.op, Op::Input { .. })).map(|n| n.len()).sum()
+}
+
+/// The quantized inputs in instance order (input index order), concatenated.
+pub fn input_values(program: &Program, trace: &Trace) -> Vec<i64> {
+    let mut v = vec![];
+    for idx in 0..program.inputs.len() {
+        if let Some(n) = program.nodes.iter().position(|n| matches!(n.op, Op::Input { index } if index == idx)) {
+            v.extend(trace.values[n].iter().copied());
+        }
+    }
+    v
+}
+
+/// The outputs' integers, concatenated in output order.
+pub fn output_values(program: &Program, trace: &Trace) -> Vec<i64> {
+    program.outputs.iter().flat_map(|o| trace.values[o.value].iter().copied()).collect()
+}
+
+/// The Poseidon commitment of each hashed part, as [`Program::commitment_parts`]
+/// orders them: the values the circuit constrains the last instances to.
+pub fn commitments(program: &Program, trace: &Trace) -> Vec<(&'static str, Fr)> {
+    let h = |v: &[i64]| crate::poseidon::hash(&v.iter().map(|&x| fe(x)).collect::<Vec<_>>());
+    program
+        .commitment_parts()
+        .into_iter()
+        .map(|part| {
+            let d = match part {
+                "params" => h(&program.params.as_ref().expect("hashed params").values),
+                "input" => h(&input_values(program, trace)),
+                _ => h(&output_values(program, trace)),
+            };
+            (part, d)
+        })
+        .collect()
+}
+
+/// Instance values: public inputs (quantized), then public outputs, then
+/// the commitments of the hashed parts ([`commitments`]).
 pub fn instances(program: &Program, trace: &Trace) -> Vec<Fr> {
     let mut v = Vec::with_capacity(program.num_instances());
     if program.input_visibility == ir::Visibility::Public {
@@ -279,5 +441,6 @@ pub fn instances(program: &Program, trace: &Trace) -> Vec<Fr> {
             v.extend(trace.values[o.value].iter().map(|&x| fe(x)));
         }
     }
+    v.extend(commitments(program, trace).into_iter().map(|(_, d)| d));
     v
 }

@@ -13,6 +13,7 @@ pub mod columns;
 pub mod error;
 pub mod field;
 pub mod layout;
+pub mod poseidon;
 pub mod shape;
 pub mod table;
 

@@ -38,6 +38,11 @@ pub struct CircuitShape {
     /// Whether the program divides (`ir::Op::Div`): adds the division gate.
     #[serde(default)]
     pub div: bool,
+    /// Whether some tensor is committed by a Poseidon hash (hashed
+    /// parameters, input or output): adds the Poseidon gates
+    /// (`chips::poseidon`) over six advice and three fixed columns.
+    #[serde(default)]
+    pub poseidon: bool,
 }
 
 /// What the planner minimizes: `Balanced` weighs prover work against
@@ -76,6 +81,7 @@ impl Default for CircuitShape {
             tables: false,
             bits: None,
             div: false,
+            poseidon: false,
         }
     }
 }
@@ -181,7 +187,11 @@ pub fn plan_for(program: &Program, goal: Optimize) -> Result<CostReport, Circuit
 /// `only` restricts the search to one family (tests).
 pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Result<CostReport, CircuitError> {
     program.validate()?;
-    let bilinear = program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
+    // Witness parameters use the bilinear gate; they (and hashes) need the
+    // limb layout (its constants column fixes the 1 that biases multiply).
+    let witness_params = program.params.is_some();
+    let poseidon = !program.commitment_parts().is_empty();
+    let bilinear = witness_params || program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
     let fn_rows = table::function_rows(program);
     let tables = program.nodes.iter().any(|n| matches!(n.op, Op::Table(_)));
     let div = program.nodes.iter().any(|n| matches!(n.op, Op::Div(_)));
@@ -238,12 +248,13 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
                 tables,
                 bits: None,
                 div,
+                poseidon,
             };
             consider(shape, rows, table_rows, &mut candidates);
         }
     }
     // Divisions need the limb lookups.
-    if !div && only != Some(Layout::Limbs) {
+    if !div && !witness_params && !poseidon && only != Some(Layout::Limbs) {
         let bits = BitsLayout::new(range_bits, layout::max_shift(program));
         for &lanes in BITS_LANE_CANDIDATES.iter() {
             let rows = layout::count_rows(program, &masks, lanes, Some(bits)) + 2;
@@ -258,6 +269,7 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
                 tables,
                 bits: Some(bits),
                 div,
+                poseidon,
             };
             // The function table (plus its (0, 0, 0) row), when there is one.
             consider(shape, rows, if tables { fn_rows + 1 } else { 0 }, &mut candidates);

@@ -46,6 +46,7 @@ impl B {
             outputs,
             input_visibility: input_vis,
             output_visibility: Visibility::Public,
+            params: None,
         };
         p.validate().unwrap();
         p
@@ -64,7 +65,7 @@ fn dense(inputs: Vec<usize>, n_in: usize, w: &[i64], bias: &[i64]) -> Op {
         }
         row_ptr.push(cols.len() as u32);
     }
-    Op::Linear(LinearOp { inputs, row_ptr, cols, weights, bias: bias.to_vec() })
+    Op::Linear(LinearOp { inputs, row_ptr, cols, weights, bias: bias.to_vec(), params: None })
 }
 
 /// Both circuit layouts: limb lookups, and the gas layout's digit blocks.
@@ -228,6 +229,7 @@ fn moves() -> (Program, Vec<Vec<i64>>, [usize; 5]) {
             cols: vec![0, 4],
             weights: vec![1, -1],
             bias: vec![0],
+            params: None,
         }),
         vec![1],
     );
@@ -303,6 +305,7 @@ fn multi_limb_rescale_matches_eval_and_rejects_tamper() {
             cols: vec![0, 1, 2, 3],
             weights: vec![85, 85, 85, 256],
             bias: vec![0, 0],
+            params: None,
         }),
         vec![2],
     );

@@ -14,6 +14,9 @@ pub mod quant;
 
 pub use error::IrError;
 pub use eval::{activate, divide, eval, quantize_inputs, rescale, Trace};
-pub use op::{Activation, BilinearOp, DivOp, GatherOp, LinearOp, MaxOp, Op, RequantOp, TableOp, ZERO_SRC};
-pub use program::{InputSpec, Node, OutputSpec, Program, ValueId, Visibility, FORMAT_VERSION, MAX_TABLE_LEN};
+pub use op::{Activation, BilinearOp, DivOp, GatherOp, LinearOp, MaxOp, Op, ParamRefs, RequantOp, TableOp, ZERO_SRC};
+pub use program::{
+    InputSpec, Node, OutputSpec, ParamSet, ParamSlot, Program, RelowerPlan, ValueId, Visibility, FORMAT_VERSION,
+    MAX_TABLE_LEN,
+};
 pub use quant::{dequantize, quantize, OutputDequant, QuantSettings};

@@ -69,6 +69,24 @@ pub struct LinearOp {
     pub cols: Vec<u32>,
     pub weights: Vec<i64>,
     pub bias: Vec<i64>,
+    /// `Some` when the weights and biases are the model's parameters, a
+    /// witness of the circuit rather than constants
+    /// (`--param-visibility private|hashed`; see [`crate::ParamSet`]): the
+    /// slot of each term's weight and of each output's bias in
+    /// `Program::params`. The inline `weights`/`bias` then equal the slots'
+    /// values (checked by `Program::validate`), zero weights are kept, and the
+    /// circuit's layout depends only on the sparsity pattern.
+    #[serde(default)]
+    pub params: Option<ParamRefs>,
+}
+
+/// Parameter slots of a [`LinearOp`]: `weights[t]` for term `t`, `bias[o]`
+/// for output `o`. One slot may serve many terms (a convolution kernel
+/// weight is used at every position).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamRefs {
+    pub weights: Vec<u32>,
+    pub bias: Vec<u32>,
 }
 
 impl LinearOp {

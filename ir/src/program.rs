@@ -6,8 +6,9 @@ use crate::{
     quant::{dequantize, OutputDequant, QuantSettings},
 };
 
-/// Bumped whenever the serialized form changes (4: `InputSpec::int_range`).
-pub const FORMAT_VERSION: u32 = 4;
+/// Bumped whenever the serialized form changes (4: `InputSpec::int_range`;
+/// 5: witness parameters, `Program::params`, `LinearOp::params`, `Visibility::Hashed`).
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Longest function table (entries); the circuit's fixed table holds them all.
 pub const MAX_TABLE_LEN: usize = 1 << 16;
@@ -22,6 +23,50 @@ pub enum Visibility {
     Private,
     /// Constants baked into the circuit's fixed columns (weights only).
     Fixed,
+    /// A witness whose Poseidon commitment is a public instance
+    /// (`circuits::poseidon`): the chain sees one field element, not the tensor.
+    Hashed,
+}
+
+/// Where one parameter came from: element `index` (row-major) of the float
+/// graph's constant `tensor` (a weight matrix, a kernel, a bias), quantized
+/// at `bits` fractional bits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamSlot {
+    pub tensor: String,
+    pub index: u32,
+    pub bits: u32,
+}
+
+/// The model's parameters as a witness (`--param-visibility private|hashed`):
+/// the circuit, and so the keys and the verifier, depend on the architecture
+/// (the program with these values left out) and not on the values, so one
+/// key proves every weight set of the architecture. `values[i]` is slot
+/// `slots[i]`'s integer; [`crate::LinearOp::params`] refers to slots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamSet {
+    /// `Private` (an unconstrained witness: the proof says "some weights")
+    /// or `Hashed` (their Poseidon commitment is a public instance).
+    pub visibility: Visibility,
+    pub slots: Vec<ParamSlot>,
+    pub values: Vec<i64>,
+    /// How another weight set of this architecture is quantized.
+    pub plan: RelowerPlan,
+}
+
+/// The compile-time choices a new weight set is lowered with, so that its
+/// program has the same architecture: every value-dependent decision is
+/// pinned here (see `compiler::reweigh`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelowerPlan {
+    pub per_tensor: bool,
+    pub weight_bits: u32,
+    /// Weight scale of each parameter layer, by float-graph node name.
+    pub layer_scales: Vec<(String, u32)>,
+    /// The calibrated ranges of the float graph's values (with and without
+    /// margin) that table domains and per-tensor scales were chosen from.
+    pub ranges: Vec<Option<(f64, f64)>>,
+    pub calibrated: Vec<Option<(f64, f64)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +125,8 @@ pub struct Program {
     pub outputs: Vec<OutputSpec>,
     pub input_visibility: Visibility,
     pub output_visibility: Visibility,
+    /// `None`: the weights are constants of the circuit (`Fixed`).
+    pub params: Option<ParamSet>,
 }
 
 impl Program {
@@ -148,6 +195,20 @@ impl Program {
                     }
                     if l.cols.iter().any(|&c| c as usize >= concat_len) {
                         return Err(bad("column index out of range".into()));
+                    }
+                    if let Some(r) = &l.params {
+                        let Some(ps) = &self.params else {
+                            return Err(bad("parameter slots without the program's parameter set".into()));
+                        };
+                        if r.weights.len() != l.weights.len() || r.bias.len() != l.bias.len() {
+                            return Err(bad("parameter slots do not match the terms".into()));
+                        }
+                        let slot = |k: u32, v: i64| ps.values.get(k as usize).is_some_and(|&x| x == v);
+                        if !r.weights.iter().zip(&l.weights).all(|(&k, &w)| slot(k, w))
+                            || !r.bias.iter().zip(&l.bias).all(|(&k, &b)| slot(k, b))
+                        {
+                            return Err(bad("weights differ from their parameter slots".into()));
+                        }
                     }
                 }
                 Op::Bilinear(b) => {
@@ -255,9 +316,92 @@ impl Program {
         }
     }
 
-    /// Number of public instance values: public inputs, then public outputs.
+    /// Whether the parameters are a witness committed by a public hash.
+    pub fn params_hashed(&self) -> bool {
+        self.params.as_ref().is_some_and(|p| p.visibility == Visibility::Hashed)
+    }
+
+    /// The hashed parts, in instance order after the public tensors:
+    /// `"params"`, `"input"`, `"output"` (each one field element).
+    pub fn commitment_parts(&self) -> Vec<&'static str> {
+        let mut v = vec![];
+        if self.params_hashed() {
+            v.push("params");
+        }
+        if self.input_visibility == Visibility::Hashed {
+            v.push("input");
+        }
+        if self.output_visibility == Visibility::Hashed {
+            v.push("output");
+        }
+        v
+    }
+
+    /// Index among the instances of the commitment to `part` ("params",
+    /// "input", "output"), when that part is hashed.
+    pub fn commitment_index(&self, part: &str) -> Option<usize> {
+        let base = self.num_instances() - self.commitment_parts().len();
+        self.commitment_parts().iter().position(|p| *p == part).map(|i| base + i)
+    }
+
+    /// The same program with another weight set: `values` per slot, written
+    /// into every parameter op's inline weights and biases.
+    pub fn with_param_values(&self, values: &[i64]) -> Result<Program, IrError> {
+        let mut p = self.clone();
+        let Some(ps) = p.params.as_mut() else {
+            return Err(IrError::Malformed {
+                node: 0,
+                name: self.name.clone(),
+                reason: "the program's parameters are fixed constants (compiled with --param-visibility fixed)".into(),
+            });
+        };
+        if values.len() != ps.values.len() {
+            return Err(IrError::Malformed {
+                node: 0,
+                name: self.name.clone(),
+                reason: format!("{} parameter values for {} slots", values.len(), ps.values.len()),
+            });
+        }
+        ps.values = values.to_vec();
+        for node in &mut p.nodes {
+            if let Op::Linear(l) = &mut node.op {
+                if let Some(r) = &l.params {
+                    for (w, &k) in l.weights.iter_mut().zip(&r.weights) {
+                        *w = values[k as usize];
+                    }
+                    for (b, &k) in l.bias.iter_mut().zip(&r.bias) {
+                        *b = values[k as usize];
+                    }
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// The architecture: this program with its parameter values zeroed.
+    /// Two programs with equal architectures have the same circuit, keys and
+    /// verifier.
+    pub fn architecture(&self) -> Program {
+        match &self.params {
+            Some(ps) => {
+                let mut p = self.with_param_values(&vec![0; ps.values.len()]).expect("lengths match");
+                for node in &mut p.nodes {
+                    node.name.clear();
+                }
+                for slot in &mut p.params.as_mut().expect("Some").slots {
+                    slot.tensor.clear();
+                }
+                p.name.clear();
+                p
+            }
+            None => self.clone(),
+        }
+    }
+
+    /// Number of public instance values: public inputs, then public
+    /// outputs, then one commitment per hashed part ([`Self::commitment_parts`]).
     pub fn num_instances(&self) -> usize {
-        let mut n = 0;
+        let mut n = self.commitment_parts().len();
         if self.input_visibility == Visibility::Public {
             n += self
                 .inputs

@@ -21,9 +21,11 @@ const PK_MAGIC: &[u8; 8] = b"ZKIPK\x00\x00\x01";
 const VK_MAGIC: &[u8; 8] = b"ZKIVK\x00\x00\x01";
 
 /// Identifies a program and the circuit shape it is laid out in.
+/// With witness parameters only the architecture is hashed
+/// ([`Program::architecture`]): every weight set of it has the same keys.
 pub fn digest(program: &Program, shape: &CircuitShape) -> [u8; 32] {
     let mut h = Keccak256::new();
-    h.update(program.to_bytes());
+    h.update(program.architecture().to_bytes());
     h.update(serde_json::to_vec(shape).expect("shape serializes"));
     h.finalize().into()
 }

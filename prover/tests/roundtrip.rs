@@ -21,6 +21,7 @@ fn program(bias: i64) -> Program {
                 cols: vec![0, 1, 2, 3, 0, 1, 2, 3],
                 weights: vec![3, -2, 5, 1, -4, 7, 2, -1],
                 bias: vec![bias, -20],
+                params: None,
             }),
             vec![1, 2],
         ),
@@ -35,6 +36,7 @@ fn program(bias: i64) -> Program {
         outputs: vec![OutputSpec { name: "y".into(), value: 2, shape: vec![1, 2], dequant: None }],
         input_visibility: Visibility::Public,
         output_visibility: Visibility::Public,
+        params: None,
     };
     p.validate().unwrap();
     p

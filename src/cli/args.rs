@@ -17,6 +17,8 @@ pub(crate) struct Cli {
 pub(crate) enum Vis {
     Public,
     Private,
+    /// A Poseidon commitment to the quantized tensor is public, not the tensor.
+    Hashed,
 }
 
 impl From<Vis> for Visibility {
@@ -24,6 +26,29 @@ impl From<Vis> for Visibility {
         match v {
             Vis::Public => Visibility::Public,
             Vis::Private => Visibility::Private,
+            Vis::Hashed => Visibility::Hashed,
+        }
+    }
+}
+
+/// Where the weights live (EZKL's vocabulary).
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ParamVis {
+    /// Constants of the circuit: the keys and the verifier are per weight set.
+    Fixed,
+    /// A witness: one key per architecture; the proof says "some weights".
+    Private,
+    /// A witness whose Poseidon commitment is a public instance: one key and
+    /// one verifier per architecture, the weights bound by the commitment.
+    Hashed,
+}
+
+impl From<ParamVis> for Visibility {
+    fn from(v: ParamVis) -> Self {
+        match v {
+            ParamVis::Fixed => Visibility::Fixed,
+            ParamVis::Private => Visibility::Private,
+            ParamVis::Hashed => Visibility::Hashed,
         }
     }
 }
@@ -97,6 +122,11 @@ pub(crate) struct CompileArgs {
     pub(crate) input_visibility: Vis,
     #[arg(long, value_enum, default_value = "public")]
     pub(crate) output_visibility: Vis,
+    /// `fixed` (weights are circuit constants), `private` or `hashed`
+    /// (weights are a witness, so one key and one verifier serve every
+    /// retrained weight set; `hashed` publishes their commitment).
+    #[arg(long, value_enum, default_value = "fixed")]
+    pub(crate) param_visibility: ParamVis,
     /// What the circuit layout minimizes: `gas` (fewest commitments: the
     /// cheapest on-chain verification, slower proofs), `prove` (fastest
     /// proof), or `balanced` between them.
@@ -155,6 +185,24 @@ pub(crate) enum Cmd {
         out: PathBuf,
         #[arg(long, value_enum, default_value = "cpu")]
         backend: ProverBackend,
+        /// Prove with the weights of this model file (another weight set of
+        /// the compiled architecture, same keys); default: the compiled ones.
+        #[arg(long, value_name = "MODEL.onnx")]
+        weights: Option<PathBuf>,
+    },
+    /// Print the Poseidon commitments a proof of the model in DIR would
+    /// publish: {"params": "0x..."} (and "input" with --input), as JSON.
+    Commitment {
+        dir: PathBuf,
+        /// The weights to commit to (default: the compiled model's).
+        #[arg(long, value_name = "MODEL.onnx")]
+        weights: Option<PathBuf>,
+        /// Also (or, with --no-params, only) the commitment to this input.
+        #[arg(long, value_name = "INPUT.json")]
+        input: Option<PathBuf>,
+        /// Leave the params commitment out (with --input).
+        #[arg(long)]
+        no_params: bool,
     },
     /// Verify a proof against the model in DIR.
     Verify { dir: PathBuf, proof: PathBuf },
@@ -247,6 +295,21 @@ pub(crate) enum Cmd {
         /// (repeatable), e.g. `real-exporters=tests/fixtures/real`.
         #[arg(long, value_name = "NAME=DIR")]
         family: Vec<String>,
+    },
+    /// The committed-model loop on examples/fraud: compile with hashed
+    /// params, one key, deploy the verifier and a ModelRegistry (in revm),
+    /// approve v1, prove and submit, retrain: approve v2, revoke v1, prove v2
+    /// with the same key and verifier; a v1 proof is then rejected. Prints gas.
+    FraudDemo {
+        #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "out/fraud")]
+        out: PathBuf,
+        /// The example's folder (model_v1.onnx, model_v2.onnx, calibration.json,
+        /// flagged_v1.json, flagged_v2.json).
+        #[arg(long, value_name = "DIR", default_value = "examples/fraud")]
+        example: PathBuf,
+        /// Print the steps as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the whole path on the embedded example model (an MNIST-sized MLP).
     Demo {

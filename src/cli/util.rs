@@ -152,6 +152,7 @@ pub(crate) fn compile_options(a: &CompileArgs) -> Result<CompileOptions> {
         scales: a.scales.into(),
         input_visibility: a.input_visibility.into(),
         output_visibility: a.output_visibility.into(),
+        param_visibility: a.param_visibility.into(),
     })
 }
 

@@ -138,8 +138,9 @@ pub fn compile_solidity(source: &str) -> Result<Vec<u8>, GenError> {
 type Db = CacheDB<EmptyDB>;
 type Inner = MainnetEvm<Context<BlockEnv, TxEnv, CfgEnv, Db, Journal<Db>, ()>>;
 
-/// An in-memory chain (revm, latest hard fork) with one funded-free caller:
-/// gas price 0, no code-size limit (oversized test contracts deploy).
+/// An in-memory chain (revm, latest hard fork) with one funded-free caller
+/// ([`Evm::call_from`] sends from any other): gas price 0, no code-size limit
+/// (oversized test contracts deploy).
 pub struct Evm {
     inner: Inner,
     caller: Address,
@@ -156,6 +157,18 @@ pub struct Deployment {
     pub code_size: usize,
 }
 
+/// An event a transaction emitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Log {
+    /// The emitting contract.
+    pub address: [u8; 20],
+    /// `topics[0]` is the event's signature hash (non-anonymous events),
+    /// then the indexed arguments.
+    pub topics: Vec<[u8; 32]>,
+    /// The ABI encoding of the non-indexed arguments.
+    pub data: Vec<u8>,
+}
+
 /// The outcome of a call.
 #[derive(Clone, Debug)]
 pub struct CallResult {
@@ -165,6 +178,9 @@ pub struct CallResult {
     pub output: Vec<u8>,
     /// Gas of the whole transaction (including the 21000 base and calldata).
     pub gas: u64,
+    /// The events of a successful transaction, in order (empty on a revert or
+    /// halt: the chain keeps none).
+    pub logs: Vec<Log>,
 }
 
 impl CallResult {
@@ -202,9 +218,20 @@ impl Evm {
         Evm { inner, caller: Address::with_last_byte(0xca), nonce: 0 }
     }
 
+    /// The address [`Evm::deploy`] and [`Evm::call`] send from.
+    pub fn caller(&self) -> [u8; 20] {
+        self.caller.into_array()
+    }
+
     fn transact(&mut self, kind: TxKind, data: Vec<u8>) -> Result<ExecutionResult, GenError> {
+        self.transact_from(self.caller, kind, data)
+    }
+
+    /// Every sender shares one nonce counter: with the nonce check off, it
+    /// only makes each creation address unique.
+    fn transact_from(&mut self, caller: Address, kind: TxKind, data: Vec<u8>) -> Result<ExecutionResult, GenError> {
         let tx = TxEnv::builder()
-            .caller(self.caller)
+            .caller(caller)
             .kind(kind)
             .data(Bytes::from(data))
             .nonce(self.nonce)
@@ -242,16 +269,43 @@ impl Evm {
 
     /// Calls `to` with `calldata`; a revert or halt is a result, not an error.
     pub fn call(&mut self, to: [u8; 20], calldata: Vec<u8>) -> Result<CallResult, GenError> {
-        Ok(match self.transact(TxKind::Call(Address::from(to)), calldata)? {
-            ExecutionResult::Success { output, gas, .. } => {
-                CallResult { success: true, output: output.data().to_vec(), gas: gas.tx_gas_used() }
-            }
-            ExecutionResult::Revert { output, gas, .. } => {
-                CallResult { success: false, output: output.to_vec(), gas: gas.tx_gas_used() }
-            }
-            ExecutionResult::Halt { gas, .. } => CallResult { success: false, output: vec![], gas: gas.tx_gas_used() },
+        self.call_from(self.caller(), to, calldata)
+    }
+
+    /// [`Evm::call`] sent by `from` (any address: gas is free, so no funding
+    /// is needed), e.g. to check a contract's access control.
+    pub fn call_from(&mut self, from: [u8; 20], to: [u8; 20], calldata: Vec<u8>) -> Result<CallResult, GenError> {
+        let failed = |output: Vec<u8>, gas: u64| CallResult { success: false, output, gas, logs: vec![] };
+        Ok(match self.transact_from(Address::from(from), TxKind::Call(Address::from(to)), calldata)? {
+            ExecutionResult::Success { output, gas, logs, .. } => CallResult {
+                success: true,
+                output: output.data().to_vec(),
+                gas: gas.tx_gas_used(),
+                logs: logs
+                    .into_iter()
+                    .map(|l| Log {
+                        address: l.address.into_array(),
+                        topics: l.data.topics().iter().map(|t| t.0).collect(),
+                        data: l.data.data.to_vec(),
+                    })
+                    .collect(),
+            },
+            ExecutionResult::Revert { output, gas, .. } => failed(output.to_vec(), gas.tx_gas_used()),
+            ExecutionResult::Halt { gas, .. } => failed(vec![], gas.tx_gas_used()),
         })
     }
+}
+
+/// Keccak-256 of `data` (revm's).
+pub fn keccak256(data: &[u8]) -> [u8; 32] {
+    revm::primitives::keccak256(data).0
+}
+
+/// The 4-byte ABI selector of a function or error signature, e.g.
+/// `"verifyProof(bytes,uint256[])"`.
+pub fn selector(signature: &str) -> [u8; 4] {
+    let h = keccak256(signature.as_bytes());
+    [h[0], h[1], h[2], h[3]]
 }
 
 /// Deploys `bytecode` in a fresh EVM and calls it once: `(returned true, gas of the call)`.

@@ -297,6 +297,7 @@ fn one_reusable_verifier_serves_models_of_one_shape() {
                     cols: vec![0, 1, 2, 3, 0, 1, 2, 3],
                     weights: vec![3, -2, 5, 1, -4, 7, 2, -1],
                     bias: vec![bias, -20],
+                    params: None,
                 }),
                 vec![1, 2],
             ),
@@ -311,6 +312,7 @@ fn one_reusable_verifier_serves_models_of_one_shape() {
             outputs: vec![OutputSpec { name: "y".into(), value: 2, shape: vec![1, 2], dequant: None }],
             input_visibility: Visibility::Public,
             output_visibility: Visibility::Public,
+            params: None,
         })
     };
     let mut evm = Evm::new();

@@ -9,6 +9,8 @@ pub mod div;
 pub mod gather;
 pub mod linear;
 pub mod max;
+pub mod param_linear;
+pub mod poseidon;
 pub mod range;
 pub mod requant;
 pub mod table;
@@ -27,4 +29,6 @@ pub struct Selectors {
     /// Division gate (`div.rs`), only when the program has `ir::Op::Div`
     /// (limb layout only: its rows are range rows).
     pub div: Option<Selector>,
+    /// Poseidon rounds (`poseidon.rs`), when some tensor is hashed.
+    pub poseidon: Option<poseidon::PoseidonConfig>,
 }

@@ -76,6 +76,7 @@ mod tests {
             ],
             input_visibility: Visibility::Private,
             output_visibility: Visibility::Public,
+            params: None,
         };
         run(&mut p).expect("fuse");
         crate::passes::ir_dead_nodes::run(&mut p).expect("dce");

@@ -92,6 +92,7 @@ pub fn int_input(
             cols: (0..n as u32).flat_map(|e| (0..k as u32).map(move |j| j * n as u32 + e)).collect(),
             weights: (0..n).flat_map(|_| weights.iter().copied()).collect(),
             bias: vec![bias; n],
+            params: None,
         }
     };
     // `checked`: the integers, once the type's range is proven.
@@ -133,6 +134,7 @@ mod tests {
             outputs: vec![ir::OutputSpec { name: "y".into(), value, shape: vec![3], dequant: None }],
             input_visibility: Visibility::Private,
             output_visibility: Visibility::Public,
+            params: None,
         }
     }
 

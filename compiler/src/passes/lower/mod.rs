@@ -28,8 +28,8 @@
 use std::collections::HashMap;
 
 use ir::{
-    Activation, BilinearOp, GatherOp, InputSpec, LinearOp, MaxOp, Node, Op, OutputSpec, Program, QuantSettings,
-    RequantOp, TableOp, Visibility,
+    Activation, BilinearOp, GatherOp, InputSpec, LinearOp, MaxOp, Node, Op, OutputSpec, ParamRefs, ParamSet, ParamSlot,
+    Program, QuantSettings, RelowerPlan, RequantOp, TableOp, Visibility,
 };
 
 use crate::error::{CompileError, Result};
@@ -51,6 +51,28 @@ pub use tables::{
 pub struct Visibilities {
     pub input: Visibility,
     pub output: Visibility,
+    /// `Fixed` (weights are circuit constants), `Private` or `Hashed`
+    /// (weights are a witness: [`ir::ParamSet`]).
+    pub params: Visibility,
+}
+
+/// The parameters being collected while lowering with witness weights.
+struct Params<'p> {
+    slots: Vec<ParamSlot>,
+    values: Vec<i64>,
+    /// Weight scale chosen for each parameter layer, in lowering order.
+    layer_scales: Vec<(String, u32)>,
+    /// The compiled architecture's layer scales, when lowering another
+    /// weight set for it (`compiler::reweigh`): used instead of choosing.
+    pins: Option<&'p [(String, u32)]>,
+}
+
+impl Params<'_> {
+    fn push(&mut self, tensor: &str, index: usize, bits: u32, value: i64) -> u32 {
+        self.slots.push(ParamSlot { tensor: tensor.to_string(), index: index as u32, bits });
+        self.values.push(value);
+        (self.values.len() - 1) as u32
+    }
 }
 
 struct Lowerer<'g> {
@@ -78,6 +100,8 @@ struct Lowerer<'g> {
     table_bits: u32,
     /// The table of each function met so far: every node applying it shares it.
     plans: Vec<(Func, TablePlan)>,
+    /// `Some` with witness parameters.
+    params: Option<Params<'g>>,
 }
 
 /// Most fractional bits a value gets above the program scale `s` with
@@ -113,7 +137,14 @@ impl<'g> Lowerer<'g> {
         };
         let bias = t.to_f64().iter().map(|&x| q(x, self.s, "constant", &node.name)).collect::<Result<Vec<_>>>()?;
         let n = bias.len();
-        let op = Op::Linear(LinearOp { inputs: vec![], row_ptr: vec![0; n + 1], cols: vec![], weights: vec![], bias });
+        let op = Op::Linear(LinearOp {
+            inputs: vec![],
+            row_ptr: vec![0; n + 1],
+            cols: vec![],
+            weights: vec![],
+            bias,
+            params: None,
+        });
         let id = self.emit(node.name.clone(), op, node.shape.clone(), self.s);
         self.map[v] = Some(id);
         Ok(id)
@@ -126,6 +157,69 @@ impl<'g> Lowerer<'g> {
     /// the accumulator is at `hi + sw` and the weights of an input at `lo`
     /// get `hi - lo` more bits. `want` asks for at least that `sw` (to reach
     /// a finer output scale) where the budget allows.
+    /// With witness parameters the scale is recorded, or, when lowering
+    /// another weight set, taken from the compiled architecture (an error
+    /// naming the layer when its weights no longer fit the budget there).
+    #[allow(clippy::too_many_arguments)]
+    fn param_layer_scale(
+        &mut self,
+        name: &str,
+        weights: &[f64],
+        bias: &[f64],
+        terms: usize,
+        scales: (u32, u32),
+        want: u32,
+    ) -> Result<u32> {
+        let chosen = self.layer_scale(weights, bias, terms, scales, want);
+        let Some(p) = self.params.as_mut() else { return Ok(chosen) };
+        let sw = match p.pins {
+            None => chosen,
+            Some(pins) => {
+                let at = p.layer_scales.len();
+                let Some((pname, sw)) = pins.get(at) else {
+                    return Err(CompileError::Tensor {
+                        tensor: name.to_string(),
+                        reason: format!(
+                            "layer {name} is not in the compiled architecture (it has {} parameter layers)",
+                            pins.len()
+                        ),
+                    });
+                };
+                if pname != name {
+                    return Err(CompileError::Tensor {
+                        tensor: name.to_string(),
+                        reason: format!(
+                            "parameter layer {} of the compiled architecture is {pname}, this model has {name}",
+                            at + 1
+                        ),
+                    });
+                }
+                if !self.layer_fits(weights, bias, terms, scales, *sw) {
+                    let max_w = weights.iter().fold(0.0f64, |m, w| m.max(w.abs()));
+                    return Err(CompileError::Tensor {
+                        tensor: name.to_string(),
+                        reason: format!(
+                            "weights do not fit the compiled ranges: the largest |weight| {max_w} at the compiled weight scale 2^{sw} \
+                             overflows the accumulator budget (recompile this model: a new key)"
+                        ),
+                    });
+                }
+                *sw
+            }
+        };
+        self.params.as_mut().expect("checked").layer_scales.push((name.to_string(), sw));
+        Ok(sw)
+    }
+
+    fn layer_fits(&self, weights: &[f64], bias: &[f64], terms: usize, (lo, hi): (u32, u32), sw: u32) -> bool {
+        let max_w = weights.iter().fold(0.0f64, |m, w| m.max(w.abs()));
+        let max_b = bias.iter().fold(0.0f64, |m, b| m.max(b.abs()));
+        let w = 2f64.powi(sw as i32);
+        let bound =
+            max_w * w * 2f64.powi((self.range_bits + hi - lo) as i32) * terms as f64 + max_b * w * 2f64.powi(hi as i32);
+        bound < 2f64.powi(60)
+    }
+
     fn layer_scale(&self, weights: &[f64], bias: &[f64], terms: usize, (lo, hi): (u32, u32), want: u32) -> u32 {
         let sw = quantize::weight_scale(weights, self.weight_bits);
         let max_w = weights.iter().fold(0.0f64, |m, w| m.max(w.abs()));
@@ -185,6 +279,7 @@ impl<'g> Lowerer<'g> {
                 cols: (0..n as u32).collect(),
                 weights: vec![1i64 << (t - from); n],
                 bias: vec![0; n],
+                params: None,
             };
             self.emit(name, Op::Linear(lin), shape, t)
         };
@@ -221,18 +316,47 @@ impl<'g> Lowerer<'g> {
             let xi = self.value(x)?;
             let sx = self.scale_of(xi);
             let want = self.target(v).saturating_sub(sx);
-            let sw = self.layer_scale(&wf, &bias_f, terms, (sx, sx), want);
-            let bias = bias_f.iter().map(|&x| q(x, sx + sw, "bias", name)).collect::<Result<_>>()?;
-            let mut lin = LinearOp { inputs: vec![xi], row_ptr: vec![0], cols: vec![], weights: vec![], bias };
+            let sw = self.param_layer_scale(name, &wf, &bias_f, terms, (sx, sx), want)?;
+            let bias: Vec<i64> = bias_f.iter().map(|&x| q(x, sx + sw, "bias", name)).collect::<Result<_>>()?;
+            // Witness parameters: one slot per element of the weight tensor
+            // (shared by every term using it) and per bias; zero weights kept.
+            let refs = match self.params.as_mut() {
+                Some(p) => {
+                    let wname = &self.g.nodes[if cb.is_some() { b } else { a }].name;
+                    let mut slot = Vec::with_capacity(wf.len());
+                    for (e, &x) in wf.iter().enumerate() {
+                        slot.push(p.push(wname, e, sw, q(x, sw, "weight", name)?));
+                    }
+                    let bias_slots = match &c.bias {
+                        Some(_) => bias
+                            .iter()
+                            .enumerate()
+                            .map(|(o, &v)| p.push(&format!("{name}/bias"), o, sx + sw, v))
+                            .collect(),
+                        None => vec![],
+                    };
+                    Some((slot, bias_slots))
+                }
+                None => None,
+            };
+            let mut lin =
+                LinearOp { inputs: vec![xi], row_ptr: vec![0], cols: vec![], weights: vec![], bias, params: None };
+            let mut term_slots = vec![];
             for o in 0..n {
                 for t in c.terms.row(o) {
                     let wq = q(wf[idx_w[t] as usize], sw, "weight", name)?;
-                    if wq != 0 {
+                    if wq != 0 || refs.is_some() {
                         lin.cols.push(idx_x[t]);
                         lin.weights.push(wq);
+                        if let Some((slot, _)) = &refs {
+                            term_slots.push(slot[idx_w[t] as usize]);
+                        }
                     }
                 }
                 lin.row_ptr.push(lin.cols.len() as u32);
+            }
+            if let Some((_, bias_slots)) = refs {
+                lin.params = Some(ParamRefs { weights: term_slots, bias: bias_slots });
             }
             self.emit(name.to_string(), Op::Linear(lin), shape.clone(), sx + sw)
         } else {
@@ -264,6 +388,7 @@ impl<'g> Lowerer<'g> {
                     cols: (0..n as u32).collect(),
                     weights: vec![1; n],
                     bias,
+                    params: None,
                 };
                 id = self.emit(format!("{name}/bias"), Op::Linear(lin), shape.clone(), acc);
             }
@@ -288,7 +413,17 @@ impl<'g> Lowerer<'g> {
         let hi = starts.iter().map(|&(_, sc)| sc).max().unwrap_or(self.s);
         let terms = (0..a.bias.len()).map(|o| a.row(o).len()).max().unwrap_or(0);
         let want = self.target(v).saturating_sub(hi);
-        let sw = self.layer_scale(&a.weights, &a.bias, terms, (lo, hi), want);
+        // With witness parameters, an affine map holding model constants
+        // (a bias, a scale, BatchNorm, a constant factor) is a parameter
+        // layer; a sum or difference of activations (weights ±1, no bias)
+        // stays structure.
+        let is_param = self.params.is_some()
+            && (a.bias.iter().any(|&b| b != 0.0) || a.weights.iter().any(|&w| w != 1.0 && w != -1.0));
+        let sw = if is_param {
+            self.param_layer_scale(name, &a.weights, &a.bias, terms, (lo, hi), want)?
+        } else {
+            self.layer_scale(&a.weights, &a.bias, terms, (lo, hi), want)
+        };
         let acc = hi + sw;
         let mut lin = LinearOp {
             inputs,
@@ -296,16 +431,28 @@ impl<'g> Lowerer<'g> {
             cols: vec![],
             weights: vec![],
             bias: a.bias.iter().map(|&b| q(b, acc, "bias", name)).collect::<Result<_>>()?,
+            params: None,
         };
+        let mut refs = ParamRefs { weights: vec![], bias: vec![] };
         for o in 0..a.bias.len() {
             for t in a.row(o) {
-                let w = q(a.weights[t], acc - scale_at(a.cols[t]), "weight", name)?;
-                if w != 0 {
+                let bits = acc - scale_at(a.cols[t]);
+                let w = q(a.weights[t], bits, "weight", name)?;
+                if w != 0 || is_param {
                     lin.cols.push(a.cols[t]);
                     lin.weights.push(w);
+                    if is_param {
+                        let p = self.params.as_mut().expect("is_param");
+                        refs.weights.push(p.push(&format!("{name}/weight"), t, bits, w));
+                    }
                 }
             }
             lin.row_ptr.push(lin.cols.len() as u32);
+        }
+        if is_param {
+            let p = self.params.as_mut().expect("is_param");
+            refs.bias = lin.bias.iter().enumerate().map(|(o, &v)| p.push(&format!("{name}/bias"), o, acc, v)).collect();
+            lin.params = Some(refs);
         }
         let id = self.emit(name.to_string(), Op::Linear(lin), shape.clone(), acc);
         Ok(self.settle(name, v, id, shape))
@@ -411,6 +558,7 @@ impl<'g> Lowerer<'g> {
                 cols: (0..n as u32).collect(),
                 weights: vec![w; n],
                 bias: vec![b; n],
+                params: None,
             };
             l.emit(format!("{name}/{what}"), Op::Linear(lin), shape.clone(), sc)
         };
@@ -447,6 +595,7 @@ impl<'g> Lowerer<'g> {
                     cols: (0..n as u32).collect(),
                     weights: vec![1; n],
                     bias: vec![c; n],
+                    params: None,
                 };
                 l.emit(format!("{name}/{what}"), Op::Linear(lin), shape.to_vec(), sin)
             };
@@ -463,6 +612,7 @@ impl<'g> Lowerer<'g> {
             cols: (0..n as u32).flat_map(|i| [i, n as u32 + i]).collect(),
             weights: (0..n).flat_map(|_| [unit, -unit]).collect(),
             bias: vec![0; n],
+            params: None,
         };
         self.emit(name.to_string(), Op::Linear(lin), shape.to_vec(), s)
     }
@@ -487,6 +637,7 @@ impl<'g> Lowerer<'g> {
             cols: (0..n as u32).collect(),
             weights: ks.iter().map(|&k| 1i64 << (big - k)).collect(),
             bias: vec![-half; n],
+            params: None,
         };
         let l = self.emit(format!("{name}/floor_arg"), Op::Linear(lin), shape.to_vec(), self.s);
         let op = Op::Requant(RequantOp { input: l, shift, act: Activation::Identity });
@@ -516,6 +667,7 @@ impl<'g> Lowerer<'g> {
                 cols: (0..n as u32).collect(),
                 weights: vec![unit; n],
                 bias: vec![0; n],
+                params: None,
             };
             return Ok(self.emit(name.to_string(), Op::Linear(lin), shape.to_vec(), s));
         }
@@ -537,7 +689,8 @@ impl<'g> Lowerer<'g> {
         } else {
             None
         };
-        let mut lin = LinearOp { inputs, row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0; n] };
+        let mut lin =
+            LinearOp { inputs, row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![0; n], params: None };
         for (e, (&k, &wrap)) in op.shifts.iter().zip(&wraps).enumerate() {
             if k < op.bits {
                 lin.cols.push(e as u32);
@@ -630,19 +783,29 @@ pub fn input_specs(g: &Graph) -> Vec<InputSpec> {
 /// Lowers `g`; `ranges` are the calibrated `(min, max)` of each value (empty
 /// without calibration), which size function tables and, with `per_tensor`,
 /// give each value its own scale ([`MAX_EXTRA_SCALE_BITS`] at most above
-/// `quant.scale_bits`).
+/// `quant.scale_bits`). `vis.params` other than `Fixed` makes the weights a
+/// witness ([`ir::ParamSet`]); `pins` are then a compiled architecture's
+/// layer scales, to lower another weight set for it (`crate::reweigh`).
 #[allow(clippy::too_many_arguments)]
-pub fn lower(
-    g: &Graph,
+pub fn lower<'a>(
+    g: &'a Graph,
     name: &str,
     quant: QuantSettings,
     per_tensor: bool,
     weight_bits: u32,
     vis: &Visibilities,
-    ranges: &[Option<(f64, f64)>],
-    calibrated: &[Option<(f64, f64)>],
+    ranges: &'a [Option<(f64, f64)>],
+    calibrated: &'a [Option<(f64, f64)>],
+    pins: Option<&'a [(String, u32)]>,
 ) -> Result<Program> {
+    let params = (vis.params != Visibility::Fixed).then_some(Params {
+        slots: vec![],
+        values: vec![],
+        layer_scales: vec![],
+        pins,
+    });
     let mut l = Lowerer {
+        params,
         g,
         ranges,
         calibrated,
@@ -666,6 +829,30 @@ pub fn lower(
         debug_assert_eq!(numel(&shape), l.nodes[value].len());
         outputs.push(OutputSpec { name: oname.clone(), value, shape, dequant: None });
     }
+    if let (Some(p), Some(pins)) = (&l.params, pins) {
+        if p.layer_scales.len() != pins.len() {
+            return Err(CompileError::Tensor {
+                tensor: name.to_string(),
+                reason: format!(
+                    "the model has {} parameter layers, the compiled architecture {}",
+                    p.layer_scales.len(),
+                    pins.len()
+                ),
+            });
+        }
+    }
+    let params = l.params.map(|p| ParamSet {
+        visibility: vis.params,
+        slots: p.slots,
+        values: p.values,
+        plan: RelowerPlan {
+            per_tensor,
+            weight_bits,
+            layer_scales: p.layer_scales,
+            ranges: ranges.to_vec(),
+            calibrated: calibrated.to_vec(),
+        },
+    });
     let program = Program {
         format_version: ir::FORMAT_VERSION,
         name: name.to_string(),
@@ -675,6 +862,7 @@ pub fn lower(
         outputs,
         input_visibility: vis.input,
         output_visibility: vis.output,
+        params,
     };
     Ok(program)
 }

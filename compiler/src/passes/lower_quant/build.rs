@@ -106,7 +106,8 @@ impl<'g> Lowerer<'g> {
         let mult = 2f64.powi(shift as i32);
         let mut inputs: Vec<usize> = vec![];
         let mut offset: HashMap<usize, u32> = HashMap::new();
-        let mut lin = LinearOp { inputs: vec![], row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
+        let mut lin =
+            LinearOp { inputs: vec![], row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![], params: None };
         let mut lin_range = (f64::INFINITY, f64::NEG_INFINITY);
         // Whether every multiplier is exact at 2^shift (a dyadic scale ratio):
         // then ties are real ties, which onnxruntime rounds to even.
@@ -188,6 +189,7 @@ impl<'g> Lowerer<'g> {
             cols: (0..n as u32).collect(),
             weights: vec![1; n],
             bias: vec![bias; n],
+            params: None,
         };
         let xr = self.range[x];
         let fl = self.emit(format!("{name}/floor_in"), Op::Linear(ident(x, -h)), vec![n], 0, (xr.0 - h as f64, xr.1));
@@ -208,7 +210,14 @@ impl<'g> Lowerer<'g> {
             0,
             br,
         );
-        let mut lin = LinearOp { inputs: vec![x, a, b], row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
+        let mut lin = LinearOp {
+            inputs: vec![x, a, b],
+            row_ptr: vec![0],
+            cols: vec![],
+            weights: vec![],
+            bias: vec![],
+            params: None,
+        };
         let mut range = (f64::INFINITY, f64::NEG_INFINITY);
         for (i, &e) in extra.iter().enumerate() {
             lin.cols.extend([i as u32, (n + i) as u32, (2 * n + i) as u32]);
@@ -276,7 +285,7 @@ impl<'g> Lowerer<'g> {
     pub(super) fn emit_sum(&mut self, name: &str, s: &Sum, sign: i64, k: &[i64], act: Activation) -> usize {
         let n = s.konst.len();
         let inputs: Vec<usize> = s.parts.iter().map(|(id, _)| *id).collect();
-        let mut lin = LinearOp { inputs, row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
+        let mut lin = LinearOp { inputs, row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![], params: None };
         let mut range = (f64::INFINITY, f64::NEG_INFINITY);
         for i in 0..n {
             let mut r = (0.0, 0.0);

@@ -23,7 +23,14 @@ impl<'g> Lowerer<'g> {
 
     pub(super) fn ident_linear(inputs: Vec<usize>, cols: Vec<u32>, weights: Vec<i64>, bias: Vec<i64>) -> LinearOp {
         let per = if bias.is_empty() { 0 } else { cols.len() / bias.len() };
-        LinearOp { inputs, row_ptr: (0..=bias.len()).map(|o| (o * per) as u32).collect(), cols, weights, bias }
+        LinearOp {
+            inputs,
+            row_ptr: (0..=bias.len()).map(|o| (o * per) as u32).collect(),
+            cols,
+            weights,
+            bias,
+            params: None,
+        }
     }
 
     /// `rows` as one integer value `v` with `rows[i] = unit * v[i]`: as is

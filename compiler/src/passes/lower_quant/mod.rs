@@ -261,6 +261,7 @@ pub fn lower(g: &Graph, name: &str, vis: &Visibilities) -> Result<Program> {
         outputs,
         input_visibility: vis.input,
         output_visibility: vis.output,
+        params: None,
     })
 }
 
@@ -301,6 +302,7 @@ mod tests {
                     outputs: vec![OutputSpec { name: "y".into(), value: out, shape: vec![n], dequant: None }],
                     input_visibility: ir::Visibility::Private,
                     output_visibility: ir::Visibility::Public,
+                    params: None,
                 };
                 program.validate().unwrap();
                 let xs: Vec<i64> = (0..n as i64).map(|i| i - 200).collect();

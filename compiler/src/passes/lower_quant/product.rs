@@ -65,7 +65,14 @@ impl<'g> Lowerer<'g> {
             if identity {
                 return Ok((id0, w));
             }
-            let mut lin = LinearOp { inputs: vec![], row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
+            let mut lin = LinearOp {
+                inputs: vec![],
+                row_ptr: vec![0],
+                cols: vec![],
+                weights: vec![],
+                bias: vec![],
+                params: None,
+            };
             let mut offset: HashMap<usize, u32> = HashMap::new();
             let mut range = (f64::INFINITY, f64::NEG_INFINITY);
             for r in rows {
