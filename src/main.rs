@@ -105,7 +105,11 @@ fn real_main() -> Result<()> {
                 Some(p) => Some(read_inputs(p)?),
                 None => None,
             };
-            let c = pipeline::commitments(&dir, weights.as_deref(), !no_params, inputs.as_deref())?;
+            // The params commitment unless left out; with only --input, only
+            // where the model has witness parameters.
+            let has_params = pipeline::load(&dir)?.program.params.is_some();
+            let with_params = !no_params && (weights.is_some() || input.is_none() || has_params);
+            let c = pipeline::commitments(&dir, weights.as_deref(), with_params, inputs.as_deref())?;
             println!("{}", serde_json::to_string(&c)?);
         }
         Cmd::Verify { dir, proof } => {

@@ -320,6 +320,13 @@ pub fn verify(dir: &Path, proof: &ProofFile, proof_path: &Path) -> Result<(), Er
             None => return Err(bad(format!("`commitments.{part}` is missing (the {part} are hashed)"))),
         }
     }
+    // Hashed outputs: the claimed integers must be the committed ones.
+    if let Some(k) = m.program.commitment_index("output") {
+        let claimed: Vec<Fr> = proof.outputs_quantized.iter().flatten().map(|&v| circuits::fe(v)).collect();
+        if circuits::poseidon::hash(&claimed) != instances[k] {
+            return Err(bad("`outputs_quantized` do not hash to the proven output commitment".into()));
+        }
+    }
     if let Some(extra) = proof.commitments.keys().find(|k| !parts.contains(&k.as_str())) {
         return Err(bad(format!("`commitments.{extra}`: this model does not hash its {extra}")));
     }

@@ -287,3 +287,22 @@ fn fraud_walkthrough_retrains_without_redeploying() {
     assert!(r.score_v1 > 0.5 && r.score_v2 > 0.5, "both proven cases are flagged: {} {}", r.score_v1, r.score_v2);
     assert_ne!(r.commitment_v1, r.commitment_v2);
 }
+
+/// `--output-visibility hashed` through the library: the proof verifies, and
+/// claimed outputs that do not hash to the proven commitment are rejected.
+#[test]
+fn hashed_outputs_bind_the_claimed_outputs() {
+    let dir = tmp("committed_hashed_output");
+    let o = opts(Visibility::Fixed, Visibility::Private, Visibility::Hashed);
+    zkinfer::compile(&fraud("model_v1.onnx"), &o, &dir).unwrap();
+    zkinfer::setup(&dir, &zkinfer::SrsSource::DevCached(srs_cache())).unwrap();
+    let po = zkinfer::prove(&dir, &flagged(1)).unwrap();
+    let path = dir.join("proof.json");
+    assert_eq!(po.proof.commitments.len(), 1, "{:?}", po.proof.commitments);
+    assert_eq!(po.proof.instances[0].len(), 1, "only the commitment is public");
+    zkinfer::verify(&dir, &po.proof, &path).unwrap();
+    let mut forged = po.proof.clone();
+    forged.outputs_quantized[0][0] -= 1;
+    let e = zkinfer::verify(&dir, &forged, &path).unwrap_err().to_string();
+    assert!(e.contains("do not hash to the proven output commitment"), "{e}");
+}

@@ -197,7 +197,9 @@ pub(crate) enum Cmd {
         /// The weights to commit to (default: the compiled model's).
         #[arg(long, value_name = "MODEL.onnx")]
         weights: Option<PathBuf>,
-        /// Also (or, with --no-params, only) the commitment to this input.
+        /// Also the commitment to this input (quantized as the circuit reads
+        /// it; what `--input-visibility hashed` publishes). Alone on a model
+        /// with fixed params, only the input's.
         #[arg(long, value_name = "INPUT.json")]
         input: Option<PathBuf>,
         /// Leave the params commitment out (with --input).
