@@ -57,7 +57,9 @@ def ezkl_step(step, work, model_dir, srs_path=None):
         args = ezkl.PyRunArgs()
         args.input_visibility = "public"
         args.output_visibility = "public"
-        args.param_visibility = "fixed"
+        # fixed by default; benches/committed_params.py sets EZKL_PARAM_VISIBILITY
+        # (`private`, `hashed/public`, `polycommit`) for its visibility runs.
+        args.param_visibility = os.environ.get("EZKL_PARAM_VISIBILITY", "fixed")
         ok = ezkl.gen_settings(onnx, settings, py_run_args=args)
         t1 = time.perf_counter()
         timing["gen_settings_s"] = t1 - t0

@@ -93,13 +93,8 @@ impl ModelCircuit {
             bits: shape.bits.map(|layout| chips::bits::configure(meta, &cols, layout)),
             div: shape.div.then(|| chips::div::configure(meta, &cols)),
             poseidon: shape.poseidon.then(|| {
-                let x = &cols.x;
-                chips::poseidon::configure(
-                    meta,
-                    [x[0], x[1], x[2]],
-                    [x[3], x[4], x[5]],
-                    [cols.w[0], cols.w[1], cols.w[2]],
-                )
+                let fixed: Vec<_> = cols.w.iter().chain(&cols.pfix).copied().collect();
+                chips::poseidon::configure(meta, &cols.x, &fixed, crate::poseidon::block(cols.lanes()))
             }),
         };
         ModelConfig { cols, sel, shape: shape.clone() }

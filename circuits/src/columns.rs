@@ -38,6 +38,9 @@ pub struct Columns {
     pub bias: Column<Fixed>,
     pub cont: Column<Fixed>,
     pub tag: Vec<Column<Fixed>>,
+    /// Poseidon constants beyond `w` (`chips::poseidon` needs `block + 3`
+    /// fixed columns: `w`, then these).
+    pub pfix: Vec<Column<Fixed>>,
     /// Limb layout only (the zero cell is a constant there).
     pub constants: Option<Column<Fixed>>,
     pub instance: Column<Instance>,
@@ -54,7 +57,8 @@ impl Columns {
         let limbs = shape.bits.is_none();
         let lanes = if limbs { shape.lanes.max(MIN_LANES) } else { shape.lanes.max(1) };
         let width = if limbs { lanes.max(4 + shape.q_limbs + shape.r_limbs) } else { lanes };
-        // Poseidon rows: state in x[0..3], squares in x[3..6], constants in w[0..3].
+        // Poseidon rows: state in x[0..3], the other cells in x[3..], constants
+        // in w and pfix (`chips::poseidon`).
         let width = if shape.poseidon { width.max(6) } else { width };
         let x: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         let b: Vec<_> = if shape.bilinear { (0..lanes).map(|_| meta.advice_column()).collect() } else { vec![] };
@@ -67,6 +71,8 @@ impl Columns {
         let w: Vec<_> = (0..lanes).map(|_| meta.fixed_column()).collect();
         let bias = meta.fixed_column();
         let cont = meta.fixed_column();
+        let pfix = if shape.poseidon { (crate::poseidon::block(lanes) + 3).saturating_sub(lanes) } else { 0 };
+        let pfix: Vec<_> = (0..pfix).map(|_| meta.fixed_column()).collect();
         let tag = if limbs { (0..shape.r_limbs).map(|_| meta.fixed_column()).collect() } else { vec![] };
         let constants = limbs.then(|| {
             let c = meta.fixed_column();
@@ -89,6 +95,7 @@ impl Columns {
             bias,
             cont,
             tag,
+            pfix,
             constants,
             instance,
             table,

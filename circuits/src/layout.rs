@@ -370,19 +370,20 @@ pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize, bits: Op
 
 /// Rows of the witness parameters and of every hash (limb layout).
 pub fn commitment_rows(program: &Program, lanes: usize) -> usize {
+    let block = crate::poseidon::block(lanes);
     let mut rows = 0;
     if let Some(ps) = &program.params {
         rows += match ps.visibility {
-            ir::Visibility::Hashed => crate::poseidon::rows(ps.values.len()),
+            ir::Visibility::Hashed => crate::poseidon::rows(ps.values.len(), block),
             _ => ps.values.len().div_ceil(lanes),
         };
         rows += 1; // the constant 1
     }
     if program.input_visibility == ir::Visibility::Hashed {
-        rows += crate::poseidon::rows(input_values_len(program));
+        rows += crate::poseidon::rows(input_values_len(program), block);
     }
     if program.output_visibility == ir::Visibility::Hashed {
-        rows += crate::poseidon::rows(program.outputs.iter().map(|o| program.nodes[o.value].len()).sum());
+        rows += crate::poseidon::rows(program.outputs.iter().map(|o| program.nodes[o.value].len()).sum(), block);
     }
     rows
 }

@@ -152,12 +152,25 @@ pub fn hash(msg: &[Fr]) -> Fr {
     state[0]
 }
 
+/// Most partial rounds the chip puts in one row.
+pub const MAX_BLOCK: usize = 8;
+
+/// Partial rounds per row of [`chips::poseidon`](crate::chips::poseidon) in
+/// a circuit of `lanes` dot lanes: as many as its `max(lanes, 6)` advice
+/// columns hold (`2 P + 2`), at most [`MAX_BLOCK`]: 2 for up to 7 lanes,
+/// 5 for 12, 8 from 18.
+pub fn block(lanes: usize) -> usize {
+    ((lanes.max(6) - 2) / 2).clamp(2, MAX_BLOCK)
+}
+
 /// Rows [`chips::poseidon::assign`](crate::chips::poseidon::assign) takes to
-/// hash `len` elements: one absorption row and 65 round rows per chunk, plus
-/// the row holding the final state: `66 * max(1, ceil(len / 2)) + 1`
-/// (e.g. `rows(650) = 21451`, about 33 rows per element).
-pub fn rows(len: usize) -> usize {
-    chunks(len) * (ROUNDS + 1) + 1
+/// hash `len` elements with `block` partial rounds per row: per chunk one
+/// absorption row, 8 full-round rows and `ceil(57 / block)` partial-block
+/// rows, plus the row holding the final state:
+/// `max(1, ceil(len / 2)) * (9 + ceil(57 / block)) + 1` (e.g. with
+/// `block = 8`, `rows(650, 8) = 5526`, about 8.5 rows per element).
+pub fn rows(len: usize, block: usize) -> usize {
+    chunks(len) * (1 + R_F + R_P.div_ceil(block.clamp(1, R_P))) + 1
 }
 
 /// `f` as the 32 big-endian bytes of its canonical integer (how the EVM sees
@@ -275,11 +288,13 @@ mod tests {
         // Zero padding does not collide across lengths (capacity = length).
         assert_ne!(hash(&[Fr::ONE]), hash(&[Fr::ONE, Fr::ZERO]));
         assert_ne!(hash(&[Fr::ZERO]), hash(&[]));
-        assert_eq!(rows(0), 67);
-        assert_eq!(rows(1), 67);
-        assert_eq!(rows(2), 67);
-        assert_eq!(rows(3), 133);
-        assert_eq!(rows(650), 21451);
+        assert_eq!(rows(0, 1), 67);
+        assert_eq!(rows(1, 1), 67);
+        assert_eq!(rows(2, 8), 18);
+        assert_eq!(rows(3, 8), 35);
+        assert_eq!(rows(650, 8), 5526);
+        assert_eq!(rows(650, 2), 325 * 38 + 1);
+        assert_eq!((block(3), block(6), block(8), block(12), block(16), block(24)), (2, 2, 3, 5, 7, 8));
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub struct CircuitShape {
     pub div: bool,
     /// Whether some tensor is committed by a Poseidon hash (hashed
     /// parameters, input or output): adds the Poseidon gates
-    /// (`chips::poseidon`) over six advice and three fixed columns.
+    /// (`chips::poseidon`) over `x` and `w` (plus fixed columns where `w`
+    /// has fewer than `poseidon::block(lanes) + 3`).
     #[serde(default)]
     pub poseidon: bool,
 }

@@ -2,8 +2,12 @@
 //! failures: a wrong instance, a message cell that differs from its
 //! `copy_from` source, and a tampered intermediate state or aux cell.
 //!
-//! Cost: `rows(len) = 66 * max(1, ceil(len / 2)) + 1`, e.g. `rows(650) = 21451`
-//! (about 33 rows per hashed element).
+//! Every test runs for several partial-block sizes (1, 2, 3, 5, 8: with
+//! and without a shorter last block).
+//!
+//! Cost: `rows(len, P) = max(1, ceil(len / 2)) * (9 + ceil(57 / P)) + 1`,
+//! e.g. `rows(650, 8) = 5526` (about 8.5 rows per hashed element; 33 with
+//! one partial round per row).
 
 use circuits::{
     chips::poseidon::{self as chip, PoseidonConfig},
@@ -36,26 +40,37 @@ struct HashCircuit {
     tamper_msg: Option<(usize, Fr)>,
     /// `assign_with_tamper`'s (row, column, delta).
     tamper_cell: Option<(usize, usize, Fr)>,
+    /// Partial rounds per row.
+    block: usize,
 }
+
+const BLOCKS: [usize; 5] = [1, 2, 3, 5, 8];
 
 impl Circuit<Fr> for HashCircuit {
     type Config = Config;
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = ();
+    type Params = usize;
 
     fn without_witnesses(&self) -> Self {
         self.clone()
     }
 
-    fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
-        let state = [(); 3].map(|_| meta.advice_column());
-        let aux = [(); 3].map(|_| meta.advice_column());
-        let rc = [(); 3].map(|_| meta.fixed_column());
+    fn params(&self) -> usize {
+        self.block
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, block: usize) -> Config {
+        let advice: Vec<_> = (0..(2 * block + 2).max(6)).map(|_| meta.advice_column()).collect();
+        let fixed: Vec<_> = (0..(block + 3).max(3)).map(|_| meta.fixed_column()).collect();
         let src = meta.advice_column();
         meta.enable_equality(src);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        Config { poseidon: chip::configure(meta, state, aux, rc), src, instance }
+        Config { poseidon: chip::configure(meta, &advice, &fixed, block), src, instance }
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
+        Self::configure_with_params(meta, 1)
     }
 
     fn synthesize(&self, config: Config, mut layouter: impl Layouter<Fr>) -> Result<(), Error> {
@@ -85,7 +100,8 @@ impl Circuit<Fr> for HashCircuit {
                     self.tamper_cell,
                 )?;
                 assert_eq!(cells.len(), msg.len());
-                assert_eq!(next - self.offset, rows(msg.len()));
+                assert_eq!(next - self.offset, rows(msg.len(), self.block));
+                assert_eq!(config.poseidon.rows(msg.len()), rows(msg.len(), self.block));
                 Ok(digest)
             },
         )?;
@@ -95,7 +111,7 @@ impl Circuit<Fr> for HashCircuit {
 }
 
 fn k_for(c: &HashCircuit) -> u32 {
-    let needed = c.offset.max(c.msg.len()) + rows(c.msg.len()) + 10;
+    let needed = c.offset.max(c.msg.len()) + rows(c.msg.len(), c.block) + 10;
     needed.next_power_of_two().trailing_zeros().max(4)
 }
 
@@ -111,10 +127,12 @@ const LENGTHS: [usize; 6] = [0, 1, 2, 3, 5, 40];
 
 #[test]
 fn poseidon_digest_matches_native_hash() {
-    for n in LENGTHS {
-        for (offset, copy) in [(0, false), (3, true)] {
-            let c = HashCircuit { msg: msg(n), offset, copy, ..Default::default() };
-            assert_eq!(run(&c, hash(&c.msg)), Ok(()), "n = {n}, offset = {offset}, copy = {copy}");
+    for block in BLOCKS {
+        for n in LENGTHS {
+            for (offset, copy) in [(0, false), (3, true)] {
+                let c = HashCircuit { msg: msg(n), offset, copy, block, ..Default::default() };
+                assert_eq!(run(&c, hash(&c.msg)), Ok(()), "block {block}, n = {n}, offset = {offset}, copy = {copy}");
+            }
         }
     }
 }
@@ -122,7 +140,7 @@ fn poseidon_digest_matches_native_hash() {
 #[test]
 fn poseidon_wrong_instance_fails() {
     for n in LENGTHS {
-        let c = HashCircuit { msg: msg(n), ..Default::default() };
+        let c = HashCircuit { msg: msg(n), block: 8, ..Default::default() };
         let h = hash(&c.msg);
         let err = run(&c, h + Fr::one()).unwrap_err();
         assert!(err.iter().all(|e| matches!(e, VerifyFailure::Permutation { .. })), "n = {n}: {err:?}");
@@ -143,7 +161,13 @@ fn poseidon_broken_copy_fails() {
         for i in [0, n - 1] {
             let mut tampered = msg(n);
             tampered[i] += Fr::one();
-            let c = HashCircuit { msg: msg(n), copy: true, tamper_msg: Some((i, tampered[i])), ..Default::default() };
+            let c = HashCircuit {
+                msg: msg(n),
+                copy: true,
+                tamper_msg: Some((i, tampered[i])),
+                block: 5,
+                ..Default::default()
+            };
             let err = run(&c, hash(&tampered)).unwrap_err();
             assert!(err.iter().all(|e| matches!(e, VerifyFailure::Permutation { .. })), "n = {n}: {err:?}");
             // Without the copy, the same hash is accepted.
@@ -158,50 +182,66 @@ fn gate_failure(err: &[VerifyFailure]) -> bool {
 }
 
 /// One tampered cell (honest values everywhere else, instance = the honest
-/// digest): a gate rejects it.
+/// digest): a gate rejects it, for every block size.
 #[test]
 fn poseidon_tampered_cell_fails() {
-    let n = 5; // chunks at rows 0, 66, 132; final state at row 198
-    let last = rows(n) - 1;
-    let cases = [
-        (0, 2),       // initial capacity
-        (0, 0),       // initial state[0]
-        (1, 0),       // state after the first absorption
-        (3, 4),       // aux of a full round
-        (30, 3),      // aux[0] of a partial round
-        (30, 2),      // state of a partial round
-        (66 + 65, 1), // state entering the second absorption (last full round)
-        (66, 4),      // a message cell (the instance still is the honest hash)
-        (132, 4),     // the padding cell is free: must NOT fail (see below)
-        (last, 0),    // the digest
-        (last, 1),    // the final state's other elements
-    ];
-    for (row, col) in cases {
-        let c = HashCircuit { msg: msg(n), tamper_cell: Some((row, col, fe(7))), ..Default::default() };
-        let res = run(&c, hash(&c.msg));
-        if (row, col) == (132, 4) {
-            // The last chunk's aux[1] is the zero padding, multiplied by a 0 flag.
-            assert_eq!(res, Ok(()));
-        } else {
-            let err = res.unwrap_err();
-            assert!(gate_failure(&err), "row {row}, col {col}: {err:?}");
+    let n = 5; // three chunks; the last one absorbs msg[4] and a padding zero
+    for block in BLOCKS {
+        let nb = 57usize.div_ceil(block);
+        let len = 9 + nb; // rows per chunk
+        let first_partial = 5; // absorption row, then four full rounds
+        let last_partial = first_partial + nb - 1;
+        let last = rows(n, block) - 1;
+        let mut cases = vec![
+            (0, 2),                // initial capacity
+            (0, 0),                // initial state[0]
+            (1, 0),                // state after the first absorption
+            (3, 4),                // aux of a full round
+            (first_partial, 3),    // a_0 of a partial block
+            (first_partial, 2),    // state entering a partial block
+            (last_partial, 3),     // a_0 of the last partial block
+            (last_partial + 1, 1), // state after the partial rounds
+            (2 * len - 1, 1),      // last full round of the second chunk
+            (len, 4),              // a message cell (the instance still is the honest hash)
+            (2 * len, 4),          // the padding cell is free: must NOT fail (see below)
+            (last, 0),             // the digest
+            (last, 1),             // the final state's other elements
+        ];
+        if block > 1 {
+            cases.push((first_partial, 3 + 1)); // a_1
+            cases.push((first_partial, 3 + block)); // v_1
+            cases.push((first_partial + 1, 3 + block + block - 2)); // the block's last v
+        }
+        for (row, col) in cases {
+            let c = HashCircuit { msg: msg(n), tamper_cell: Some((row, col, fe(7))), block, ..Default::default() };
+            let res = run(&c, hash(&c.msg));
+            if (row, col) == (2 * len, 4) {
+                // The last chunk's aux[1] is the zero padding, multiplied by a 0 flag.
+                assert_eq!(res, Ok(()), "block {block}");
+            } else {
+                let err = res.unwrap_err();
+                assert!(gate_failure(&err), "block {block}, row {row}, col {col}: {err:?}");
+            }
         }
     }
 }
 
 #[test]
 fn poseidon_gate_degree_at_most_4() {
-    let mut meta = ConstraintSystem::<Fr>::default();
-    let _ = HashCircuit::configure(&mut meta);
-    let max = meta.gates().iter().flat_map(|g| g.polynomials()).map(|p| p.degree()).max().unwrap();
-    assert_eq!(max, 4);
-    assert!(meta.degree() <= 4, "cs degree {}", meta.degree());
+    for block in BLOCKS {
+        let mut meta = ConstraintSystem::<Fr>::default();
+        let _ = HashCircuit::configure_with_params(&mut meta, block);
+        let max = meta.gates().iter().flat_map(|g| g.polynomials()).map(|p| p.degree()).max().unwrap();
+        assert_eq!(max, 4, "block {block}");
+        assert!(meta.degree() <= 4, "block {block}: cs degree {}", meta.degree());
+    }
 }
 
 #[test]
 fn poseidon_rows_formula() {
-    assert_eq!(rows(0), 67);
-    assert_eq!(rows(40), 20 * 66 + 1);
-    assert_eq!(rows(650), 21451);
+    assert_eq!(rows(0, 1), 67);
+    assert_eq!(rows(40, 1), 20 * 66 + 1);
+    assert_eq!(rows(40, 8), 20 * 17 + 1);
+    assert_eq!(rows(650, 8), 5526);
     assert_eq!(poseidon::ROUNDS, 65);
 }

@@ -121,3 +121,38 @@ fn a_program_whose_inline_weights_differ_from_its_slots_is_malformed() {
     let e = p.validate().unwrap_err().to_string();
     assert!(e.contains("differ from their parameter slots"), "{e}");
 }
+
+/// A CNN's parameters are its weight tensors' elements: one bias slot per
+/// output channel (not per output element), BatchNorm folded into the
+/// convolution, and average pooling (one shared factor) compiled as a
+/// constant, not a parameter layer.
+#[test]
+fn cnn_slots_are_the_weight_tensors_elements() {
+    let cnn = root().join("examples/cnn");
+    let text = std::fs::read_to_string(cnn.join("calibration.json")).unwrap();
+    let opts = |params| CompileOptions {
+        calibration: compiler::parse_calibration_json(&text).unwrap(),
+        param_visibility: params,
+        ..CompileOptions::default()
+    };
+    let fixed = compiler::compile_file(&cnn.join("model.onnx"), &opts(Visibility::Fixed)).unwrap();
+    let private = compiler::compile_file(&cnn.join("model.onnx"), &opts(Visibility::Private)).unwrap();
+    let ps = private.params.as_ref().expect("a parameter set");
+    // conv1 (+ bn1 folded): 4x1x3x3 + 4; conv2: 8x4x3x3 + 8; fc: 10x72 + 10.
+    assert_eq!(
+        ps.values.len(),
+        36 + 4 + 288 + 8 + 720 + 10,
+        "{:?}",
+        ps.slots.iter().map(|s| &s.tensor).collect::<std::collections::BTreeSet<_>>()
+    );
+    let bias_slots = ps.slots.iter().filter(|s| s.tensor.ends_with("/bias")).count();
+    assert_eq!(bias_slots, 4 + 8 + 10, "one bias slot per output channel");
+    let layers = private.nodes.iter().filter(|n| matches!(&n.op, Op::Linear(l) if l.params.is_some())).count();
+    assert_eq!(layers, 3, "conv1+bn1, conv2, fc; the average pool is structure");
+    let x = compiler::parse_input_json(&std::fs::read_to_string(cnn.join("input.json")).unwrap()).unwrap();
+    assert_eq!(run(&fixed, &x), run(&private, &x));
+    // Another weight set of the architecture (biases changed per channel) reweighs.
+    let arch = private.architecture();
+    let again = compiler::reweigh_file(&cnn.join("model.onnx"), &private).unwrap();
+    assert_eq!(again.architecture(), arch);
+}

@@ -109,6 +109,55 @@ struct Lowerer<'g> {
 /// `QuantSettings::MAX_SHIFT` with little rounding first).
 pub const MAX_EXTRA_SCALE_BITS: u32 = 16;
 
+/// The output channels of a product with constant weights, for sharing one
+/// bias slot per channel: outputs are grouped when their rows use a common
+/// weight element (connected components, so a convolution's outputs of one
+/// filter form one group, a dense layer's outputs one group each). Returns
+/// each output's group and each group's first output. Where the (quantized)
+/// biases within a group differ (a bias that really is per output), every
+/// output is its own group.
+fn bias_groups(
+    terms: &crate::frontend::graph::Terms,
+    idx_w: &[u32],
+    nw: usize,
+    bias: &[i64],
+) -> (Vec<u32>, Vec<usize>) {
+    fn find(parent: &mut [u32], mut i: u32) -> u32 {
+        while parent[i as usize] != i {
+            parent[i as usize] = parent[parent[i as usize] as usize];
+            i = parent[i as usize];
+        }
+        i
+    }
+    let n = terms.rows();
+    let mut parent: Vec<u32> = (0..nw as u32).collect();
+    for o in 0..n {
+        let mut row = terms.row(o).map(|t| idx_w[t]);
+        if let Some(first) = row.next() {
+            let r0 = find(&mut parent, first);
+            for e in row {
+                let r = find(&mut parent, e);
+                parent[r as usize] = r0;
+            }
+        }
+    }
+    let mut id: HashMap<u32, u32> = HashMap::new();
+    let (mut group, mut first) = (Vec::with_capacity(n), vec![]);
+    for o in 0..n {
+        // A row without terms is a group of its own.
+        let key = terms.row(o).next().map(|t| find(&mut parent, idx_w[t])).unwrap_or(nw as u32 + o as u32);
+        let g = *id.entry(key).or_insert_with(|| {
+            first.push(o);
+            first.len() as u32 - 1
+        });
+        group.push(g);
+    }
+    if (0..n).any(|o| bias[o] != bias[first[group[o] as usize]]) {
+        return ((0..n as u32).collect(), (0..n).collect());
+    }
+    (group, first)
+}
+
 fn q(x: f64, bits: u32, what: &str, node: &str) -> Result<i64> {
     ir::quantize(x, bits).ok_or_else(|| CompileError::Tensor {
         tensor: node.to_string(),
@@ -327,12 +376,18 @@ impl<'g> Lowerer<'g> {
                     for (e, &x) in wf.iter().enumerate() {
                         slot.push(p.push(wname, e, sw, q(x, sw, "weight", name)?));
                     }
+                    // One bias slot per output channel (the outputs that
+                    // share weight elements), not per output element.
                     let bias_slots = match &c.bias {
-                        Some(_) => bias
-                            .iter()
-                            .enumerate()
-                            .map(|(o, &v)| p.push(&format!("{name}/bias"), o, sx + sw, v))
-                            .collect(),
+                        Some(_) => {
+                            let (group, first) = bias_groups(&c.terms, idx_w, wf.len(), &bias);
+                            let slots: Vec<u32> = first
+                                .iter()
+                                .enumerate()
+                                .map(|(g, &o)| p.push(&format!("{name}/bias"), g, sx + sw, bias[o]))
+                                .collect();
+                            group.iter().map(|&g| slots[g as usize]).collect()
+                        }
                         None => vec![],
                     };
                     Some((slot, bias_slots))
@@ -417,8 +472,11 @@ impl<'g> Lowerer<'g> {
         // (a bias, a scale, BatchNorm, a constant factor) is a parameter
         // layer; a sum or difference of activations (weights ±1, no bias)
         // stays structure.
+        // Structure, too: one factor shared by every term (average
+        // pooling, a mean, a scalar constant), which compiles as a constant.
+        let uniform = a.weights.windows(2).all(|p| p[0] == p[1]);
         let is_param = self.params.is_some()
-            && (a.bias.iter().any(|&b| b != 0.0) || a.weights.iter().any(|&w| w != 1.0 && w != -1.0));
+            && (a.bias.iter().any(|&b| b != 0.0) || (!uniform && a.weights.iter().any(|&w| w != 1.0 && w != -1.0)));
         let sw = if is_param {
             self.param_layer_scale(name, &a.weights, &a.bias, terms, (lo, hi), want)?
         } else {
