@@ -109,8 +109,11 @@ pub enum Outcome {
     Unsupported(String),
     /// Compilation failed for another reason.
     CompileError(String),
-    /// Compiled, but plan, witness or MockProver failed (or panicked).
+    /// Compiled, but plan, witness or MockProver failed.
     Failed(String),
+    /// zkinfer panicked (caught): a defect of zkinfer, never a property of
+    /// the model (bad models get errors); always a failure of the run.
+    Bug(String),
     /// MockProver satisfied, but the outputs are off by this fraction of the output range.
     Inaccurate(f64),
 }
@@ -236,13 +239,16 @@ fn check(dir: &Path, opts: &CoverageOptions) -> Checked {
             return fail(Outcome::Unsupported(format!("{dtype} tensor {tensor}")))
         }
         Ok(Err(e)) => return fail(Outcome::CompileError(e.to_string())),
-        Err(p) => return fail(Outcome::CompileError(format!("compiler panicked: {}", panic_message(&*p)))),
+        Err(p) => return fail(Outcome::Bug(format!("the compiler panicked: {}", panic_message(&*p)))),
     };
     let quantized = quantized_figures(dir, &case, &program, opts);
     let mock = match catch_unwind(AssertUnwindSafe(|| mock_prove(program, &case.inputs, opts.max_k))) {
         Ok(Ok(m)) => m,
         Ok(Err(e)) => return Checked { quantized, ..fail(Outcome::Failed(e)) },
-        Err(p) => return Checked { quantized, ..fail(Outcome::Failed(format!("panicked: {}", panic_message(&*p)))) },
+        Err(p) => {
+            let reason = format!("plan, witness or MockProver panicked: {}", panic_message(&*p));
+            return Checked { quantized, ..fail(Outcome::Bug(reason)) };
+        }
     };
     let Some(acc) = max_abs_error(&mock.outputs, &case.expected) else {
         let got: Vec<usize> = mock.outputs.iter().map(|o| o.len()).collect();
@@ -274,6 +280,7 @@ pub fn check_model(root: &Path, dir: &Path, opts: &CoverageOptions) -> ModelResu
         Outcome::Unsupported(ops) => (format!("unsupported: {ops}"), Some(format!("unsupported: {ops}"))),
         Outcome::CompileError(e) => (format!("error: {e}"), Some(e.clone())),
         Outcome::Failed(e) => (format!("error: {e}"), Some(e.clone())),
+        Outcome::Bug(e) => (format!("bug: {e}"), Some(format!("bug in zkinfer (a caught panic): {e}"))),
         Outcome::Inaccurate(r) => {
             let s = format!("inaccurate: {:.3}% of range", 100.0 * r);
             let why = if c.mock.is_some() && *r <= opts.tolerance {

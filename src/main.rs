@@ -265,6 +265,18 @@ fn real_main() -> Result<()> {
                 println!("{family}: {p}/{n} passed");
             }
             println!("wrote {} in {secs:.0} s", out.display());
+            let bugs: Vec<&str> = results
+                .iter()
+                .filter(|r| matches!(r.outcome, zkinfer::coverage::Outcome::Bug(_)))
+                .map(|r| r.model.as_str())
+                .collect();
+            if !bugs.is_empty() {
+                anyhow::bail!(
+                    "zkinfer panicked on {} model(s) (a bug, see the report): {}",
+                    bugs.len(),
+                    bugs.join(", ")
+                );
+            }
         }
         Cmd::FraudDemo { out, example, json } => {
             let files = zkinfer::retrain::RetrainFiles {

@@ -96,6 +96,9 @@ pub fn load(dir: &Path) -> Result<CompiledModel, Error> {
             reason: "does not belong to program.bin (digest differs); compile again".into(),
         });
     }
+    // The shape is checked, not trusted: a settings.json edited consistently
+    // (shape and digest) must not reach the circuit's assignment.
+    shape.check(&program).map_err(|e| Error::File { path: sp, reason: e.to_string() })?;
     Ok(CompiledModel { dir: dir.into(), program: Arc::new(program), shape, settings, digest })
 }
 

@@ -41,7 +41,9 @@ fn supported_corpus_models_satisfy_the_circuit() {
                 Outcome::Inaccurate(_) if KNOWN_INACCURATE.contains(&r.model.as_str()) => {
                     println!("known inaccurate {}: {}", r.model, r.status)
                 }
-                Outcome::Inaccurate(_) | Outcome::Failed(_) => failed.push(format!("{}: {}", r.model, r.status)),
+                Outcome::Inaccurate(_) | Outcome::Failed(_) | Outcome::Bug(_) => {
+                    failed.push(format!("{}: {}", r.model, r.status))
+                }
             }
         }
     }

@@ -24,7 +24,9 @@ pub struct ModelConfig {
     pub shape: CircuitShape,
 }
 
-/// Which witness cell a [`Tamper`] changes.
+/// Which witness cell a `Tamper` changes (a label the chips pass to
+/// `Ctx::tampered`; the hooks themselves exist only with the `tamper`
+/// feature).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TamperTarget {
     /// An op's output cell.
@@ -47,6 +49,8 @@ pub enum TamperTarget {
 }
 
 /// A deliberate witness change, for negative tests: a cheating prover's move.
+/// Only with the `tamper` feature (test builds), never in production types.
+#[cfg(any(test, feature = "tamper"))]
 #[derive(Clone, Debug)]
 pub struct Tamper {
     pub node: usize,
@@ -61,19 +65,35 @@ pub struct ModelCircuit {
     pub shape: CircuitShape,
     pub trace: Arc<Trace>,
     pub witness: bool,
+    /// Test hooks (the `tamper` feature).
+    #[cfg(any(test, feature = "tamper"))]
     pub tamper: Vec<Tamper>,
 }
 
 impl ModelCircuit {
     /// A circuit with a witness from `ir::eval`.
     pub fn new(program: Arc<Program>, shape: CircuitShape, trace: Arc<Trace>) -> Self {
-        ModelCircuit { program, shape, trace, witness: true, tamper: vec![] }
+        ModelCircuit {
+            program,
+            shape,
+            trace,
+            witness: true,
+            #[cfg(any(test, feature = "tamper"))]
+            tamper: vec![],
+        }
     }
 
     /// A circuit for key generation: the layout only.
     pub fn for_keygen(program: Arc<Program>, shape: CircuitShape) -> Self {
         let values = program.nodes.iter().map(|n| vec![0; n.len()]).collect();
-        ModelCircuit { program, shape, trace: Arc::new(Trace { values }), witness: false, tamper: vec![] }
+        ModelCircuit {
+            program,
+            shape,
+            trace: Arc::new(Trace { values }),
+            witness: false,
+            #[cfg(any(test, feature = "tamper"))]
+            tamper: vec![],
+        }
     }
 
     /// The public instance column for this circuit's trace.
@@ -107,7 +127,12 @@ impl Circuit<Fr> for ModelCircuit {
     type Params = CircuitShape;
 
     fn without_witnesses(&self) -> Self {
-        ModelCircuit { witness: false, tamper: vec![], ..self.clone() }
+        ModelCircuit {
+            witness: false,
+            #[cfg(any(test, feature = "tamper"))]
+            tamper: vec![],
+            ..self.clone()
+        }
     }
 
     fn params(&self) -> CircuitShape {
@@ -139,6 +164,7 @@ impl Circuit<Fr> for ModelCircuit {
                     zero,
                     first_row,
                     self.witness,
+                    #[cfg(any(test, feature = "tamper"))]
                     &self.tamper,
                 );
                 let (params, params_digest) = layout::assign_params(&mut ctx, program);
@@ -160,7 +186,21 @@ impl Circuit<Fr> for ModelCircuit {
                         program.outputs.iter().flat_map(|o| assigned.cells[o.value].iter().copied()).collect();
                     layout::assign_hash(&mut ctx, &cells, &layout::output_values(program, trace))
                 });
-                ctx.finish()?;
+                let used = ctx.finish()?;
+                // One source of row counts: what the planner sized k by is
+                // what was assigned (every suite run checks it, the corpus
+                // included; a mismatch is a layout bug, never a model's fault).
+                debug_assert_eq!(
+                    used,
+                    first_row
+                        + layout::count_rows(
+                            program,
+                            &layout::zero_masks(program),
+                            config.cols.lanes(),
+                            config.shape.bits
+                        ),
+                    "planned and assigned rows differ"
+                );
                 let mut public = vec![];
                 if program.input_visibility == ir::Visibility::Public {
                     for cells in &assigned.input_cells {

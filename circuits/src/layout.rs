@@ -7,11 +7,13 @@ use halo2_proofs::{
 };
 use ir::{Activation, Op, Program, Trace};
 
+#[cfg(any(test, feature = "tamper"))]
+use crate::Tamper;
 use crate::{
     chips::{self, bits::BitsLayout, Selectors},
     columns::Columns,
     field::{fe, Fr},
-    Tamper, TamperTarget,
+    TamperTarget,
 };
 
 /// A tensor's cells, flattened; `None` is the constant 0 (no cell).
@@ -30,6 +32,7 @@ pub struct Ctx<'a, 'r> {
     pub zero: Cell,
     row: usize,
     witness: bool,
+    #[cfg(any(test, feature = "tamper"))]
     tamper: &'a [Tamper],
     error: Option<Error>,
 }
@@ -44,9 +47,21 @@ impl<'a, 'r> Ctx<'a, 'r> {
         zero: Cell,
         first_row: usize,
         witness: bool,
-        tamper: &'a [Tamper],
+        #[cfg(any(test, feature = "tamper"))] tamper: &'a [Tamper],
     ) -> Self {
-        Ctx { region, cols, sel, limb_bits, range_bits, zero, row: first_row, witness, tamper, error: None }
+        Ctx {
+            region,
+            cols,
+            sel,
+            limb_bits,
+            range_bits,
+            zero,
+            row: first_row,
+            witness,
+            #[cfg(any(test, feature = "tamper"))]
+            tamper,
+            error: None,
+        }
     }
 
     /// The next free row.
@@ -113,7 +128,16 @@ impl<'a, 'r> Ctx<'a, 'r> {
         cell
     }
 
+    /// `v` plus any test tampering registered for this cell (`v` itself
+    /// without the `tamper` feature).
+    #[cfg(not(any(test, feature = "tamper")))]
+    #[inline(always)]
+    pub fn tampered(&self, _node: usize, _element: usize, _target: TamperTarget, v: i64) -> i64 {
+        v
+    }
+
     /// `v` plus any test tampering registered for this cell.
+    #[cfg(any(test, feature = "tamper"))]
     pub fn tampered(&self, node: usize, element: usize, target: TamperTarget, v: i64) -> i64 {
         v + self
             .tamper
@@ -310,7 +334,8 @@ pub fn zero_masks(program: &Program) -> Vec<Vec<bool>> {
             Op::Max(m) => (0..m.outputs())
                 .map(|o| m.row(o).len() == 1 && masks[m.input][m.cols[m.row_ptr[o] as usize] as usize])
                 .collect(),
-            _ => vec![false; node.len()],
+            // Every other op assigns a cell per element.
+            Op::Input { .. } | Op::Linear(_) | Op::Bilinear(_) | Op::Table(_) | Op::Div(_) => vec![false; node.len()],
         };
         masks.push(m);
     }
@@ -334,7 +359,13 @@ pub fn r_limbs_needed(program: &Program, limb_bits: u32) -> usize {
         .iter()
         .map(|node| match &node.op {
             Op::Requant(r) => r.shift.div_ceil(limb_bits) as usize,
-            _ => 0,
+            Op::Input { .. }
+            | Op::Linear(_)
+            | Op::Bilinear(_)
+            | Op::Max(_)
+            | Op::Gather(_)
+            | Op::Table(_)
+            | Op::Div(_) => 0,
         })
         .max()
         .unwrap_or(0)

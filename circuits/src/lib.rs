@@ -17,7 +17,9 @@ pub mod poseidon;
 pub mod shape;
 pub mod table;
 
-pub use circuit::{ModelCircuit, Tamper, TamperTarget};
+#[cfg(any(test, feature = "tamper"))]
+pub use circuit::Tamper;
+pub use circuit::{ModelCircuit, TamperTarget};
 pub use error::CircuitError;
 pub use field::{fe, fe_to_i64, Fr};
 pub use shape::{plan, plan_for, plan_with, CircuitShape, CostReport, Layout, Optimize};

@@ -175,6 +175,106 @@ pub enum Layout {
     Bits,
 }
 
+/// Rows the layout of `program` in `shape` takes (`count_rows` plus the zero
+/// cell's rows) and the rows of its lookup tables: the one count the planner
+/// sizes `k` by and [`CircuitShape::check`] checks against. `lanes` is the
+/// shape's effective lane count (at least [`MIN_LANES`] in the limb layout).
+fn layout_rows(program: &Program, masks: &[Vec<bool>], shape: &CircuitShape) -> (usize, usize) {
+    let fn_rows = table::function_rows(program);
+    match shape.bits {
+        None => (
+            layout::count_rows(program, masks, shape.lanes.max(MIN_LANES), None) + 1,
+            table::table_rows(shape.limb_bits) + fn_rows,
+        ),
+        // The function table (plus its (0, 0, 0) row), when there is one.
+        Some(bits) => (
+            layout::count_rows(program, masks, shape.lanes.max(1), Some(bits)) + 2,
+            if shape.tables { fn_rows + 1 } else { 0 },
+        ),
+    }
+}
+
+/// Most dot lanes a shape may have (the planner's largest candidate).
+pub const MAX_LANES: usize = 64;
+
+impl CircuitShape {
+    /// Artifacts are checked, not trusted: whether this shape (read from
+    /// `settings.json`) can lay out `program`, so that configuring and
+    /// assigning the circuit cannot fail half-way. Every flag the program
+    /// implies must match, the limb or digit widths must be the ones its
+    /// range bits and shifts need, and `2^k` rows must hold its layout; the
+    /// error names the field, what the program needs and what the shape has.
+    pub fn check(&self, program: &Program) -> Result<(), CircuitError> {
+        fn need<T: std::fmt::Debug + PartialEq>(field: &'static str, expected: T, got: T) -> Result<(), CircuitError> {
+            if expected == got {
+                Ok(())
+            } else {
+                Err(CircuitError::Shape { field, expected: format!("{expected:?}"), got: format!("{got:?}") })
+            }
+        }
+        program.validate()?;
+        let witness_params = program.params.is_some();
+        let poseidon = !program.commitment_parts().is_empty();
+        let div = program.nodes.iter().any(|n| matches!(n.op, Op::Div(_)));
+        need(
+            "bilinear",
+            witness_params || program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_))),
+            self.bilinear,
+        )?;
+        need("tables", program.nodes.iter().any(|n| matches!(n.op, Op::Table(_))), self.tables)?;
+        need("div", div, self.div)?;
+        need("poseidon", poseidon, self.poseidon)?;
+        need("range_bits", program.quant.range_bits, self.range_bits)?;
+        if self.lanes == 0 || self.lanes > MAX_LANES {
+            return Err(CircuitError::Shape {
+                field: "lanes",
+                expected: format!("1..={MAX_LANES}"),
+                got: self.lanes.to_string(),
+            });
+        }
+        match self.bits {
+            None => {
+                if !LIMB_BITS.contains(&self.limb_bits) {
+                    return Err(CircuitError::Shape {
+                        field: "limb_bits",
+                        expected: format!("{}..={}", LIMB_BITS.start(), LIMB_BITS.end()),
+                        got: self.limb_bits.to_string(),
+                    });
+                }
+                need(
+                    "q_limbs",
+                    range::limb_widths(range::q_bits(self.range_bits), self.limb_bits).len(),
+                    self.q_limbs,
+                )?;
+                need("r_limbs", layout::r_limbs_needed(program, self.limb_bits), self.r_limbs)?;
+            }
+            Some(_) => {
+                need("bits", Some(BitsLayout::new(self.range_bits, layout::max_shift(program))), self.bits)?;
+                // Divisions, witness parameters and hashes need the limb layout.
+                need(
+                    "bits (a layout without divisions, witness parameters or hashes)",
+                    false,
+                    div || witness_params || poseidon,
+                )?;
+            }
+        }
+        if !(4..=MAX_K).contains(&self.k) {
+            return Err(CircuitError::Shape { field: "k", expected: format!("4..={MAX_K}"), got: self.k.to_string() });
+        }
+        let (rows, table_rows) = layout_rows(program, &layout::zero_masks(program), self);
+        let blind = constraint_system(self).blinding_factors() + 1;
+        let need_rows = rows.max(table_rows) + blind;
+        if need_rows > 1usize << self.k {
+            return Err(CircuitError::Shape {
+                field: "k",
+                expected: format!("at least {} ({need_rows} rows)", (need_rows as f64).log2().ceil() as u32),
+                got: self.k.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
 pub fn plan(program: &Program) -> Result<CostReport, CircuitError> {
     plan_with(program, Optimize::Balanced, None)
 }
@@ -234,10 +334,7 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
     for limb_bits in LIMB_BITS.filter(|_| only != Some(Layout::Bits)) {
         let q_limbs = range::limb_widths(range::q_bits(range_bits), limb_bits).len();
         let r_limbs = layout::r_limbs_needed(program, limb_bits);
-        let table_rows = table::table_rows(limb_bits) + fn_rows;
         for &lanes in LANE_CANDIDATES.iter() {
-            let rows =
-                *rows_by_lanes.entry(lanes).or_insert_with(|| layout::count_rows(program, &masks, lanes, None) + 1);
             let shape = CircuitShape {
                 k: 4,
                 lanes,
@@ -251,6 +348,12 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
                 div,
                 poseidon,
             };
+            // Rows depend on the lanes only (the table on the limb width).
+            let (rows, table_rows) = match rows_by_lanes.get(&lanes) {
+                Some(&rows) => (rows, table::table_rows(limb_bits) + fn_rows),
+                None => layout_rows(program, &masks, &shape),
+            };
+            rows_by_lanes.insert(lanes, rows);
             consider(shape, rows, table_rows, &mut candidates);
         }
     }
@@ -258,7 +361,6 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
     if !div && !witness_params && !poseidon && only != Some(Layout::Limbs) {
         let bits = BitsLayout::new(range_bits, layout::max_shift(program));
         for &lanes in BITS_LANE_CANDIDATES.iter() {
-            let rows = layout::count_rows(program, &masks, lanes, Some(bits)) + 2;
             let shape = CircuitShape {
                 k: 4,
                 lanes,
@@ -272,8 +374,8 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
                 div,
                 poseidon,
             };
-            // The function table (plus its (0, 0, 0) row), when there is one.
-            consider(shape, rows, if tables { fn_rows + 1 } else { 0 }, &mut candidates);
+            let (rows, table_rows) = layout_rows(program, &masks, &shape);
+            consider(shape, rows, table_rows, &mut candidates);
         }
     }
     match best {

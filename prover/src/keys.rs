@@ -41,6 +41,7 @@ impl Keys {
 }
 
 pub fn keygen(params: &ParamsKZG<Bn256>, program: Arc<Program>, shape: &CircuitShape) -> Result<Keys, ProverError> {
+    shape.check(&program)?;
     let circuit = ModelCircuit::for_keygen(program, shape.clone());
     let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
     let pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;

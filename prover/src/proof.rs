@@ -36,6 +36,7 @@ pub fn prove_with(
     pk: &ProvingKey<G1Affine>,
     circuit: ModelCircuit,
 ) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
+    circuit.shape.check(&circuit.program)?;
     match backend {
         Backend::Cpu => prove_cpu(params, pk, circuit),
         #[cfg(feature = "cuda")]

@@ -259,16 +259,28 @@ pub fn assign(
     copy_from: &[Option<Cell>],
     witness: bool,
 ) -> Result<(Vec<Cell>, Cell, usize), Error> {
-    assign_with_tamper(cfg, region, offset, msg, copy_from, witness, None)
+    assign_inner(cfg, region, offset, msg, copy_from, witness, None)
 }
 
 /// [`assign`], with `tamper = Some((row, column, delta))` adding `delta` to
 /// the witness of one cell: `row` relative to `offset`, `column` an index
 /// into the chip's advice columns (every other cell keeps its honest value).
-/// Tests only.
-#[doc(hidden)]
-#[allow(clippy::needless_range_loop)] // i indexes the state, the message chunk and the columns alike
+/// Tests only (the `tamper` feature).
+#[cfg(any(test, feature = "tamper"))]
 pub fn assign_with_tamper(
+    cfg: &PoseidonConfig,
+    region: &mut Region<'_, Fr>,
+    offset: usize,
+    msg: &[Fr],
+    copy_from: &[Option<Cell>],
+    witness: bool,
+    tamper: Option<(usize, usize, Fr)>,
+) -> Result<(Vec<Cell>, Cell, usize), Error> {
+    assign_inner(cfg, region, offset, msg, copy_from, witness, tamper)
+}
+
+#[allow(clippy::needless_range_loop)] // i indexes the state, the message chunk and the columns alike
+fn assign_inner(
     cfg: &PoseidonConfig,
     region: &mut Region<'_, Fr>,
     offset: usize,
