@@ -19,4 +19,30 @@ pub enum Error {
     Missing { path: PathBuf, hint: &'static str },
     #[error("proof file {path}: {reason}")]
     ProofFile { path: PathBuf, reason: String },
+    /// A proof file that does not verify against the model folder, before
+    /// or instead of halo2's check (that one is `Prover(Rejected { .. })`).
+    #[error("proof file {path}: {failure}")]
+    Verify { path: PathBuf, failure: VerifyFailure },
+}
+
+/// Why `verify` refused a proof file, with the data a service maps to a
+/// response.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VerifyFailure {
+    #[error("made for a different model or circuit (digest {got}, this model's is {expected})")]
+    DigestMismatch { expected: String, got: String },
+    #[error("expected {expected} public instances, got {got}")]
+    InstanceCount { expected: usize, got: usize },
+    #[error("`commitments.{part}` is {claimed}, but the proven instance is {proven}")]
+    CommitmentDisagrees { part: String, claimed: String, proven: String },
+    #[error("`commitments.{part}` is missing (the {part} are hashed)")]
+    CommitmentMissing { part: String },
+    #[error("`commitments.{part}`: this model does not hash its {part}")]
+    CommitmentUnexpected { part: String },
+    #[error("`outputs_quantized` do not hash to the proven output commitment")]
+    OutputCommitmentDisagrees,
+    /// `index`: the first output element (flattened) that differs, `None`
+    /// when the lengths differ.
+    #[error("`outputs`/`outputs_quantized` do not match the proven output instances{}", index.map(|i| format!(" (element {i})")).unwrap_or_else(|| " (lengths differ)".into()))]
+    OutputsDisagree { index: Option<usize> },
 }

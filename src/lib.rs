@@ -14,6 +14,7 @@ pub mod accuracy;
 pub mod artifacts;
 pub mod coverage;
 pub mod error;
+pub mod handle;
 pub mod onchain;
 pub mod ort_agreement;
 pub mod pipeline;
@@ -21,14 +22,20 @@ pub mod pipeline;
 pub mod registry;
 #[cfg(feature = "evm")]
 pub mod retrain;
+pub mod serve;
 
 pub use accuracy::{max_abs_error, AccuracyReport};
 pub use artifacts::{ProofFile, Settings};
 pub use compiler::{CompileError, CompileOptions};
-pub use error::Error;
+pub use error::{Error, VerifyFailure};
+pub use handle::{Prover, Verifier};
 pub use ir::{Program, Visibility};
 pub use pipeline::{
     commitments, compile, compile_bytes, load, prove, prove_weights, prove_with, read_proof_file, setup, verify,
     CompiledModel, ProveOutcome, SrsSource,
 };
 pub use prover::Backend;
+
+/// The embedded example model (`examples/mlp/model.onnx`), what
+/// `zkinfer demo` runs.
+pub const EXAMPLE_MODEL: &[u8] = include_bytes!("../examples/mlp/model.onnx");

@@ -149,6 +149,9 @@ fn real_main() -> Result<()> {
                 }
             }
         }
+        Cmd::Serve { dirs, addr, workers, queue, max_body_bytes, timeout } => {
+            serve(&dirs, &addr, workers, queue, max_body_bytes, timeout)?;
+        }
         Cmd::Inspect { model, json } => {
             let report = compiler::inspect_file(&model).with_context(|| format!("{}", model.display()))?;
             if json {
@@ -331,4 +334,61 @@ fn real_main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `zkinfer serve`: loads every folder, binds, prints the address, serves
+/// until SIGTERM or Ctrl-C, then finishes the requests in flight.
+fn serve(
+    dirs: &[PathBuf],
+    addr: &str,
+    workers: Option<usize>,
+    queue: usize,
+    max_body: usize,
+    timeout: f64,
+) -> Result<()> {
+    use zkinfer::serve::{self, ServeConfig};
+    if !(timeout.is_finite() && timeout > 0.0) {
+        bail!("--timeout must be a positive number of seconds, got {timeout}");
+    }
+    let mut cfg =
+        ServeConfig { queue, max_body, timeout: std::time::Duration::from_secs_f64(timeout), ..Default::default() };
+    if let Some(w) = workers {
+        if w == 0 {
+            bail!("--workers must be at least 1");
+        }
+        cfg.workers = w;
+    }
+    let app = serve::load(dirs, &cfg)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        println!("listening on http://{bound} ({} models, {} workers, queue {})", dirs.len(), cfg.workers, cfg.queue);
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        serve::run(listener, app, cfg.max_body, shutdown_signal()).await?;
+        println!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }

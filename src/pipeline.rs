@@ -4,15 +4,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use circuits::{CircuitShape, CostReport, ModelCircuit, Optimize};
+use circuits::{CircuitShape, CostReport, Optimize};
 use compiler::{CalibrationReport, CompileOptions};
-use ir::{Program, Visibility};
+use ir::Program;
 use prover::{artifact, keys, srs, Backend, Fr};
 
 use crate::artifacts::{self, path, ProofFile, Settings};
 use crate::error::Error;
 
 /// A compiled model as loaded from its folder.
+#[derive(Clone, Debug)]
 pub struct CompiledModel {
     pub dir: PathBuf,
     pub program: Arc<Program>,
@@ -187,7 +188,8 @@ pub fn program_with_weights(m: &CompiledModel, weights: Option<&Path>) -> Result
 
 /// [`prove_with`] with another weight set of the compiled architecture
 /// (`weights`: its ONNX file), with the same keys; `None` proves the
-/// compiled model's own weights.
+/// compiled model's own weights. Loads the keys for this one call: a service
+/// proving many inputs keeps a [`crate::Prover`] instead.
 pub fn prove_weights(
     dir: &Path,
     inputs: &[Vec<f64>],
@@ -196,39 +198,10 @@ pub fn prove_weights(
 ) -> Result<ProveOutcome, Error> {
     backend.check()?;
     let m = load(dir)?;
-    let pk_path = need(dir, artifacts::PK)?;
-    let srs_path = need(dir, artifacts::SRS)?;
-    let t = Instant::now();
+    // Inputs and weights are checked before the (large) proving key is read.
     let program = program_with_weights(&m, weights)?;
-    let q = ir::eval::quantize_inputs(&program, inputs)?;
-    let trace = ir::eval(&program, &q)?;
-    let commitments = circuits::layout::commitments(&program, &trace)
-        .into_iter()
-        .map(|(part, d)| (part.to_string(), artifact::fr_to_hex(&d)))
-        .collect();
-    let witness_ms = t.elapsed().as_millis();
-    let params = srs::read(&srs_path, m.shape.k)?;
-    let pk = keys::read_pk(&pk_path, &m.shape, &m.digest)?;
-    let t = Instant::now();
-    let outputs_quantized = trace.outputs(&program);
-    let circuit = ModelCircuit::new(program.clone(), m.shape.clone(), Arc::new(trace));
-    let (proof, instances) = prover::prove_with(backend, &params, &pk, circuit)?;
-    let prove_ms = t.elapsed().as_millis();
-    let outputs = outputs_quantized.iter().enumerate().map(|(k, v)| m.program.dequantize_output(k, v)).collect();
-    let proof = ProofFile {
-        proof: artifact::to_hex(&proof),
-        instances: vec![instances.iter().map(artifact::fr_to_hex).collect()],
-        outputs,
-        outputs_quantized,
-        output_shapes: m.program.outputs.iter().map(|o| o.shape.clone()).collect(),
-        scale_bits: m.program.quant.scale_bits,
-        k: m.shape.k,
-        digest: artifact::to_hex(&m.digest),
-        input_visibility: m.program.input_visibility,
-        output_visibility: m.program.output_visibility,
-        commitments,
-    };
-    Ok(ProveOutcome { proof, witness_ms, prove_ms })
+    ir::eval::quantize_inputs(&program, inputs)?;
+    crate::handle::Prover::from_model(m)?.with_backend(backend).prove_program(program, inputs)
 }
 
 /// What `zkinfer commitment` prints: the Poseidon commitment of each part
@@ -293,71 +266,8 @@ pub fn read_proof_file(p: &Path) -> Result<ProofFile, Error> {
 
 /// Verifies a proof against the model folder's verifying key. Also checks
 /// that the convenience fields (`outputs`, `outputs_quantized`) agree with the
-/// proven instances, so they cannot be edited after the fact.
+/// proven instances, so they cannot be edited after the fact. `proof_path`
+/// names the proof in errors. A service keeps a [`crate::Verifier`].
 pub fn verify(dir: &Path, proof: &ProofFile, proof_path: &Path) -> Result<(), Error> {
-    let m = load(dir)?;
-    let bad = |reason: String| Error::ProofFile { path: proof_path.into(), reason };
-    if proof.digest != artifact::to_hex(&m.digest) {
-        return Err(bad(format!(
-            "made for a different model or circuit (digest {}, this model's is {})",
-            proof.digest,
-            artifact::to_hex(&m.digest)
-        )));
-    }
-    let vk = keys::read_vk(&need(dir, artifacts::VK)?, &m.shape, &m.digest)?;
-    let params = srs::read(&need(dir, artifacts::SRS)?, m.shape.k)?;
-    let (bytes, instances) = decode_proof(proof, proof_path)?;
-    if instances.len() != m.program.num_instances() {
-        return Err(bad(format!("expected {} public instances, got {}", m.program.num_instances(), instances.len())));
-    }
-    // The commitments are the last instances, one per hashed part.
-    let parts = m.program.commitment_parts();
-    let n_pub = instances.len() - parts.len();
-    for (k, part) in parts.iter().enumerate() {
-        let proven = artifact::fr_to_hex(&instances[n_pub + k]);
-        match proof.commitments.get(*part) {
-            Some(c) if c.eq_ignore_ascii_case(&proven) => {}
-            Some(c) => {
-                return Err(bad(format!("`commitments.{part}` is {c}, but the proven instance is {proven}")));
-            }
-            None => return Err(bad(format!("`commitments.{part}` is missing (the {part} are hashed)"))),
-        }
-    }
-    // Hashed outputs: the claimed integers must be the committed ones.
-    if let Some(k) = m.program.commitment_index("output") {
-        let claimed: Vec<Fr> = proof.outputs_quantized.iter().flatten().map(|&v| circuits::fe(v)).collect();
-        if circuits::poseidon::hash(&claimed) != instances[k] {
-            return Err(bad("`outputs_quantized` do not hash to the proven output commitment".into()));
-        }
-    }
-    if let Some(extra) = proof.commitments.keys().find(|k| !parts.contains(&k.as_str())) {
-        return Err(bad(format!("`commitments.{extra}`: this model does not hash its {extra}")));
-    }
-    if m.program.output_visibility == Visibility::Public {
-        let n_out: usize = m.program.outputs.iter().map(|o| m.program.nodes[o.value].len()).sum();
-        let proven: Vec<Option<i64>> = instances[n_pub - n_out..n_pub].iter().map(circuits::fe_to_i64).collect();
-        let claimed: Vec<i64> = proof.outputs_quantized.iter().flatten().copied().collect();
-        let floats: Vec<f64> = proof.outputs.iter().flatten().copied().collect();
-        // The floats the claimed integers stand for, output by output (a
-        // claimed output of the wrong length makes the lengths differ below).
-        let expected: Vec<f64> = if proof.outputs_quantized.len() == m.program.outputs.len() {
-            proof.outputs_quantized.iter().enumerate().flat_map(|(k, v)| m.program.dequantize_output(k, v)).collect()
-        } else {
-            vec![]
-        };
-        let consistent = proven.len() == claimed.len()
-            && claimed.len() == floats.len()
-            && expected.len() == floats.len()
-            && proven
-                .iter()
-                .zip(&claimed)
-                .zip(&floats)
-                .zip(&expected)
-                .all(|(((p, &c), &f), &e)| *p == Some(c) && (e - f).abs() < 1e-9);
-        if !consistent {
-            return Err(bad("`outputs`/`outputs_quantized` do not match the proven output instances".into()));
-        }
-    }
-    prover::verify(&params, &vk, &instances, &bytes)?;
-    Ok(())
+    crate::handle::Verifier::load(dir)?.verify_named(proof, proof_path)
 }

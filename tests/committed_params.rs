@@ -306,3 +306,59 @@ fn hashed_outputs_bind_the_claimed_outputs() {
     let e = zkinfer::verify(&dir, &forged, &path).unwrap_err().to_string();
     assert!(e.contains("do not hash to the proven output commitment"), "{e}");
 }
+
+/// The facade's verify failures are typed (issue 16): a service matches on
+/// the variant and its data, not on the message.
+#[test]
+fn verify_failures_are_typed() {
+    use zkinfer::{Error, VerifyFailure};
+    let dir = tmp("committed_typed_errors");
+    let o = opts(Visibility::Hashed, Visibility::Public, Visibility::Public);
+    zkinfer::compile(&fraud("model_v1.onnx"), &o, &dir).unwrap();
+    zkinfer::setup(&dir, &zkinfer::SrsSource::DevCached(srs_cache())).unwrap();
+    let po = zkinfer::prove(&dir, &flagged(1)).unwrap();
+    let path = dir.join("proof.json");
+    zkinfer::verify(&dir, &po.proof, &path).unwrap();
+    let failure = |p: &zkinfer::ProofFile| match zkinfer::verify(&dir, p, &path) {
+        Err(Error::Verify { failure, .. }) => failure,
+        other => panic!("expected a typed verify failure, got {other:?}"),
+    };
+    let mut p = po.proof.clone();
+    p.digest = format!("0x{}", "00".repeat(32));
+    assert!(matches!(failure(&p), VerifyFailure::DigestMismatch { got, .. } if got == p.digest));
+    let mut p = po.proof.clone();
+    p.instances[0].pop();
+    let n = po.proof.instances[0].len();
+    assert_eq!(failure(&p), VerifyFailure::InstanceCount { expected: n, got: n - 1 });
+    let mut p = po.proof.clone();
+    p.commitments.insert("params".into(), format!("0x{}", "11".repeat(32)));
+    assert!(matches!(failure(&p), VerifyFailure::CommitmentDisagrees { part, .. } if part == "params"));
+    let mut p = po.proof.clone();
+    p.commitments.clear();
+    assert_eq!(failure(&p), VerifyFailure::CommitmentMissing { part: "params".into() });
+    let mut p = po.proof.clone();
+    p.commitments.insert("input".into(), po.proof.commitments["params"].clone());
+    assert_eq!(failure(&p), VerifyFailure::CommitmentUnexpected { part: "input".into() });
+    let mut p = po.proof.clone();
+    p.outputs_quantized[0][0] += 1;
+    assert_eq!(failure(&p), VerifyFailure::OutputsDisagree { index: Some(0) });
+    let mut p = po.proof.clone();
+    p.outputs[0].push(0.0);
+    assert_eq!(failure(&p), VerifyFailure::OutputsDisagree { index: None });
+    // halo2's own rejection: a flipped proof byte.
+    let mut p = po.proof.clone();
+    let mut bytes = prover::artifact::from_hex(&p.proof).unwrap();
+    bytes[100] ^= 1;
+    p.proof = prover::artifact::to_hex(&bytes);
+    match zkinfer::verify(&dir, &p, &path) {
+        Err(Error::Prover(prover::ProverError::Rejected { .. })) => {}
+        other => panic!("expected ProverError::Rejected, got {other:?}"),
+    }
+    bytes[100] ^= 1;
+    bytes.push(0);
+    p.proof = prover::artifact::to_hex(&bytes);
+    assert!(matches!(
+        zkinfer::verify(&dir, &p, &path),
+        Err(Error::Prover(prover::ProverError::TrailingBytes { count: 1 }))
+    ));
+}

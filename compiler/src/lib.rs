@@ -142,7 +142,7 @@ fn compile_named(
         output: opts.output_visibility,
         params: opts.param_visibility,
     };
-    if passes::lower_quant::is_quantized(&g) {
+    if passes::Lowering::for_graph(&g) == passes::Lowering::Quantized {
         if opts.param_visibility != ir::Visibility::Fixed {
             return Err(CompileError::Shape {
                 node: path.to_string(),
@@ -231,7 +231,7 @@ fn reweigh_in(model: &[u8], path: &str, dir: Option<&Path>, program: &ir::Progra
     // Bind dynamic dimensions as the compiled program did.
     let sample: Vec<Vec<f64>> = program.inputs.iter().map(|i| vec![0.0; i.shape.iter().product()]).collect();
     let g = load_graph_in(model, path, dir, Some(&sample))?;
-    if passes::lower_quant::is_quantized(&g) {
+    if passes::Lowering::for_graph(&g) == passes::Lowering::Quantized {
         return Err(arch_err("a quantized model is not the compiled float architecture".into()));
     }
     let plan = &ps.plan;

@@ -17,8 +17,12 @@ pub enum ProverError {
     BackendUnavailable { backend: &'static str, reason: String },
     #[error("proving failed: {0}")]
     Prove(String),
-    #[error("proof rejected: {0}")]
-    Rejected(String),
+    /// halo2's verifier refused the proof (`reason`: its error).
+    #[error("proof rejected: {reason}")]
+    Rejected { reason: String },
+    /// Bytes after a complete proof (a proof has exactly one encoding).
+    #[error("proof rejected: {count} trailing bytes after the proof")]
+    TrailingBytes { count: usize },
     #[error(transparent)]
     Ir(#[from] ir::IrError),
     #[error(transparent)]

@@ -82,10 +82,10 @@ pub fn verify(
         _,
         SingleStrategy<'_, Bn256>,
     >(params, vk, SingleStrategy::new(params), &[&[instances]], &mut transcript)
-    .map_err(|e| ProverError::Rejected(format!("{e:?}")))?;
+    .map_err(|e| ProverError::Rejected { reason: format!("{e:?}") })?;
     drop(transcript);
     if !reader.is_empty() {
-        return Err(ProverError::Rejected(format!("{} trailing bytes after the proof", reader.len())));
+        return Err(ProverError::TrailingBytes { count: reader.len() });
     }
     Ok(())
 }

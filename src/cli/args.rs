@@ -228,6 +228,27 @@ pub(crate) enum Cmd {
         #[command(flatten)]
         args: CompileArgs,
     },
+    /// Serve compiled (and set up) model folders over HTTP, each under its
+    /// folder name: /health, /v1/models, /v1/models/NAME/prove|verify, /metrics.
+    Serve {
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Address to listen on (port 0: any free port; the bound address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Proofs running at once (default: half the cores, at least 1).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Prove requests waiting beyond the workers; more get 429.
+        #[arg(long, default_value_t = 16)]
+        queue: usize,
+        /// Largest request body in bytes; more get 413.
+        #[arg(long, default_value_t = 4 << 20)]
+        max_body_bytes: usize,
+        /// Seconds a prove request may take, queue wait included; past it 504.
+        #[arg(long, default_value_t = 300.0)]
+        timeout: f64,
+    },
     /// List a model's ops and shapes, and which are supported.
     Inspect {
         model: PathBuf,

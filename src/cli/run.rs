@@ -111,7 +111,7 @@ pub(crate) enum ModelRef<'a> {
     Bytes(&'a [u8], &'a str),
 }
 
-pub(crate) const DEMO_MODEL: &[u8] = include_bytes!("../../examples/mlp/model.onnx");
+pub(crate) const DEMO_MODEL: &[u8] = zkinfer::EXAMPLE_MODEL;
 pub(crate) const DEMO_INPUT: &str = include_str!("../../examples/mlp/input.json");
 pub(crate) const DEMO_EXPECTED: &str = include_str!("../../examples/mlp/expected.json");
 pub(crate) const DEMO_CALIBRATION: &str = include_str!("../../examples/mlp/calibration.json");

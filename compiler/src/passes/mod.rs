@@ -7,8 +7,11 @@
 //! 4. `merge_gathers`    compose chains of index maps; drop identity maps
 //! 5. `collapse_aliases` again, for aliases the folds created
 //! 6. `dead_nodes`       drop what the outputs do not need; renumber topologically
-//! 7. `lower`            float graph -> `ir::Program` (see `lower/mod.rs` for the rules, `lower/tables.rs` for function tables);
-//!    `lower_quant` instead for quantized graphs (QuantizeLinear nodes)
+//! 7. the lowering, chosen by [`Lowering::for_graph`] (the one place that decides):
+//!    - `lower`: float graph -> `ir::Program` with chosen fixed-point settings
+//!      (see `lower/mod.rs` for the rules, `lower/tables.rs` for function tables);
+//!    - `lower_quant`: an already-quantized graph (QuantizeLinear nodes: QDQ, QLinear*,
+//!      *Integer) -> `ir::Program` with the model's own scales, exactly
 //! 8. `fuse_requant_relu` merge `Requant(Identity)` + `Requant(0, Relu)`
 //! 9. `ir_dead_nodes`    drop unused integer nodes
 
@@ -25,6 +28,34 @@ pub mod merge_gathers;
 
 use crate::error::Result;
 use crate::frontend::graph::Graph;
+
+/// Step 7: which lowering a graph gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lowering {
+    /// A float graph: calibrated fixed point (`lower`).
+    FixedPoint,
+    /// An already-quantized graph: the model's own integer semantics (`lower_quant`).
+    Quantized,
+}
+
+impl Lowering {
+    /// The predicate: a graph with QuantizeLinear nodes (after the graph
+    /// passes) is quantized ([`lower_quant::is_quantized`]).
+    pub fn for_graph(g: &Graph) -> Lowering {
+        if lower_quant::is_quantized(g) {
+            Lowering::Quantized
+        } else {
+            Lowering::FixedPoint
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Lowering::FixedPoint => "lower",
+            Lowering::Quantized => "lower_quant",
+        }
+    }
+}
 
 pub type GraphPass = fn(&mut Graph) -> Result<()>;
 pub type ProgramPass = fn(&mut ir::Program) -> Result<()>;

@@ -1,0 +1,211 @@
+//! `zkinfer serve` over loopback: the routes, every error status, graceful
+//! shutdown on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use zkinfer::serve::client::{request, Answer};
+use zkinfer::{CompileOptions, ProofFile, SrsSource};
+
+const T: Duration = Duration::from_secs(120);
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+            .arg("serve")
+            .arg(dir)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let addr = line
+            .strip_prefix("listening on http://")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .parse()
+            .unwrap();
+        Server { child, addr, out }
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        request(self.addr, "GET", path, None, T).unwrap()
+    }
+
+    fn post(&self, path: &str, body: &[u8]) -> Answer {
+        request(self.addr, "POST", path, Some(body), T).unwrap()
+    }
+
+    fn sigterm(&self) {
+        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill -TERM failed");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn error_kind(a: &Answer) -> String {
+    a.json()
+        .and_then(|v| v["error"].as_str().map(String::from))
+        .unwrap_or_else(|| panic!("no JSON error: {}", a.text()))
+}
+
+fn input(n: usize, v: f64) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "input_data": [vec![v; n]] })).unwrap()
+}
+
+#[test]
+fn serve_proves_verifies_and_answers_every_error_status() {
+    let dir = common::tmp("serve").join("mlp");
+    std::fs::create_dir_all(&dir).unwrap();
+    zkinfer::compile_bytes(zkinfer::EXAMPLE_MODEL, "mlp", &CompileOptions::default(), &dir).unwrap();
+    zkinfer::setup(&dir, &SrsSource::DevCached(common::srs_cache())).unwrap();
+    let m = zkinfer::load(&dir).unwrap();
+    let n: usize = m.program.inputs[0].shape.iter().product();
+
+    let mut s = Server::start(&dir, &["--workers", "1", "--queue", "0", "--max-body-bytes", "65536"]);
+    let h = s.get("/health");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.json().unwrap()["models"], 1);
+
+    let models = s.get("/v1/models").json().unwrap();
+    let info = &models["models"][0];
+    assert_eq!(info["name"], "mlp");
+    assert_eq!(info["k"], m.shape.k);
+    assert_eq!(info["inputs"][0]["shape"], json!(m.program.inputs[0].shape));
+    assert_eq!(info["param_visibility"], "fixed");
+
+    // Prove over HTTP; the answer is a proof.json that verifies here and there.
+    let a = s.post("/v1/models/mlp/prove", &input(n, 0.25));
+    assert_eq!(a.status, 200, "{}", a.text());
+    let proof: ProofFile = serde_json::from_slice(&a.body).unwrap();
+    zkinfer::verify(&dir, &proof, Path::new("http")).unwrap();
+    let direct = zkinfer::prove(&dir, &[vec![0.25; n]]).unwrap().proof;
+    assert_eq!(proof.instances, direct.instances, "the served proof proves the same statement");
+    let v = s.post("/v1/models/mlp/verify", &a.body).json().unwrap();
+    assert_eq!(v, json!({"verified": true, "reason": null}));
+
+    // A tampered proof and an edited output are answered verified: false.
+    let mut bad = proof.clone();
+    let mid = bad.proof.len() / 2;
+    let c = if &bad.proof[mid..mid + 1] == "0" { "1" } else { "0" };
+    bad.proof.replace_range(mid..mid + 1, c);
+    let v = s.post("/v1/models/mlp/verify", &serde_json::to_vec(&bad).unwrap()).json().unwrap();
+    assert_eq!(v["verified"], false, "{v}");
+    assert!(v["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    let mut edited = proof.clone();
+    edited.outputs_quantized[0][0] += 1;
+    let v = s.post("/v1/models/mlp/verify", &serde_json::to_vec(&edited).unwrap()).json().unwrap();
+    assert_eq!(v["verified"], false, "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("outputs"), "{v}");
+
+    // 400: not JSON, not an input.json, not a proof.json.
+    for body in [&b"{not json"[..], b"{\"input_data\": [[\"a\"]]}", b"\xff\xfe"] {
+        let a = s.post("/v1/models/mlp/prove", body);
+        assert_eq!((a.status, error_kind(&a).as_str()), (400, "bad_json"), "{}", a.text());
+    }
+    let a = s.post("/v1/models/mlp/verify", b"{\"proof\": 1}");
+    assert_eq!((a.status, error_kind(&a).as_str()), (400, "bad_json"));
+    // 422: wrong length, wrong input count, outside the calibrated range;
+    // the message names the input.
+    for body in [input(n + 1, 0.1), serde_json::to_vec(&json!({"input_data": [[0.1], [0.1]]})).unwrap(), input(n, 1e12)]
+    {
+        let a = s.post("/v1/models/mlp/prove", &body);
+        assert_eq!((a.status, error_kind(&a).as_str()), (422, "bad_input"), "{}", a.text());
+        assert!(a.json().unwrap()["message"].as_str().unwrap().contains("input"), "{}", a.text());
+    }
+    // 404: unknown model, unknown route.
+    let a = s.post("/v1/models/nope/prove", &input(n, 0.1));
+    assert_eq!((a.status, error_kind(&a).as_str()), (404, "unknown_model"));
+    assert_eq!(s.get("/v2/else").status, 404);
+    // 413: a body over the limit.
+    let big = vec![b' '; 100_000];
+    let a = s.post("/v1/models/mlp/prove", &big);
+    assert_eq!(a.status, 413, "{}", a.text());
+    assert_eq!(error_kind(&a), "body_too_large");
+
+    // 429: one worker, no queue, four at once.
+    let answers: Vec<Answer> = std::thread::scope(|sc| {
+        let s = &s;
+        let hs: Vec<_> =
+            (0..4).map(|i| sc.spawn(move || s.post("/v1/models/mlp/prove", &input(n, 0.1 * i as f64)))).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert!(statuses.contains(&200) && statuses.contains(&429), "{statuses:?}");
+    for a in answers.iter().filter(|a| a.status == 429) {
+        assert_eq!(a.header("retry-after"), Some("1"));
+        assert_eq!(error_kind(a), "queue_full");
+    }
+    for a in answers.iter().filter(|a| a.status == 200) {
+        let p: ProofFile = serde_json::from_slice(&a.body).unwrap();
+        zkinfer::verify(&dir, &p, Path::new("http")).unwrap();
+    }
+
+    // Metrics count what happened.
+    let metrics = s.get("/metrics");
+    assert_eq!(metrics.header("content-type"), Some("text/plain; version=0.0.4"));
+    let text = metrics.text();
+    for needle in [
+        "zkinfer_requests_total{route=\"prove\",status=\"200\"}",
+        "zkinfer_requests_total{route=\"prove\",status=\"429\"}",
+        "zkinfer_failures_total{kind=\"bad_input\"} 3",
+        "zkinfer_prove_seconds_count{model=\"mlp\"}",
+        "zkinfer_queue_depth 0",
+        "zkinfer_workers_busy 0",
+    ] {
+        assert!(text.contains(needle), "/metrics lacks {needle}:\n{text}");
+    }
+
+    // SIGTERM while a proof runs: the proof is answered, then the server stops.
+    std::thread::scope(|sc| {
+        let running = sc.spawn(|| s.post("/v1/models/mlp/prove", &input(n, 0.3)));
+        std::thread::sleep(Duration::from_millis(100));
+        s.sigterm();
+        let a = running.join().unwrap();
+        assert_eq!(a.status, 200, "the running proof was not finished: {}", a.text());
+    });
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut s.out, &mut rest).unwrap();
+    assert!(rest.contains("stopped"), "{rest}");
+
+    // 504: a time limit no proof meets.
+    let s = Server::start(&dir, &["--timeout", "0.001"]);
+    let a = s.post("/v1/models/mlp/prove", &input(n, 0.1));
+    assert_eq!((a.status, error_kind(&a).as_str()), (504, "timeout"), "{}", a.text());
+    // The server still proves after a time-out (the worker was not lost).
+    assert_eq!(s.get("/health").status, 200);
+}
+
+#[test]
+fn serve_refuses_bad_folders() {
+    let out = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(["serve", "/nonexistent/model", "--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/model"), "{err}");
+}
