@@ -153,11 +153,24 @@ fn real_main() -> Result<()> {
             serve(&dirs, &addr, workers, queue, max_body_bytes, timeout)?;
         }
         Cmd::Inspect { model, json } => {
-            let report = compiler::inspect_file(&model).with_context(|| format!("{}", model.display()))?;
+            let report = compiler::inspect_file(&model)?;
+            // The report lists what the loader saw, leniently; whether the
+            // model compiles (with `compile`'s defaults) decides the exit code.
+            let verdict = compiler::compile_file(&model, &compiler::CompileOptions::default()).err();
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                let mut v = serde_json::to_value(&report)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("compiles".into(), verdict.is_none().into());
+                    if let Some(e) = &verdict {
+                        o.insert("compile_error".into(), e.to_string().into());
+                    }
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!("{report}");
+            }
+            if let Some(e) = verdict {
+                return Err(anyhow::Error::new(e).context(format!("{} would not compile", model.display())));
             }
         }
         Cmd::GenVerifier { dir, out, separate_vk } => {

@@ -32,6 +32,12 @@ pub fn gen_verifier_separate(dir: &Path) -> Result<(String, String), Error> {
     Ok(verifier_gen::render_separate(&params, &vk, m.program.num_instances())?)
 }
 
+/// Where the points and scalars sit in the model's proofs.
+pub fn proof_sections(dir: &Path) -> Result<verifier_gen::ProofSections, Error> {
+    let (_, vk, _) = vk_and_params(dir)?;
+    Ok(verifier_gen::proof_sections(&vk)?)
+}
+
 /// ABI-encoded `verifyProof(bytes,uint256[])` call, or with `vk_address`,
 /// `verifyProof(address,bytes,uint256[])` of the reusable verifier.
 pub fn calldata(proof: &ProofFile, proof_path: &Path, vk_address: Option<[u8; 20]>) -> Result<Vec<u8>, Error> {

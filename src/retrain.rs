@@ -63,7 +63,8 @@ pub struct Retrain {
 }
 
 fn read_text(p: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(p).map_err(|e| Error::File { path: p.into(), reason: e.to_string() })
+    ir::limits::read_text(p, ir::limits::max_file_bytes())
+        .map_err(|e| Error::File { path: p.into(), reason: e.to_string() })
 }
 
 fn words(proof: &ProofFile, path: &Path) -> Result<(Vec<u8>, Vec<Word>), Error> {

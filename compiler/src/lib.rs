@@ -90,7 +90,8 @@ fn load_graph_in(model: &[u8], name: &str, dir: Option<&Path>, inputs: Option<&[
 }
 
 fn read_model(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| CompileError::Io { path: path.display().to_string(), reason: e.to_string() })
+    ir::limits::read_file(path, ir::limits::max_file_bytes())
+        .map_err(|e| CompileError::Io { path: path.display().to_string(), reason: e.to_string() })
 }
 
 /// The folder external data is resolved in: the model file's own.

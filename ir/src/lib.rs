@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod eval;
+pub mod limits;
 pub mod op;
 pub mod program;
 pub mod quant;

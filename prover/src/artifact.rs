@@ -16,6 +16,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
     // at once (e.g. two setups caching one SRS); the last rename wins whole.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sweep_stale(dir, &name);
     let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
     let res = (|| {
         let mut f = fs::File::create(&tmp)?;
@@ -30,8 +31,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
     Ok(())
 }
 
+/// Removes the temporary files of `name` left by writers that were killed
+/// (SIGKILL, power loss) before their rename: those whose process is gone.
+/// Linux only (it asks `/proc`); elsewhere they stay, hidden and harmless.
+fn sweep_stale(dir: &Path, name: &str) {
+    if !cfg!(target_os = "linux") || !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{name}.tmp");
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Reads a program, settings or proof file: a regular file no larger than
+/// [`ir::limits::max_file_bytes`].
 pub fn read(path: &Path) -> Result<Vec<u8>, ProverError> {
-    fs::read(path).map_err(|e| ProverError::io(path, e))
+    ir::limits::read_file(path, ir::limits::max_file_bytes()).map_err(|e| ProverError::io(path, e))
+}
+
+/// Reads a key or SRS file: any size (they are the operator's own artifacts,
+/// checksummed before parsing), but a regular file (never a device).
+pub fn read_large(path: &Path) -> Result<Vec<u8>, ProverError> {
+    ir::limits::read_file(path, u64::MAX).map_err(|e| ProverError::io(path, e))
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {

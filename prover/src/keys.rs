@@ -96,15 +96,43 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>, digest: &[u8; 32]) -> Vec<u8> {
 }
 
 pub fn read_pk(path: &Path, shape: &CircuitShape, digest: &[u8; 32]) -> Result<ProvingKey<G1Affine>, ProverError> {
-    let bytes = artifact::read(path)?;
+    let bytes = artifact::read_large(path)?;
     let body = unframe(path, "proving key", PK_MAGIC, digest, &bytes)?;
-    ProvingKey::read::<_, ModelCircuit>(&mut &body[..], SerdeFormat::RawBytes, shape.clone())
-        .map_err(|e| ProverError::BadFile { path: path.into(), what: "proving key", reason: e.to_string() })
+    parse_body(path, "proving key", body, shape, |mut r| {
+        ProvingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, shape.clone())
+    })
 }
 
 pub fn read_vk(path: &Path, shape: &CircuitShape, digest: &[u8; 32]) -> Result<VerifyingKey<G1Affine>, ProverError> {
-    let bytes = artifact::read(path)?;
+    let bytes = artifact::read_large(path)?;
     let body = unframe(path, "verifying key", VK_MAGIC, digest, &bytes)?;
-    VerifyingKey::read::<_, ModelCircuit>(&mut &body[..], SerdeFormat::RawBytes, shape.clone())
-        .map_err(|e| ProverError::BadFile { path: path.into(), what: "verifying key", reason: e.to_string() })
+    parse_body(path, "verifying key", body, shape, |mut r| {
+        VerifyingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, shape.clone())
+    })
+}
+
+/// Runs halo2's key parser on a checksummed body. The body's own `k` (bytes
+/// 1..5 after the version byte) must be the shape's, checked before halo2
+/// sizes anything by it; halo2's parser `unwrap`s on short reads, so a
+/// panic is caught and reported as a bad file rather than taken down with.
+fn parse_body<T>(
+    path: &Path,
+    what: &'static str,
+    body: &[u8],
+    shape: &CircuitShape,
+    parse: impl FnOnce(&[u8]) -> std::io::Result<T>,
+) -> Result<T, ProverError> {
+    let bad = |reason: String| ProverError::BadFile { path: path.into(), what, reason };
+    if body.len() < 5 || body[0] != 0x02 {
+        return Err(bad("unknown halo2 key encoding (version byte)".into()));
+    }
+    let k = u32::from_le_bytes([body[1], body[2], body[3], body[4]]);
+    if k != shape.k {
+        return Err(bad(format!("the key is for k = {k}, the compiled circuit has k = {}", shape.k)));
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse(body))) {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(bad(e.to_string())),
+        Err(_) => Err(bad("malformed key body (the parser stopped short)".into())),
+    }
 }

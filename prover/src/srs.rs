@@ -35,7 +35,7 @@ pub fn write(path: &Path, params: &ParamsKZG<Bn256>) -> Result<(), ProverError> 
 /// Reads a halo2 KZG params file (RawBytes, RawBytesUnchecked or Processed),
 /// checking its size before parsing, and downsizes it to `need_k` when larger.
 pub fn read(path: &Path, need_k: u32) -> Result<ParamsKZG<Bn256>, ProverError> {
-    let bytes = artifact::read(path)?;
+    let bytes = artifact::read_large(path)?;
     let bad = |reason: String| ProverError::BadFile { path: path.into(), what: "SRS", reason };
     if bytes.len() < 4 {
         return Err(bad("too short".into()));

@@ -91,7 +91,7 @@ pub(crate) fn onchain_artifacts(dir: &Path, proof: &zkinfer::ProofFile, proof_pa
 }
 
 pub(crate) fn read_text(p: &Path) -> Result<String> {
-    std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+    ir::limits::read_text(p, ir::limits::max_file_bytes()).with_context(|| format!("cannot read {}", p.display()))
 }
 
 pub(crate) fn read_inputs(p: &Path) -> Result<Vec<Vec<f64>>> {

@@ -87,6 +87,26 @@ pub fn proof_len(vk: &VerifyingKey<G1Affine>) -> Result<usize, GenError> {
     Ok(layout::ProofLayout::new(&Shape::from_vk(vk)?).len)
 }
 
+/// Where each kind of word sits in every proof of `vk`'s circuit shape (byte
+/// offsets): what a verifier must check before it trusts a word, and what
+/// malleability tests aim at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProofSections {
+    /// Byte offsets of the 64-byte points (x, y big-endian), in proof order.
+    pub points: Vec<usize>,
+    /// Byte offsets of the 32-byte scalars (evaluations), in proof order.
+    pub scalars: Vec<usize>,
+    /// The proof's length in bytes.
+    pub len: usize,
+}
+
+pub fn proof_sections(vk: &VerifyingKey<G1Affine>) -> Result<ProofSections, GenError> {
+    let l = layout::ProofLayout::new(&Shape::from_vk(vk)?);
+    let mut points: Vec<usize> = (0..l.points_end).step_by(0x40).collect();
+    points.extend([l.h1, l.h2]);
+    Ok(ProofSections { points, scalars: (l.points_end..l.scalars_end).step_by(0x20).collect(), len: l.len })
+}
+
 fn selector(signature: &str) -> [u8; 4] {
     let h = Keccak256::digest(signature.as_bytes());
     [h[0], h[1], h[2], h[3]]

@@ -17,8 +17,7 @@ use onnx_protobuf::{tensor_proto::DataLocation, GraphProto, ModelProto, TensorPr
 use protobuf::EnumOrUnknown;
 
 use crate::error::{CompileError, Result};
-use crate::frontend::index::numel_checked;
-use crate::frontend::tensor::{dtype_name, MAX_ELEMENTS};
+use crate::frontend::tensor::{checked_elements, dtype_name};
 
 /// Whether the tensor's data is stored outside the model file.
 pub fn is_external(t: &TensorProto) -> bool {
@@ -134,9 +133,7 @@ fn resolve_tensor(t: &mut TensorProto, dir: Option<&Path>, base: &mut Option<Pat
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| err(format!("negative dimension {d}"))))
         .collect::<Result<_>>()?;
-    let n = numel_checked(&shape)
-        .filter(|&n| n <= MAX_ELEMENTS)
-        .ok_or_else(|| err(format!("shape {shape:?} is too large")))?;
+    let n = checked_elements(&shape).map_err(err)?;
     let expected = n as u64 * width;
     let size =
         std::fs::metadata(&canon).map_err(|e| err(format!("cannot read external data file '{location}': {e}")))?.len();

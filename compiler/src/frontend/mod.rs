@@ -21,9 +21,9 @@ use onnx_protobuf::{type_proto, Message, ModelProto, NodeProto};
 use crate::error::{CompileError, Result};
 use attrs::Attrs;
 use graph::{FOp, Graph, GraphInput, Node, ValueId};
-use index::{numel, numel_checked};
+use index::numel;
 use inspect::{InspectReport, NodeReport, TensorReport};
-use tensor::{dtype_name, from_proto, is_float_dtype, Tensor, MAX_ELEMENTS};
+use tensor::{checked_elements, dtype_name, from_proto, is_float_dtype, Tensor};
 
 /// One ONNX node being converted.
 pub struct NodeCtx<'a> {
@@ -96,8 +96,8 @@ impl Builder {
         inputs: Vec<ValueId>,
         shape: Vec<usize>,
     ) -> Result<ValueId> {
-        if !matches!(numel_checked(&shape), Some(n) if n <= MAX_ELEMENTS) {
-            return Err(ctx.shape_err(format!("output shape {shape:?} is too large")));
+        if let Err(why) = checked_elements(&shape) {
+            return Err(ctx.shape_err(format!("output {why}")));
         }
         if !inputs.is_empty() && inputs.iter().all(|&i| self.is_const(i)) {
             let ins: Vec<&Tensor> = inputs.iter().filter_map(|&i| self.konst(i)).collect();
@@ -276,11 +276,8 @@ pub fn load(
         if shape.contains(&0) && !lenient {
             return Err(CompileError::Unsupported { ops: vec![("zero-size tensor".into(), vi.name.clone())] });
         }
-        if !matches!(numel_checked(&shape), Some(n) if n <= MAX_ELEMENTS) {
-            return Err(CompileError::Tensor {
-                tensor: vi.name.clone(),
-                reason: format!("shape {shape:?} is too large"),
-            });
+        if let Err(reason) = checked_elements(&shape) {
+            return Err(CompileError::Tensor { tensor: vi.name.clone(), reason });
         }
         let bound = sample
             .and_then(|s| s.get(input_index))

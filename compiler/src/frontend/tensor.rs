@@ -8,11 +8,26 @@
 use onnx_protobuf::TensorProto;
 
 use crate::error::{CompileError, Result};
-use crate::frontend::index::numel_checked;
 
-/// Largest tensor the compiler accepts, in elements; guards against
-/// allocating on absurd shapes in malformed files.
-pub const MAX_ELEMENTS: usize = 1 << 28;
+/// Largest tensor the compiler accepts, in elements
+/// ([`ir::limits::max_tensor_elements`]); guards against allocating on
+/// absurd shapes in malformed or hostile files.
+pub fn max_elements() -> usize {
+    ir::limits::max_tensor_elements()
+}
+
+/// The element count of `shape`, or why it is refused: it overflows, or it
+/// is over [`max_elements`].
+pub fn checked_elements(shape: &[usize]) -> std::result::Result<usize, String> {
+    match crate::frontend::index::numel_checked(shape) {
+        None => Err(format!("shape {shape:?} overflows an element count")),
+        Some(n) if n > max_elements() => Err(format!(
+            "shape {shape:?} has {n} elements, over the cap of {} (raise it with ZKINFER_MAX_TENSOR_ELEMENTS)",
+            max_elements()
+        )),
+        Some(n) => Ok(n),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
@@ -143,9 +158,7 @@ pub fn from_proto(t: &TensorProto) -> Result<Tensor> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| err(format!("negative dimension {d}"))))
         .collect::<Result<_>>()?;
-    let n = numel_checked(&shape)
-        .filter(|&n| n <= MAX_ELEMENTS)
-        .ok_or_else(|| err(format!("shape {shape:?} is too large")))?;
+    let n = checked_elements(&shape).map_err(err)?;
     let raw = &t.raw_data;
     let chunks = |w: usize| -> Result<std::slice::ChunksExact<'_, u8>> {
         if raw.len() != n * w {

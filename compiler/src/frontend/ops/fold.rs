@@ -8,7 +8,7 @@
 use crate::error::Result;
 use crate::frontend::graph::ValueId;
 use crate::frontend::index::{broadcast_map, broadcast_shapes, norm_axis};
-use crate::frontend::tensor::{Data, Tensor, MAX_ELEMENTS};
+use crate::frontend::tensor::{max_elements, Data, Tensor};
 use crate::frontend::{Builder, NodeCtx};
 
 /// NonZero: the `[rank, count]` int64 coordinates of the non-zero elements.
@@ -51,7 +51,7 @@ pub fn range(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         return Err(ctx.shape_err(format!("start {fs}, limit {fl}, delta {fd}: delta must be finite and non-zero")));
     }
     let count = ((fl - fs) / fd).ceil().max(0.0);
-    if count > MAX_ELEMENTS as f64 {
+    if count > max_elements() as f64 {
         return Err(ctx.shape_err(format!("{count} elements is too many")));
     }
     let n = count as usize;

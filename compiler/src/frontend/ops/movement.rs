@@ -178,7 +178,7 @@ pub fn resize(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         }
         _ => return Err(ctx.shape_err(format!("scales or sizes must give one positive value per axis of {s:?}"))),
     };
-    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS) {
+    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::max_elements()) {
         return Err(ctx.shape_err(format!("resized shape {out:?} is too large")));
     }
     let mut src: Vec<Vec<usize>> = Vec::with_capacity(s.len());

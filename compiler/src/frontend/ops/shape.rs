@@ -272,7 +272,7 @@ pub fn expand(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let s = b.shape(x).to_vec();
     let out =
         broadcast_shapes(&s, &target).ok_or_else(|| ctx.shape_err(format!("cannot expand {s:?} to {target:?}")))?;
-    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS) {
+    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::max_elements()) {
         return Err(ctx.shape_err(format!("expanded shape {out:?} is too large")));
     }
     let map = broadcast_map(&s, &out);
@@ -287,7 +287,7 @@ pub fn tile(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         return Err(ctx.shape_err(format!("repeats {reps:?} do not match rank {}", s.len())));
     }
     let out: Vec<usize> = s.iter().zip(&reps).map(|(&d, &r)| d * r as usize).collect();
-    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS) {
+    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::max_elements()) {
         return Err(ctx.shape_err("tiled tensor is too large"));
     }
     let st = strides(&s);
@@ -417,7 +417,7 @@ pub fn constant_of_shape(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>>
         .map(|&d| usize::try_from(d).map_err(|_| ctx.shape_err(format!("negative dimension {d}"))))
         .collect::<Result<_>>()?;
     let n = crate::frontend::index::numel_checked(&shape)
-        .filter(|&n| n <= crate::frontend::tensor::MAX_ELEMENTS)
+        .filter(|&n| n <= crate::frontend::tensor::max_elements())
         .ok_or_else(|| ctx.shape_err("shape too large"))?;
     let t = match ctx.attrs().tensor("value")? {
         None => Tensor::float(shape, vec![0.0; n]),
@@ -475,7 +475,7 @@ pub fn pad(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
         }
         out.push(n as usize);
     }
-    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::MAX_ELEMENTS) {
+    if !matches!(crate::frontend::index::numel_checked(&out), Some(n) if n <= crate::frontend::tensor::max_elements()) {
         return Err(ctx.shape_err("padded tensor is too large"));
     }
     let st = strides(&s);

@@ -1,0 +1,98 @@
+//! Resource bounds on what is read from files: a file is read only if it is a
+//! regular file no larger than a cap, and a tensor is built only if its
+//! element count is below a cap. Both caps can be raised (or lowered) with
+//! environment variables, read once per process:
+//!
+//! - `ZKINFER_MAX_FILE_BYTES`: models, JSON inputs, proofs and programs
+//!   (default 2 GiB, protobuf's own limit; keys and SRS files are bounded by
+//!   their own size only, since they are the operator's artifacts, checked by
+//!   their checksums before they are parsed).
+//! - `ZKINFER_MAX_TENSOR_ELEMENTS`: every tensor the compiler builds, from an
+//!   initializer, a shape, or folding (default 2^22 = 4,194,304 elements: 32
+//!   MiB as f64; larger than any tensor a single proof can hold today).
+
+use std::{io::Read, path::Path, sync::OnceLock};
+
+/// Default of [`max_file_bytes`].
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 << 30;
+/// Default of [`max_tensor_elements`].
+pub const DEFAULT_MAX_TENSOR_ELEMENTS: usize = 1 << 22;
+
+fn env_cap(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.trim().replace('_', "").parse().ok()
+}
+
+/// The cap on model, JSON, proof and program files, in bytes.
+pub fn max_file_bytes() -> u64 {
+    static CAP: OnceLock<u64> = OnceLock::new();
+    *CAP.get_or_init(|| env_cap("ZKINFER_MAX_FILE_BYTES").unwrap_or(DEFAULT_MAX_FILE_BYTES))
+}
+
+/// The cap on any tensor's element count.
+pub fn max_tensor_elements() -> usize {
+    static CAP: OnceLock<usize> = OnceLock::new();
+    *CAP.get_or_init(|| {
+        env_cap("ZKINFER_MAX_TENSOR_ELEMENTS")
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(DEFAULT_MAX_TENSOR_ELEMENTS)
+    })
+}
+
+/// Reads a whole file, refusing what is not a regular file (a device such
+/// as `/dev/zero`, a FIFO, a folder) and files over `cap` bytes, before
+/// allocating. The error is an `io::Error` whose message names the problem;
+/// callers add the path.
+pub fn read_file(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() { "a folder" } else { "not a regular file (a device, FIFO or socket)" };
+        return Err(Error::new(ErrorKind::InvalidInput, format!("is {kind}")));
+    }
+    if meta.len() > cap {
+        return Err(over_cap(meta.len(), cap));
+    }
+    let f = std::fs::File::open(path)?;
+    // The file may grow between the check and the read: never past the cap.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(over_cap(bytes.len() as u64, cap));
+    }
+    Ok(bytes)
+}
+
+/// [`read_file`] as UTF-8 text.
+pub fn read_text(path: &Path, cap: u64) -> std::io::Result<String> {
+    String::from_utf8(read_file(path, cap)?)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("is not UTF-8 text: {e}")))
+}
+
+fn over_cap(len: u64, cap: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("is {len} bytes, over the cap of {cap} bytes (raise it with ZKINFER_MAX_FILE_BYTES)"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_devices_folders_and_oversized_files() {
+        #[cfg(unix)]
+        {
+            let e = read_file(Path::new("/dev/zero"), 1 << 20).unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        let dir = std::env::temp_dir();
+        assert!(read_file(&dir, 1 << 20).unwrap_err().to_string().contains("folder"));
+        let p = dir.join(format!("ir-limits-{}", std::process::id()));
+        std::fs::write(&p, vec![7u8; 100]).unwrap();
+        assert_eq!(read_file(&p, 100).unwrap().len(), 100);
+        let e = read_file(&p, 99).unwrap_err().to_string();
+        assert!(e.contains("100 bytes, over the cap of 99"), "{e}");
+        std::fs::remove_file(&p).unwrap();
+    }
+}
