@@ -1,6 +1,8 @@
 //! The halo2 circuit of a compiled program.
 
 use std::sync::Arc;
+#[cfg(any(test, feature = "tamper"))]
+use std::sync::Mutex;
 
 use halo2_proofs::{
     circuit::{Cell, Layouter, SimpleFloorPlanner},
@@ -46,6 +48,10 @@ pub enum TamperTarget {
     /// inputs) where it is hashed (`--input-visibility hashed`): a preimage
     /// that differs from the input the model ran on.
     HashedInput,
+    /// The advice cell with assignment index `element` (`node` unused):
+    /// `delta` is added to exactly that one assigned value
+    /// (`circuits::audit`).
+    Cell,
 }
 
 /// A deliberate witness change, for negative tests: a cheating prover's move.
@@ -68,6 +74,10 @@ pub struct ModelCircuit {
     /// Test hooks (the `tamper` feature).
     #[cfg(any(test, feature = "tamper"))]
     pub tamper: Vec<Tamper>,
+    /// Where synthesis leaves its log of every assigned advice cell, when
+    /// `Some` (the `tamper` feature; `circuits::audit`).
+    #[cfg(any(test, feature = "tamper"))]
+    pub audit_log: Option<Arc<Mutex<Vec<crate::audit::AuditCell>>>>,
 }
 
 impl ModelCircuit {
@@ -80,6 +90,8 @@ impl ModelCircuit {
             witness: true,
             #[cfg(any(test, feature = "tamper"))]
             tamper: vec![],
+            #[cfg(any(test, feature = "tamper"))]
+            audit_log: None,
         }
     }
 
@@ -93,6 +105,8 @@ impl ModelCircuit {
             witness: false,
             #[cfg(any(test, feature = "tamper"))]
             tamper: vec![],
+            #[cfg(any(test, feature = "tamper"))]
+            audit_log: None,
         }
     }
 
@@ -131,6 +145,8 @@ impl Circuit<Fr> for ModelCircuit {
             witness: false,
             #[cfg(any(test, feature = "tamper"))]
             tamper: vec![],
+            #[cfg(any(test, feature = "tamper"))]
+            audit_log: None,
             ..self.clone()
         }
     }
@@ -155,7 +171,15 @@ impl Circuit<Fr> for ModelCircuit {
         let public = layouter.assign_region(
             || "model",
             |mut region| {
-                let (zero, first_row) = layout::zero_cell(&mut region, &config, self.witness)?;
+                #[cfg(any(test, feature = "tamper"))]
+                let audit = crate::audit::Audit::new(&self.tamper, self.audit_log.is_some());
+                let (zero, first_row) = layout::zero_cell(
+                    &mut region,
+                    &config,
+                    self.witness,
+                    #[cfg(any(test, feature = "tamper"))]
+                    &audit,
+                )?;
                 let mut ctx = Ctx::new(
                     &mut region,
                     &config.cols,
@@ -165,7 +189,7 @@ impl Circuit<Fr> for ModelCircuit {
                     first_row,
                     self.witness,
                     #[cfg(any(test, feature = "tamper"))]
-                    &self.tamper,
+                    &audit,
                 );
                 let (params, params_digest) = layout::assign_params(&mut ctx, program);
                 let assigned = layout::assign_program(&mut ctx, program, trace, &params);
@@ -179,14 +203,22 @@ impl Circuit<Fr> for ModelCircuit {
                         .enumerate()
                         .map(|(e, v)| ctx.tampered(usize::MAX, e, crate::TamperTarget::HashedInput, v))
                         .collect();
+                    ctx.site(None, "input hash");
                     layout::assign_hash(&mut ctx, &cells, &values)
                 });
                 let output_digest = (program.output_visibility == ir::Visibility::Hashed).then(|| {
                     let cells: Vec<Option<Cell>> =
                         program.outputs.iter().flat_map(|o| assigned.cells[o.value].iter().copied()).collect();
+                    ctx.site(None, "output hash");
                     layout::assign_hash(&mut ctx, &cells, &layout::output_values(program, trace))
                 });
                 let used = ctx.finish()?;
+                #[cfg(any(test, feature = "tamper"))]
+                if let Some(log) = &self.audit_log {
+                    // The floor planner synthesizes the region more than
+                    // once, identically: the last pass's log stands.
+                    *log.lock().expect("audit log lock") = audit.into_log();
+                }
                 // One source of row counts: what the planner sized k by is
                 // what was assigned (every suite run checks it, the corpus
                 // included; a mismatch is a layout bug, never a model's fault).

@@ -8,7 +8,7 @@ use halo2_proofs::{
 use ir::{Activation, Op, Program, Trace};
 
 #[cfg(any(test, feature = "tamper"))]
-use crate::Tamper;
+use crate::audit::Audit;
 use crate::{
     chips::{self, bits::BitsLayout, Selectors},
     columns::Columns,
@@ -32,8 +32,9 @@ pub struct Ctx<'a, 'r> {
     pub zero: Cell,
     row: usize,
     witness: bool,
+    /// Test hooks: the assignment counter and log, the tampers.
     #[cfg(any(test, feature = "tamper"))]
-    tamper: &'a [Tamper],
+    audit: &'a Audit<'a>,
     error: Option<Error>,
 }
 
@@ -47,7 +48,7 @@ impl<'a, 'r> Ctx<'a, 'r> {
         zero: Cell,
         first_row: usize,
         witness: bool,
-        #[cfg(any(test, feature = "tamper"))] tamper: &'a [Tamper],
+        #[cfg(any(test, feature = "tamper"))] audit: &'a Audit<'a>,
     ) -> Self {
         Ctx {
             region,
@@ -59,7 +60,7 @@ impl<'a, 'r> Ctx<'a, 'r> {
             row: first_row,
             witness,
             #[cfg(any(test, feature = "tamper"))]
-            tamper,
+            audit,
             error: None,
         }
     }
@@ -112,13 +113,73 @@ impl<'a, 'r> Ctx<'a, 'r> {
     }
 
     pub fn advice(&mut self, col: Column<Advice>, row: usize, v: i64) -> Cell {
-        let value = if self.witness { Value::known(fe(v)) } else { Value::unknown() };
-        self.region.assign_advice(col, row, value).cell()
+        self.assign(col, row, fe(v), false)
     }
 
     pub fn advice_fe(&mut self, col: Column<Advice>, row: usize, v: Fr) -> Cell {
+        self.assign(col, row, v, false)
+    }
+
+    /// A padding cell: 0, which no enabled constraint may depend on (the
+    /// soundness audit, `circuits/tests/audit.rs`, checks it and lists
+    /// each padding class with the reason it is harmless).
+    pub fn pad(&mut self, col: Column<Advice>, row: usize) -> Cell {
+        self.assign(col, row, Fr::zero(), true)
+    }
+
+    /// A cell constrained to the constant `v` (through the constants column).
+    pub fn constant(&mut self, col: Column<Advice>, row: usize, v: Fr) -> Option<Cell> {
+        let cell = self.assign(col, row, v, false);
+        match self.region.constrain_constant(cell, v) {
+            Ok(()) => Some(cell),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    /// Every advice assignment of the chips: through the audit hook in test
+    /// builds (counted, logged, maybe tampered).
+    #[inline(always)]
+    fn assign(&mut self, col: Column<Advice>, row: usize, v: Fr, padding: bool) -> Cell {
+        #[cfg(any(test, feature = "tamper"))]
+        let v = self.audit.cell(self.cols, col, row, v, padding);
+        #[cfg(not(any(test, feature = "tamper")))]
+        let _ = padding;
         let value = if self.witness { Value::known(v) } else { Value::unknown() };
         self.region.assign_advice(col, row, value).cell()
+    }
+
+    /// Records which node (and op kind), or which part outside the nodes,
+    /// is being laid out (test builds; nothing otherwise).
+    #[inline(always)]
+    pub fn site(&self, node: Option<usize>, class: &'static str) {
+        #[cfg(any(test, feature = "tamper"))]
+        self.audit.set_site(node, class);
+        #[cfg(not(any(test, feature = "tamper")))]
+        let _ = (node, class);
+    }
+
+    /// Hashes `msg` with the Poseidon chip from the next free row (message
+    /// cells copied from `from`, where `Some`); (message cells, digest).
+    pub fn poseidon(
+        &mut self,
+        cfg: &chips::poseidon::PoseidonConfig,
+        msg: &[Fr],
+        from: &[Option<Cell>],
+    ) -> Option<(Vec<Cell>, Cell)> {
+        #[cfg(any(test, feature = "tamper"))]
+        let (audit, cols) = (self.audit, self.cols);
+        self.with_rows(|region, row, witness| {
+            #[cfg(any(test, feature = "tamper"))]
+            let r = chips::poseidon::assign_hooked(cfg, region, row, msg, from, witness, |c, r, v, pad| {
+                audit.cell(cols, cfg.advice[c], r, v, pad)
+            });
+            #[cfg(not(any(test, feature = "tamper")))]
+            let r = chips::poseidon::assign(cfg, region, row, msg, from, witness);
+            r.map(|(cells, digest, next)| ((cells, digest), next))
+        })
     }
 
     /// Assigns `v` and constrains it equal to `src` (a copy through the permutation).
@@ -140,7 +201,8 @@ impl<'a, 'r> Ctx<'a, 'r> {
     #[cfg(any(test, feature = "tamper"))]
     pub fn tampered(&self, node: usize, element: usize, target: TamperTarget, v: i64) -> i64 {
         v + self
-            .tamper
+            .audit
+            .tamper()
             .iter()
             .filter(|t| t.node == node && t.element == element && t.target == target)
             .map(|t| t.delta)
@@ -163,21 +225,33 @@ pub fn zero_cell(
     region: &mut Region<'_, Fr>,
     config: &crate::circuit::ModelConfig,
     witness: bool,
+    #[cfg(any(test, feature = "tamper"))] audit: &Audit<'_>,
 ) -> Result<(Cell, usize), Error> {
     let cols = &config.cols;
+    // A 0, through the audit hook in test builds (`padding`: see `Ctx::pad`).
+    let zero = |region: &mut Region<'_, Fr>, col: Column<Advice>, row: usize, padding: bool| -> Cell {
+        #[cfg(any(test, feature = "tamper"))]
+        let v = audit.cell(cols, col, row, Fr::zero(), padding);
+        #[cfg(not(any(test, feature = "tamper")))]
+        let (v, _) = (Fr::zero(), padding);
+        region.assign_advice(col, row, if witness { Value::known(v) } else { Value::unknown() }).cell()
+    };
     if config.shape.bits.is_none() {
-        let zero = region.assign_advice_from_constant(|| "zero", cols.acc, 0, Fr::zero())?.cell();
-        return Ok((zero, 1));
+        let cell = zero(region, cols.acc, 0, false);
+        region.constrain_constant(cell, Fr::zero())?;
+        return Ok((cell, 1));
     }
-    let v = if witness { Value::known(Fr::zero()) } else { Value::unknown() };
+    // Row 0: filler (row 1's gate reads acc[0] times cont = 0); row 1's
+    // lanes have weight 0.
     for row in 0..2 {
-        for c in cols.x.iter().chain(&cols.b).chain(std::iter::once(&cols.acc)) {
-            region.assign_advice(*c, row, v);
+        for c in cols.x.iter().chain(&cols.b) {
+            zero(region, *c, row, true);
         }
     }
+    zero(region, cols.acc, 0, true);
     config.sel.linear.enable(region, 1)?;
-    let zero = region.assign_advice(cols.acc, 1, v).cell();
-    Ok((zero, 2))
+    let cell = zero(region, cols.acc, 1, false);
+    Ok((cell, 2))
 }
 
 /// Cells of every node, and the cells of public instances in instance order.
@@ -194,15 +268,15 @@ pub fn assign_params(ctx: &mut Ctx<'_, '_>, program: &Program) -> (chips::param_
     let Some(ps) = &program.params else {
         return (chips::param_linear::ParamCells { cells: vec![], values: vec![], one: None }, None);
     };
+    let hashed = ps.visibility == ir::Visibility::Hashed;
+    ctx.site(None, if hashed { "params hash" } else { "params" });
     let values: Vec<i64> =
         ps.values.iter().enumerate().map(|(k, &v)| ctx.tampered(k, 0, TamperTarget::Param, v)).collect();
-    let (cells, digest) = if ps.visibility == ir::Visibility::Hashed {
+    let (cells, digest) = if hashed {
         let cfg = ctx.sel.poseidon.clone().expect("hashed parameters configure Poseidon");
         let msg: Vec<Fr> = values.iter().map(|&v| fe(v)).collect();
         let none = vec![None; msg.len()];
-        match ctx.with_rows(|region, row, witness| {
-            chips::poseidon::assign(&cfg, region, row, &msg, &none, witness).map(|(c, d, next)| ((c, d), next))
-        }) {
+        match ctx.poseidon(&cfg, &msg, &none) {
             Some((c, d)) => (c, Some(d)),
             None => (vec![], None),
         }
@@ -222,14 +296,9 @@ pub fn assign_params(ctx: &mut Ctx<'_, '_>, program: &Program) -> (chips::param_
         .iter()
         .any(|n| matches!(&n.op, Op::Linear(l) if l.params.as_ref().is_some_and(|r| !r.bias.is_empty())));
     let one = needs_one.then(|| {
+        ctx.site(None, "one");
         let row = ctx.next_row();
-        match ctx.region.assign_advice_from_constant(|| "one", ctx.cols.x[0], row, Fr::one()) {
-            Ok(c) => Some(c.cell()),
-            Err(e) => {
-                ctx.error.get_or_insert(e);
-                None
-            }
-        }
+        ctx.constant(ctx.cols.x[0], row, Fr::one())
     });
     let one = one.flatten();
     // Keygen or a failed gadget: no cells; the error is reported by `finish`.
@@ -245,9 +314,7 @@ pub fn assign_hash(ctx: &mut Ctx<'_, '_>, cells: &[Option<Cell>], values: &[i64]
     let zero = ctx.zero;
     let msg: Vec<Fr> = values.iter().map(|&v| fe(v)).collect();
     let from: Vec<Option<Cell>> = cells.iter().map(|c| Some(c.unwrap_or(zero))).collect();
-    ctx.with_rows(|region, row, witness| {
-        chips::poseidon::assign(&cfg, region, row, &msg, &from, witness).map(|(_, d, next)| (d, next))
-    })
+    ctx.poseidon(&cfg, &msg, &from).map(|(_, d)| d)
 }
 
 fn concat(cells: &[Cells], ids: &[usize]) -> Cells {
@@ -270,6 +337,7 @@ pub fn assign_program(
     let functions = crate::table::function_tables(program);
     for (i, node) in program.nodes.iter().enumerate() {
         let out = &trace.values[i];
+        ctx.site(Some(i), op_class(&node.op));
         let c = match &node.op {
             Op::Input { index } => {
                 let mut ins = Vec::with_capacity(out.len());
@@ -319,6 +387,21 @@ pub fn assign_program(
         cells.push(c);
     }
     Assigned { cells, input_cells }
+}
+
+/// The op kind of a node, as the soundness audit names its cells' class.
+pub fn op_class(op: &Op) -> &'static str {
+    match op {
+        Op::Input { .. } => "input",
+        Op::Linear(l) if l.params.is_some() => "param_linear",
+        Op::Linear(_) => "linear",
+        Op::Bilinear(_) => "bilinear",
+        Op::Requant(_) => "requant",
+        Op::Max(_) => "max",
+        Op::Gather(_) => "gather",
+        Op::Table(_) => "table",
+        Op::Div(_) => "div",
+    }
 }
 
 /// Which elements of each node are the constant 0 (mirrors `assign_program`).

@@ -7,6 +7,8 @@
 //! - [`shape`]: the circuit's shape (lanes, k) chosen by a cost estimate.
 //! - [`circuit`]: the `halo2_proofs::plonk::Circuit` implementation.
 
+#[cfg(any(test, feature = "tamper"))]
+pub mod audit;
 pub mod chips;
 pub mod circuit;
 pub mod columns;

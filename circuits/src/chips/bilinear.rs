@@ -78,8 +78,12 @@ pub fn assign(
                         acc += av[i] * bv[j];
                     }
                     None => {
-                        ctx.advice(xc, row, 0);
-                        ctx.advice(bc, row, 0);
+                        // An unused lane: x copied from the zero cell, so
+                        // x * b = 0 whatever b holds (a free x and b would
+                        // let a prover add any product to the sum).
+                        let zero = ctx.zero;
+                        ctx.copy(xc, row, 0, zero);
+                        ctx.pad(bc, row);
                     }
                 }
             }

@@ -221,7 +221,7 @@ pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: 
     };
     // The rest of x[0] in the block: assigned, unused.
     for row in first..=e - filled {
-        ctx.advice(x0, row, 0);
+        ctx.pad(x0, row);
     }
     (in_cell, out_cell)
 }

@@ -75,9 +75,10 @@ fn range_row(ctx: &mut Ctx<'_, '_>, row: usize, v: i64, sign: i64, fill: bool) {
         ctx.fixed(ctx.cols.tag[i], row, 0);
     }
     if fill {
-        ctx.advice(ctx.cols.x[0], row, 0);
-        ctx.advice(ctx.cols.x[2], row, 0);
-        ctx.advice(ctx.cols.acc, row, 0);
+        // Rows 1 and 2: only x[1], x[3] and the limbs are read.
+        ctx.pad(ctx.cols.x[0], row);
+        ctx.pad(ctx.cols.x[2], row);
+        ctx.pad(ctx.cols.acc, row);
     }
 }
 

@@ -65,7 +65,8 @@ pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, op: &LinearOp, src: &Cells, xv
                         acc += xv[col] * op.weights[t];
                     }
                     None => {
-                        ctx.advice(xc, row, 0);
+                        // Weight 0: the lane adds nothing, whatever it holds.
+                        ctx.pad(xc, row);
                         ctx.fixed(wc, row, 0);
                     }
                 }

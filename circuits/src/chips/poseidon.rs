@@ -259,7 +259,7 @@ pub fn assign(
     copy_from: &[Option<Cell>],
     witness: bool,
 ) -> Result<(Vec<Cell>, Cell, usize), Error> {
-    assign_inner(cfg, region, offset, msg, copy_from, witness, None)
+    assign_inner(cfg, region, offset, msg, copy_from, witness, |_, _, v, _| v)
 }
 
 /// [`assign`], with `tamper = Some((row, column, delta))` adding `delta` to
@@ -276,7 +276,29 @@ pub fn assign_with_tamper(
     witness: bool,
     tamper: Option<(usize, usize, Fr)>,
 ) -> Result<(Vec<Cell>, Cell, usize), Error> {
-    assign_inner(cfg, region, offset, msg, copy_from, witness, tamper)
+    assign_inner(cfg, region, offset, msg, copy_from, witness, |col, row, v, _| match tamper {
+        Some((r, c, d)) if r + offset == row && c == col => v + d,
+        _ => v,
+    })
+}
+
+/// [`assign`], with every advice value passed through `hook(column, row,
+/// value, padding)` (`column` an index into the chip's advice columns,
+/// `row` absolute; `padding`: a message cell past the message's end, which
+/// the absorb gate multiplies by a fixed 0) and the hook's result assigned:
+/// the soundness audit's counter ([`crate::audit`]). Tests only (the
+/// `tamper` feature).
+#[cfg(any(test, feature = "tamper"))]
+pub fn assign_hooked(
+    cfg: &PoseidonConfig,
+    region: &mut Region<'_, Fr>,
+    offset: usize,
+    msg: &[Fr],
+    copy_from: &[Option<Cell>],
+    witness: bool,
+    hook: impl Fn(usize, usize, Fr, bool) -> Fr,
+) -> Result<(Vec<Cell>, Cell, usize), Error> {
+    assign_inner(cfg, region, offset, msg, copy_from, witness, hook)
 }
 
 #[allow(clippy::needless_range_loop)] // i indexes the state, the message chunk and the columns alike
@@ -287,18 +309,16 @@ fn assign_inner(
     msg: &[Fr],
     copy_from: &[Option<Cell>],
     witness: bool,
-    tamper: Option<(usize, usize, Fr)>,
+    hook: impl Fn(usize, usize, Fr, bool) -> Fr,
 ) -> Result<(Vec<Cell>, Cell, usize), Error> {
     let k = constants();
     let p = cfg.block;
-    let advice = |region: &mut Region<'_, Fr>, col: usize, row: usize, v: Fr| -> Cell {
-        let v = match tamper {
-            Some((r, c, d)) if r + offset == row && c == col => v + d,
-            _ => v,
-        };
+    let assign = |region: &mut Region<'_, Fr>, col: usize, row: usize, v: Fr, padding: bool| -> Cell {
+        let v = hook(col, row, v, padding);
         let value = if witness { Value::known(v) } else { Value::unknown() };
         region.assign_advice(cfg.advice[col], row, value).cell()
     };
+    let advice = |region: &mut Region<'_, Fr>, col: usize, row: usize, v: Fr| assign(region, col, row, v, false);
     // Partial blocks: (first round, rounds, constants).
     let half = R_F / 2;
     let blocks: Vec<(usize, usize, Vec<Fr>, [Fr; T])> = (0..R_P.div_ceil(p))
@@ -334,7 +354,7 @@ fn assign_inner(
         for i in 0..poseidon::RATE {
             let idx = c * poseidon::RATE + i;
             let m = msg.get(idx).copied();
-            let cell = advice(region, T + i, row, m.unwrap_or(Fr::zero()));
+            let cell = assign(region, T + i, row, m.unwrap_or(Fr::zero()), m.is_none());
             region.assign_fixed(cfg.fixed[i], row, if m.is_some() { Fr::one() } else { Fr::zero() });
             if let Some(m) = m {
                 s[i] += m;

@@ -219,7 +219,7 @@ pub fn assign_row(ctx: &mut Ctx<'_, '_>, (node, element): (usize, usize), kind: 
             ctx.fixed(ctx.cols.bias, row, if *shift == 0 { 0 } else { 1i64 << (shift - 1) });
             ctx.fixed_fe(ctx.cols.w[0], row, pow2(*shift));
             ctx.fixed(ctx.cols.w[1], row, i64::from(*relu));
-            ctx.advice(ctx.cols.x[2], row, 0);
+            ctx.pad(ctx.cols.x[2], row); // max's `b`: no requant constraint reads it
             match src {
                 Some(cell) => ctx.copy(ctx.cols.x[0], row, *xv, *cell),
                 None => ctx.advice(ctx.cols.x[0], row, *xv),

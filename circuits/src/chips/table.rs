@@ -29,9 +29,10 @@ pub fn assign(ctx: &mut Ctx<'_, '_>, node: usize, tag: u64, src: &Cells, xv: &[i
             let src = src[e].unwrap_or(ctx.zero);
             ctx.copy(cols.x[0], row, xv[e], src);
             if limbs {
-                // Cells the shared lookup reads on every row.
-                ctx.advice(cols.x[3], row, 0);
-                ctx.advice(cols.x[4], row, 0);
+                // Cells the shared lookup reads on every row, times the
+                // range selector (off here).
+                ctx.pad(cols.x[3], row);
+                ctx.pad(cols.x[4], row);
             }
             let v = ctx.tampered(node, e, TamperTarget::Output, out[e]);
             Some(ctx.advice(cols.acc, row, v))
