@@ -10,11 +10,11 @@
 //! Results go to stdout as a Markdown table and to
 //! `target/bench-serve/serve_load.json`.
 //!
-//! Server settings: `--workers 2 --queue 2`, so that with more clients than
+//! Server settings: `--workers 2`, and `--queue 2` (with more clients than
 //! workers + queue some requests are refused with 429 and retried after
-//! `Retry-After`: the refusals are counted, and latency is measured per
-//! successful attempt and per request (first attempt to proof, retries
-//! included).
+//! `Retry-After`: the refusals are counted) then `--queue 16` (none are).
+//! Latency is measured per successful attempt (queue wait + proof) and per
+//! request (first attempt to proof, retries included).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -29,7 +29,8 @@ use zkinfer::{CompileOptions, ProofFile, SrsSource, Verifier};
 
 const WALL_LIMIT: Duration = Duration::from_secs(300);
 const WORKERS: usize = 2;
-const QUEUE: usize = 2;
+/// Queue lengths tried: one short enough to refuse (429), one that never does.
+const QUEUES: [usize; 2] = [2, 16];
 
 struct Model {
     name: String,
@@ -38,15 +39,11 @@ struct Model {
 }
 
 fn prepare(repo: &Path, out: &Path, cache: &Path) -> Vec<Model> {
-    let corpus = repo.join("..").join("shared").join("corpus");
-    let mut sources: Vec<(String, PathBuf)> = vec![("mlp".into(), repo.join("examples/mlp/model.onnx"))];
-    let mid = corpus.join("ezkl/3l_relu_conv_fc/model.onnx");
-    if mid.exists() {
-        sources.push(("3l_relu_conv_fc".into(), mid));
-    } else {
-        eprintln!("note: ../shared/corpus absent; the mid-size model is examples/cnn");
-        sources.push(("cnn".into(), repo.join("examples/cnn/model.onnx")));
-    }
+    // Small: the example MLP (k=12); mid-size: the example CNN (k=14, 4x the rows).
+    let sources: Vec<(String, PathBuf)> = vec![
+        ("mlp".into(), repo.join("examples/mlp/model.onnx")),
+        ("cnn".into(), repo.join("examples/cnn/model.onnx")),
+    ];
     sources
         .into_iter()
         .map(|(name, model)| {
@@ -78,11 +75,11 @@ impl Drop for Server {
     }
 }
 
-fn start(dirs: &[PathBuf]) -> Server {
+fn start(dirs: &[PathBuf], queue: usize) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
         .arg("serve")
         .args(dirs)
-        .args(["--addr", "127.0.0.1:0", "--workers", &WORKERS.to_string(), "--queue", &QUEUE.to_string()])
+        .args(["--addr", "127.0.0.1:0", "--workers", &WORKERS.to_string(), "--queue", &queue.to_string()])
         .args(["--timeout", "120"])
         .stdout(Stdio::piped())
         .spawn()
@@ -108,6 +105,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 #[derive(serde::Serialize)]
 struct Row {
     model: String,
+    queue: usize,
     requests: usize,
     clients: usize,
     proved: usize,
@@ -124,7 +122,7 @@ struct Row {
     request_p99_ms: f64,
 }
 
-fn load(server: &Server, m: &Model, requests: usize, clients: usize) -> Row {
+fn load(server: &Server, m: &Model, queue: usize, requests: usize, clients: usize) -> Row {
     let next = AtomicUsize::new(0);
     let rejected = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
@@ -159,7 +157,7 @@ fn load(server: &Server, m: &Model, requests: usize, clients: usize) -> Row {
                                 failed.fetch_add(1, Ordering::Relaxed);
                                 break;
                             }
-                            std::thread::sleep(Duration::from_millis(wait * 1000 / 4));
+                            std::thread::sleep(Duration::from_secs(wait));
                         }
                         Ok(a) => {
                             eprintln!("{}: status {}: {}", m.name, a.status, a.text());
@@ -189,6 +187,7 @@ fn load(server: &Server, m: &Model, requests: usize, clients: usize) -> Row {
     t.sort_by(f64::total_cmp);
     Row {
         model: m.name.clone(),
+        queue,
         requests,
         clients,
         proved: proofs.len(),
@@ -217,19 +216,27 @@ fn main() {
     let cache =
         std::env::var_os("ZKINFER_CACHE").map(PathBuf::from).unwrap_or_else(|| repo.join("target").join("srs-cache"));
     let models = prepare(&repo, &out, &cache);
-    let server = start(&models.iter().map(|m| m.dir.clone()).collect::<Vec<_>>());
-    let rows: Vec<Row> = models.iter().map(|m| load(&server, m, requests, clients)).collect();
-    drop(server);
+    let dirs: Vec<PathBuf> = models.iter().map(|m| m.dir.clone()).collect();
+    let mut rows = vec![];
+    for queue in QUEUES {
+        let server = start(&dirs, queue);
+        for (i, m) in models.iter().enumerate() {
+            // The mid-size model gets half the requests (each takes ~4x longer).
+            let n = if i == 0 { requests } else { requests.div_ceil(2) };
+            rows.push(load(&server, m, queue, n, clients));
+        }
+    }
     println!(
-        "\nserver: --workers {WORKERS} --queue {QUEUE}; {clients} clients; {requests} requests per model; {} cores",
+        "\nserver: --workers {WORKERS}; {clients} clients; clients wait Retry-After on a 429 and retry; {} cores",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
-    println!("| model | requests | proved | 429s | failed | verified | wall s | proofs/s | attempt p50/p95/p99 ms | request p50/p95/p99 ms |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| model | queue | requests | proved | 429s | failed | verified | wall s | proofs/s | attempt p50/p95/p99 ms | request p50/p95/p99 ms |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} / {:.0} / {:.0} | {:.0} / {:.0} / {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} / {:.0} / {:.0} | {:.0} / {:.0} / {:.0} |",
             r.model,
+            r.queue,
             r.requests,
             r.proved,
             r.rejected_429,

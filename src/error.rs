@@ -45,4 +45,8 @@ pub enum VerifyFailure {
     /// when the lengths differ.
     #[error("`outputs`/`outputs_quantized` do not match the proven output instances{}", index.map(|i| format!(" (element {i})")).unwrap_or_else(|| " (lengths differ)".into()))]
     OutputsDisagree { index: Option<usize> },
+    /// A descriptive field (`k`, `scale_bits`, `output_shapes`,
+    /// `input_visibility`, `output_visibility`) is not the compiled model's.
+    #[error("`{field}` is {claimed}, the compiled model's is {compiled}")]
+    FieldDisagrees { field: String, claimed: String, compiled: String },
 }

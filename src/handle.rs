@@ -182,9 +182,29 @@ impl Verifier {
                 got: instances.len(),
             }));
         }
+        check_fields(m, proof).map_err(bad)?;
         check_claims(&m.program, proof, &instances).map_err(bad)?;
         prover::verify(&self.params, &self.vk, &instances, &bytes)?;
         Ok(())
+    }
+}
+
+/// The proof file's descriptive fields: each must be what `prove` writes
+/// for this model, so none can be edited to mislead a reader of the file.
+fn check_fields(m: &CompiledModel, proof: &ProofFile) -> Result<(), VerifyFailure> {
+    let shapes: Vec<Vec<usize>> = m.program.outputs.iter().map(|o| o.shape.clone()).collect();
+    let fields = [
+        ("k", proof.k.to_string(), m.shape.k.to_string()),
+        ("scale_bits", proof.scale_bits.to_string(), m.program.quant.scale_bits.to_string()),
+        ("output_shapes", format!("{:?}", proof.output_shapes), format!("{shapes:?}")),
+        ("input_visibility", format!("{:?}", proof.input_visibility), format!("{:?}", m.program.input_visibility)),
+        ("output_visibility", format!("{:?}", proof.output_visibility), format!("{:?}", m.program.output_visibility)),
+    ];
+    match fields.into_iter().find(|(_, claimed, compiled)| claimed != compiled) {
+        Some((field, claimed, compiled)) => {
+            Err(VerifyFailure::FieldDisagrees { field: field.into(), claimed, compiled })
+        }
+        None => Ok(()),
     }
 }
 

@@ -209,3 +209,82 @@ fn serve_refuses_bad_folders() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/model"), "{err}");
 }
+
+/// Resident memory of a process (VmRSS), in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// A hostile client: garbage bytes, broken HTTP, wrong methods and routes,
+/// hostile JSON (deep nesting, huge numbers, wrong types, huge arrays,
+/// truncation), over and over. The server answers each with a 4xx (or drops
+/// a broken connection), never a 5xx or a panic, stays healthy, and its
+/// memory does not grow with the number of requests.
+#[test]
+fn hostile_clients_cannot_panic_the_server_or_grow_its_memory() {
+    use std::io::{Read, Write};
+    let dir = common::tmp("serve_hostile").join("mlp");
+    std::fs::create_dir_all(&dir).unwrap();
+    zkinfer::compile_bytes(zkinfer::EXAMPLE_MODEL, "mlp", &CompileOptions::default(), &dir).unwrap();
+    zkinfer::setup(&dir, &SrsSource::DevCached(common::srs_cache())).unwrap();
+    let n: usize = zkinfer::load(&dir).unwrap().program.inputs[0].shape.iter().product();
+    let s = Server::start(&dir, &["--workers", "1", "--queue", "1", "--max-body-bytes", "262144"]);
+
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{".to_vec(),
+        b"null".to_vec(),
+        b"\xff\xfe\x00garbage".to_vec(),
+        deep.into_bytes(),
+        br#"{"input_data": "0.5"}"#.to_vec(),
+        br#"{"input_data": [[1e999]]}"#.to_vec(),
+        br#"{"input_data": [[-1e308, 1e308]]}"#.to_vec(),
+        serde_json::to_vec(&json!({ "input_data": [vec![1e300; n]] })).unwrap(),
+        serde_json::to_vec(&json!({ "input_data": [vec![0.1; n + 1]] })).unwrap(),
+        serde_json::to_vec(&json!({ "input_data": [vec![0.1; n], vec![0.1; n]] })).unwrap(),
+        serde_json::to_vec(&json!({ "input_data": [vec![json!("x"); n]] })).unwrap(),
+        serde_json::to_vec(&json!({ "input_data": [vec![0.0; 30_000]] })).unwrap(),
+        br#"{"proof": "0x00", "instances": [["0x01"]]}"#.to_vec(),
+    ];
+    let mut statuses = std::collections::BTreeMap::new();
+    let mut round = || {
+        for b in &bodies {
+            for route in ["/v1/models/mlp/prove", "/v1/models/mlp/verify", "/v1/models/nope/prove"] {
+                let a = s.post(route, b);
+                assert!((400..500).contains(&a.status), "{route} answered {} to {:?}", a.status, &b[..b.len().min(40)]);
+                assert!(a.json().is_some_and(|v| v["error"].is_string()), "no JSON error: {}", a.text());
+                *statuses.entry(a.status).or_insert(0) += 1;
+            }
+        }
+        // Broken HTTP: raw bytes on a socket; the server may answer 400 or close.
+        for raw in [&b"GARBAGE\r\n\r\n"[..], b"POST /v1/models/mlp/prove HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n{"]
+        {
+            let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let _ = c.write_all(raw);
+            let _ = c.shutdown(std::net::Shutdown::Write);
+            let mut sink = Vec::new();
+            let _ = c.read_to_end(&mut sink);
+        }
+    };
+    round();
+    let before = rss_mib(s.child.id());
+    for _ in 0..5 {
+        round();
+    }
+    let after = rss_mib(s.child.id());
+    assert_eq!(s.get("/health").status, 200, "the server is unhealthy after the hostile requests");
+    let ok = s.post("/v1/models/mlp/prove", &input(n, 0.1));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    println!("hostile requests by status: {statuses:?}; server RSS {before:.0} -> {after:.0} MiB");
+    assert!(after - before < 64.0, "server memory grew from {before:.0} to {after:.0} MiB over 5 rounds");
+    let metrics = s.get("/metrics").text();
+    assert!(!metrics.contains("kind=\"panic\""), "a request panicked:\n{metrics}");
+}

@@ -157,7 +157,14 @@ impl Program {
         let mut seen_inputs = vec![false; self.inputs.len()];
         for (i, node) in self.nodes.iter().enumerate() {
             let bad = |reason: String| IrError::Malformed { node: i, name: node.name.clone(), reason };
-            let n_out = node.len();
+            // Elements are addressed by u32 (row pointers, columns, maps): a
+            // longer node is malformed, and `len` below cannot overflow.
+            let n_out = node
+                .shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .filter(|&n| n <= u32::MAX as usize)
+                .ok_or_else(|| bad(format!("shape {:?} has more than 2^32 - 1 elements", node.shape)))?;
             for &inp in &node.op.inputs() {
                 if inp >= i {
                     return Err(bad(format!("reads value {inp} which is not computed before it")));

@@ -98,17 +98,113 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>, digest: &[u8; 32]) -> Vec<u8> {
 pub fn read_pk(path: &Path, shape: &CircuitShape, digest: &[u8; 32]) -> Result<ProvingKey<G1Affine>, ProverError> {
     let bytes = artifact::read_large(path)?;
     let body = unframe(path, "proving key", PK_MAGIC, digest, &bytes)?;
-    parse_body(path, "proving key", body, shape, |mut r| {
+    // The verifying key leads the body; what follows is polynomials whose
+    // declared lengths halo2 allocates before reading: walk them first.
+    let vk = read_vk_body(path, "proving key", body, shape)?;
+    let mut rest = &body[vk.1..];
+    scan_pk_polys(&mut rest, vk.0.get_domain().extended_k()).map_err(|reason| ProverError::BadFile {
+        path: path.into(),
+        what: "proving key",
+        reason,
+    })?;
+    let pk = parse_body(path, "proving key", body, shape, |mut r| {
         ProvingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, shape.clone())
-    })
+    })?;
+    check_vk(path, "proving key", pk.get_vk())?;
+    Ok(pk)
 }
 
 pub fn read_vk(path: &Path, shape: &CircuitShape, digest: &[u8; 32]) -> Result<VerifyingKey<G1Affine>, ProverError> {
     let bytes = artifact::read_large(path)?;
     let body = unframe(path, "verifying key", VK_MAGIC, digest, &bytes)?;
-    parse_body(path, "verifying key", body, shape, |mut r| {
-        VerifyingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, shape.clone())
-    })
+    let (vk, used) = read_vk_body(path, "verifying key", body, shape)?;
+    if used != body.len() {
+        return Err(ProverError::BadFile {
+            path: path.into(),
+            what: "verifying key",
+            reason: format!("{} bytes after the key", body.len() - used),
+        });
+    }
+    Ok(vk)
+}
+
+/// The verifying key at the start of `body`, checked, and its length.
+fn read_vk_body(
+    path: &Path,
+    what: &'static str,
+    body: &[u8],
+    shape: &CircuitShape,
+) -> Result<(VerifyingKey<G1Affine>, usize), ProverError> {
+    let (vk, rest) = parse_body(path, what, body, shape, |mut r| {
+        let vk = VerifyingKey::read::<_, ModelCircuit>(&mut r, SerdeFormat::RawBytes, shape.clone())?;
+        Ok((vk, r.len()))
+    })?;
+    check_vk(path, what, &vk)?;
+    Ok((vk, body.len() - rest))
+}
+
+/// What halo2's verifier indexes without checking: one commitment per fixed
+/// column of the constraint system (the count is read from the file, the
+/// system is rebuilt from the circuit) and per permutation column.
+fn check_vk(path: &Path, what: &'static str, vk: &VerifyingKey<G1Affine>) -> Result<(), ProverError> {
+    let (fixed, want_fixed) = (vk.fixed_commitments().len(), vk.cs().num_fixed_columns());
+    let (perm, want_perm) = (vk.permutation().commitments().len(), vk.cs().permutation().get_columns().len());
+    if fixed != want_fixed || perm != want_perm {
+        return Err(ProverError::BadFile {
+            path: path.into(),
+            what,
+            reason: format!(
+                "the key has {fixed} fixed and {perm} permutation commitments, the circuit needs {want_fixed} and {want_perm}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Walks the polynomials of a proving key after its verifying key (RawBytes:
+/// three polynomials, then four vectors of them; a polynomial is a u32 BE
+/// length and that many 32-byte field elements) without allocating: each
+/// length must fit the circuit (at most the extended domain, 2^extended_k)
+/// and the bytes left, and the walk must end at the end of the body.
+fn scan_pk_polys(rest: &mut &[u8], extended_k: u32) -> Result<(), String> {
+    fn u32_be(rest: &mut &[u8], what: &str) -> Result<u64, String> {
+        if rest.len() < 4 {
+            return Err(format!("the proving key ends inside {what}"));
+        }
+        let v = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        *rest = &rest[4..];
+        Ok(u64::from(v))
+    }
+    let max_len = 1u64 << extended_k;
+    let poly = |rest: &mut &[u8], what: &str| -> Result<(), String> {
+        let len = u32_be(rest, what)?;
+        if len > max_len {
+            return Err(format!("{what} declares {len} coefficients; this circuit has at most {max_len}"));
+        }
+        let bytes = len * 32;
+        if bytes > rest.len() as u64 {
+            return Err(format!("{what} declares {bytes} bytes, the file has {} left", rest.len()));
+        }
+        *rest = &rest[bytes as usize..];
+        Ok(())
+    };
+    for what in ["l0", "l_last", "l_active_row"] {
+        poly(rest, what)?;
+    }
+    for what in ["fixed values", "fixed polynomials", "permutation values", "permutation polynomials"] {
+        let count = u32_be(rest, what)?;
+        // Each polynomial takes at least its 4-byte length.
+        if count * 4 > rest.len() as u64 {
+            return Err(format!("{what}: {count} polynomials declared, the file has {} bytes left", rest.len()));
+        }
+        for _ in 0..count {
+            poly(rest, what)?;
+        }
+    }
+    if !rest.is_empty() {
+        return Err(format!("{} bytes after the proving key", rest.len()));
+    }
+    Ok(())
 }
 
 /// Runs halo2's key parser on a checksummed body. The body's own `k` (bytes

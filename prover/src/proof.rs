@@ -74,16 +74,24 @@ pub fn verify(
     proof: &[u8],
 ) -> Result<(), ProverError> {
     let mut reader = proof;
-    let mut transcript = EvmTranscript::<G1Affine, &mut &[u8]>::new(&mut reader);
-    verify_proof::<
-        KZGCommitmentScheme<Bn256>,
-        VerifierSHPLONK<'_, Bn256>,
-        ChallengeEvm<G1Affine>,
-        _,
-        SingleStrategy<'_, Bn256>,
-    >(params, vk, SingleStrategy::new(params), &[&[instances]], &mut transcript)
-    .map_err(|e| ProverError::Rejected { reason: format!("{e:?}") })?;
-    drop(transcript);
+    // halo2's verifier indexes the key's vectors unchecked: keys are checked
+    // on load (keys::check_vk), and a panic left is a rejection, not a crash.
+    let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut transcript = EvmTranscript::<G1Affine, &mut &[u8]>::new(&mut reader);
+        verify_proof::<
+            KZGCommitmentScheme<Bn256>,
+            VerifierSHPLONK<'_, Bn256>,
+            ChallengeEvm<G1Affine>,
+            _,
+            SingleStrategy<'_, Bn256>,
+        >(params, vk, SingleStrategy::new(params), &[&[instances]], &mut transcript)
+    }));
+    match verdict {
+        Ok(r) => r.map_err(|e| ProverError::Rejected { reason: format!("{e:?}") })?,
+        Err(_) => {
+            return Err(ProverError::Rejected { reason: "the verifier stopped on a malformed key or proof".into() })
+        }
+    }
     if !reader.is_empty() {
         return Err(ProverError::TrailingBytes { count: reader.len() });
     }

@@ -76,6 +76,7 @@ impl Metrics {
         let _ = writeln!(s, "# HELP zkinfer_prove_seconds Time to prove one request (witness and proof).");
         let _ = writeln!(s, "# TYPE zkinfer_prove_seconds histogram");
         for (model, h) in lock(&self.prove).iter() {
+            let model = label(model);
             for (b, n) in BUCKETS.iter().zip(h.counts) {
                 let _ = writeln!(s, "zkinfer_prove_seconds_bucket{{model=\"{model}\",le=\"{b}\"}} {n}");
             }
@@ -84,5 +85,20 @@ impl Metrics {
             let _ = writeln!(s, "zkinfer_prove_seconds_count{{model=\"{model}\"}} {}", h.count);
         }
         s
+    }
+}
+
+/// A label value as the text format wants it: `\`, `"` and newlines escaped
+/// (model names are folder names, which may hold any of them).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(super::label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(super::label("x\ny"), "x\\ny");
     }
 }

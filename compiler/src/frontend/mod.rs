@@ -134,7 +134,9 @@ pub struct Loaded {
 /// of a sample when exactly one dimension is dynamic, else to 1.
 fn bind_shape(dims: &[Option<usize>], len: Option<usize>) -> Vec<usize> {
     let dynamic = dims.iter().filter(|d| d.is_none()).count();
-    let known: usize = dims.iter().flatten().product();
+    // Saturating: a hostile shape's product overflows (it is refused by
+    // `checked_elements` right after binding).
+    let known: usize = dims.iter().flatten().fold(1usize, |a, &d| a.saturating_mul(d));
     let bound = match (dynamic, len) {
         (1, Some(n)) if known > 0 && n % known == 0 && n > 0 => n / known,
         _ => 1,

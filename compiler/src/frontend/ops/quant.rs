@@ -327,7 +327,13 @@ pub fn qlinear_conv(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
                 return Err(ctx.shape_err(format!("bias has {} values for {oc} output channels", v.len())));
             }
             let per_oc = numel(&sw) / oc.max(1);
-            let f = v.iter().enumerate().map(|(o, &q)| q as f64 * (px.scale[0] * pw.scale[o * per_oc])).collect();
+            let scale = |o: usize| -> Result<f64> {
+                match (px.scale.first(), pw.scale.get(o * per_oc)) {
+                    (Some(a), Some(b)) => Ok(a * b),
+                    _ => Err(ctx.shape_err(format!("no scale for output channel {o} (weight shape {sw:?})"))),
+                }
+            };
+            let f = v.iter().enumerate().map(|(o, &q)| Ok(q as f64 * scale(o)?)).collect::<Result<Vec<f64>>>()?;
             Some(b.push_const(&ctx.sub("bias"), Tensor::float(vec![oc], f)))
         }
     };

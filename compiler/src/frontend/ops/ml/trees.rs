@@ -212,10 +212,17 @@ fn leaf_sum(
     scale: f64,
 ) -> Result<ValueId> {
     let (n, l) = (b.shape(ind)[0], b.shape(ind)[1]);
+    // `k` (classes or targets) comes from the file: bound it before allocating.
+    if let Err(why) = crate::frontend::tensor::checked_elements(&[n, k]) {
+        return Err(ctx.shape_err(format!("{k} classes or targets: the output {why}")));
+    }
     let mut per_class: Vec<Vec<(usize, f64)>> = vec![vec![]; k];
     for (j, ws) in leaf_weights.iter().enumerate() {
         for &(c, w) in ws {
-            per_class[c].push((j, w * scale));
+            let Some(list) = per_class.get_mut(c) else {
+                return Err(ctx.shape_err(format!("leaf weight for class {c} of {k}")));
+            };
+            list.push((j, w * scale));
         }
     }
     let mut aff = Affine { row_ptr: vec![0], cols: vec![], weights: vec![], bias: vec![] };
