@@ -149,8 +149,8 @@ fn real_main() -> Result<()> {
                 }
             }
         }
-        Cmd::Serve { dirs, addr, workers, queue, max_body_bytes, timeout } => {
-            serve(&dirs, &addr, workers, queue, max_body_bytes, timeout)?;
+        Cmd::Serve { dirs, addr, workers, queue, max_body_bytes, timeout, isolate } => {
+            serve(&dirs, &addr, workers, queue, max_body_bytes, timeout, isolate)?;
         }
         Cmd::Inspect { model, json } => {
             let report = compiler::inspect_file(&model)?;
@@ -358,13 +358,23 @@ fn serve(
     queue: usize,
     max_body: usize,
     timeout: f64,
+    isolate: bool,
 ) -> Result<()> {
     use zkinfer::serve::{self, ServeConfig};
     if !(timeout.is_finite() && timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds, got {timeout}");
     }
-    let mut cfg =
-        ServeConfig { queue, max_body, timeout: std::time::Duration::from_secs_f64(timeout), ..Default::default() };
+    let isolate = match isolate {
+        true => Some(std::env::current_exe().context("--isolate: cannot find the zkinfer binary")?),
+        false => None,
+    };
+    let mut cfg = ServeConfig {
+        queue,
+        max_body,
+        timeout: std::time::Duration::from_secs_f64(timeout),
+        isolate,
+        ..Default::default()
+    };
     if let Some(w) = workers {
         if w == 0 {
             bail!("--workers must be at least 1");
@@ -376,7 +386,13 @@ fn serve(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
-        println!("listening on http://{bound} ({} models, {} workers, queue {})", dirs.len(), cfg.workers, cfg.queue);
+        println!(
+            "listening on http://{bound} ({} models, {} workers, queue {}{})",
+            dirs.len(),
+            cfg.workers,
+            cfg.queue,
+            if cfg.isolate.is_some() { ", isolated proofs" } else { "" }
+        );
         use std::io::Write;
         let _ = std::io::stdout().flush();
         serve::run(listener, app, cfg.max_body, shutdown_signal()).await?;

@@ -248,6 +248,10 @@ pub(crate) enum Cmd {
         /// Seconds a prove request may take, queue wait included; past it 504.
         #[arg(long, default_value_t = 300.0)]
         timeout: f64,
+        /// Prove each request in a child process, killed at its time limit (so
+        /// a timed-out proof frees its worker at once; keys are read per proof).
+        #[arg(long)]
+        isolate: bool,
     },
     /// List a model's ops and shapes, and which are supported.
     Inspect {

@@ -17,6 +17,7 @@
 //! (`internal`, `panic`).
 
 pub mod client;
+mod isolate;
 mod metrics;
 mod pool;
 
@@ -52,6 +53,11 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// Per prove request, queue wait included; past it 504.
     pub timeout: Duration,
+    /// `Some(zkinfer binary)`: each proof runs in a child `zkinfer prove`,
+    /// killed at its deadline, so a timed-out proof frees its worker at once
+    /// (keys are then read per proof). `None`: in process, keys loaded once;
+    /// a running proof cannot be stopped and keeps its worker until it ends.
+    pub isolate: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -62,6 +68,7 @@ impl Default for ServeConfig {
             queue: 16,
             max_body: 4 << 20,
             timeout: Duration::from_secs(300),
+            isolate: None,
         }
     }
 }
@@ -78,6 +85,7 @@ pub struct App {
     pool: Pool,
     metrics: Arc<Metrics>,
     timeout: Duration,
+    isolate: Option<PathBuf>,
 }
 
 /// Loads every folder (compiled and set up), each served under its folder
@@ -108,6 +116,7 @@ pub fn load(dirs: &[PathBuf], cfg: &ServeConfig) -> Result<Arc<App>, Error> {
         pool: Pool::new(cfg.workers, cfg.queue, metrics.clone()),
         metrics,
         timeout: cfg.timeout,
+        isolate: cfg.isolate.clone(),
     }))
 }
 
@@ -221,6 +230,17 @@ fn request(
     Ok((served, body_text(app, route, body)?))
 }
 
+/// Why a prove job gave no proof.
+enum JobError {
+    Prove(Error),
+    Child(isolate::ChildFailure),
+}
+
+fn timed_out(app: &App, route: &str) -> Response {
+    let msg = format!("no proof within {:.3} s", app.timeout.as_secs_f64());
+    fail(app, route, StatusCode::GATEWAY_TIMEOUT, "timeout", msg)
+}
+
 /// Errors of a prove request that are the client's: its input.
 fn is_input_error(e: &Error) -> bool {
     matches!(e, Error::Ir(_))
@@ -245,22 +265,37 @@ async fn prove(
         return fail(&app, ROUTE, StatusCode::UNPROCESSABLE_ENTITY, "bad_input", e.to_string());
     }
     let t = Instant::now();
+    let deadline = t + app.timeout;
     let job = {
-        let served = served.clone();
-        move || served.prover.prove(&inputs)
+        let (served, exe) = (served.clone(), app.isolate.clone());
+        move || match exe {
+            None => served.prover.prove(&inputs).map(|o| o.proof).map_err(JobError::Prove),
+            // Expired while queued: never start the child.
+            Some(_) if Instant::now() >= deadline => Err(JobError::Child(isolate::ChildFailure::Killed)),
+            Some(exe) => isolate::prove(&exe, &served.prover.model().dir, &inputs, deadline).map_err(JobError::Child),
+        }
     };
-    match app.pool.run(app.timeout, job).await {
-        Ok(Ok(outcome)) => {
+    // An isolated job ends itself at `deadline` (its child killed) and frees
+    // its worker before it answers 504; the pool's own limit, a little later,
+    // then only bounds the queue wait. In process, the pool answers at the
+    // deadline and the proof keeps its worker until it ends.
+    let limit = if app.isolate.is_some() { app.timeout + Duration::from_secs(1) } else { app.timeout };
+    match app.pool.run(limit, job).await {
+        Ok(Ok(proof)) => {
             app.metrics.proved(&name, t.elapsed().as_secs_f64());
-            match serde_json::to_value(&outcome.proof) {
+            match serde_json::to_value(&proof) {
                 Ok(v) => ok(&app, ROUTE, v),
                 Err(e) => fail(&app, ROUTE, StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
             }
         }
-        Ok(Err(e)) if is_input_error(&e) => {
+        Ok(Err(JobError::Prove(e))) if is_input_error(&e) => {
             fail(&app, ROUTE, StatusCode::UNPROCESSABLE_ENTITY, "bad_input", e.to_string())
         }
-        Ok(Err(e)) => fail(&app, ROUTE, StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Ok(Err(JobError::Prove(e))) => fail(&app, ROUTE, StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Ok(Err(JobError::Child(isolate::ChildFailure::Failed(m)))) => {
+            fail(&app, ROUTE, StatusCode::INTERNAL_SERVER_ERROR, "internal", m)
+        }
+        Ok(Err(JobError::Child(isolate::ChildFailure::Killed))) => timed_out(&app, ROUTE),
         Err(Refused::Full) => {
             let mut r = fail(
                 &app,
@@ -272,13 +307,7 @@ async fn prove(
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
-        Err(Refused::TimedOut) => fail(
-            &app,
-            ROUTE,
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            format!("no proof within {:.3} s", app.timeout.as_secs_f64()),
-        ),
+        Err(Refused::TimedOut) => timed_out(&app, ROUTE),
         Err(Refused::Panicked(m)) => fail(&app, ROUTE, StatusCode::INTERNAL_SERVER_ERROR, "panic", m),
     }
 }
