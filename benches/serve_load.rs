@@ -10,9 +10,10 @@
 //! Results go to stdout as a Markdown table and to
 //! `target/bench-serve/serve_load.json`.
 //!
-//! Server settings: `--workers 2`, and `--queue 2` (with more clients than
-//! workers + queue some requests are refused with 429 and retried after
-//! `Retry-After`: the refusals are counted) then `--queue 16` (none are).
+//! Server settings: `--workers 2`; in process with `--queue 2` (with more
+//! clients than workers + queue some requests are refused with 429 and
+//! retried after `Retry-After`: the refusals are counted) and `--queue 16`
+//! (none are); then the default mode, a child process per proof, `--queue 16`.
 //! Latency is measured per successful attempt (queue wait + proof) and per
 //! request (first attempt to proof, retries included).
 
@@ -29,8 +30,10 @@ use zkinfer::{CompileOptions, ProofFile, SrsSource, Verifier};
 
 const WALL_LIMIT: Duration = Duration::from_secs(300);
 const WORKERS: usize = 2;
-/// Queue lengths tried: one short enough to refuse (429), one that never does.
-const QUEUES: [usize; 2] = [2, 16];
+/// Server settings tried, `(queue, in process)`: a queue short enough to
+/// refuse (429) and one that never does, in process; and the default mode
+/// (a child process per proof) with the long queue.
+const CONFIGS: [(usize, bool); 3] = [(2, true), (16, true), (16, false)];
 
 struct Model {
     name: String,
@@ -75,12 +78,13 @@ impl Drop for Server {
     }
 }
 
-fn start(dirs: &[PathBuf], queue: usize) -> Server {
+fn start(dirs: &[PathBuf], queue: usize, in_process: bool) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
         .arg("serve")
         .args(dirs)
         .args(["--addr", "127.0.0.1:0", "--workers", &WORKERS.to_string(), "--queue", &queue.to_string()])
         .args(["--timeout", "120"])
+        .args(if in_process { &["--in-process"][..] } else { &[] })
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -105,6 +109,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 #[derive(serde::Serialize)]
 struct Row {
     model: String,
+    mode: &'static str,
     queue: usize,
     requests: usize,
     clients: usize,
@@ -122,7 +127,7 @@ struct Row {
     request_p99_ms: f64,
 }
 
-fn load(server: &Server, m: &Model, queue: usize, requests: usize, clients: usize) -> Row {
+fn load(server: &Server, m: &Model, (queue, in_process): (usize, bool), requests: usize, clients: usize) -> Row {
     let next = AtomicUsize::new(0);
     let rejected = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
@@ -187,6 +192,7 @@ fn load(server: &Server, m: &Model, queue: usize, requests: usize, clients: usiz
     t.sort_by(f64::total_cmp);
     Row {
         model: m.name.clone(),
+        mode: if in_process { "in process" } else { "child" },
         queue,
         requests,
         clients,
@@ -218,24 +224,25 @@ fn main() {
     let models = prepare(&repo, &out, &cache);
     let dirs: Vec<PathBuf> = models.iter().map(|m| m.dir.clone()).collect();
     let mut rows = vec![];
-    for queue in QUEUES {
-        let server = start(&dirs, queue);
+    for (queue, in_process) in CONFIGS {
+        let server = start(&dirs, queue, in_process);
         for (i, m) in models.iter().enumerate() {
             // The mid-size model gets half the requests (each takes ~4x longer).
             let n = if i == 0 { requests } else { requests.div_ceil(2) };
-            rows.push(load(&server, m, queue, n, clients));
+            rows.push(load(&server, m, (queue, in_process), n, clients));
         }
     }
     println!(
         "\nserver: --workers {WORKERS}; {clients} clients; clients wait Retry-After on a 429 and retry; {} cores",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
-    println!("| model | queue | requests | proved | 429s | failed | verified | wall s | proofs/s | attempt p50/p95/p99 ms | request p50/p95/p99 ms |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| model | proofs | queue | requests | proved | 429s | failed | verified | wall s | proofs/s | attempt p50/p95/p99 ms | request p50/p95/p99 ms |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} / {:.0} / {:.0} | {:.0} / {:.0} / {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} / {:.0} / {:.0} | {:.0} / {:.0} / {:.0} |",
             r.model,
+            r.mode,
             r.queue,
             r.requests,
             r.proved,

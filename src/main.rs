@@ -149,8 +149,8 @@ fn real_main() -> Result<()> {
                 }
             }
         }
-        Cmd::Serve { dirs, addr, workers, queue, max_body_bytes, timeout, isolate } => {
-            serve(&dirs, &addr, workers, queue, max_body_bytes, timeout, isolate)?;
+        Cmd::Serve { dirs, addr, workers, queue, max_body_bytes, timeout, in_process } => {
+            serve(&dirs, &addr, workers, queue, max_body_bytes, timeout, !in_process)?;
         }
         Cmd::Inspect { model, json } => {
             let report = compiler::inspect_file(&model)?;
@@ -365,7 +365,7 @@ fn serve(
         bail!("--timeout must be a positive number of seconds, got {timeout}");
     }
     let isolate = match isolate {
-        true => Some(std::env::current_exe().context("--isolate: cannot find the zkinfer binary")?),
+        true => Some(std::env::current_exe().context("cannot find the zkinfer binary (use --in-process)")?),
         false => None,
     };
     let mut cfg = ServeConfig {
@@ -387,11 +387,11 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let bound = listener.local_addr()?;
         println!(
-            "listening on http://{bound} ({} models, {} workers, queue {}{})",
+            "listening on http://{bound} ({} models, {} workers, queue {}, {})",
             dirs.len(),
             cfg.workers,
             cfg.queue,
-            if cfg.isolate.is_some() { ", isolated proofs" } else { "" }
+            if cfg.isolate.is_some() { "proofs in child processes" } else { "proofs in process" }
         );
         use std::io::Write;
         let _ = std::io::stdout().flush();

@@ -289,9 +289,9 @@ fn hostile_clients_cannot_panic_the_server_or_grow_its_memory() {
     assert!(!metrics.contains("kind=\"panic\""), "a request panicked:\n{metrics}");
 }
 
-/// In process, a proof past its time limit cannot be stopped and keeps its
-/// worker; with `--isolate` it runs in a child process that is killed at the
-/// deadline, so the worker is free again at once: with one worker and no
+/// With `--in-process`, a proof past its time limit cannot be stopped and
+/// keeps its worker; by default it runs in a child process that is killed at
+/// the deadline, so the worker is free again at once: with one worker and no
 /// queue, the request right after a 504 is refused (429) in process, and
 /// admitted (and timed out in turn) when isolated. Isolated proofs verify.
 #[test]
@@ -303,14 +303,14 @@ fn isolated_proofs_free_their_worker_at_the_time_limit() {
     let n: usize = zkinfer::load(&dir).unwrap().program.inputs[0].shape.iter().product();
     let tight = ["--workers", "1", "--queue", "0", "--timeout", "0.15"];
 
-    let s = Server::start(&dir, &tight);
+    let s = Server::start(&dir, &[&tight[..], &["--in-process"]].concat());
     let a = s.post("/v1/models/mlp/prove", &input(n, 0.1));
     assert_eq!((a.status, error_kind(&a).as_str()), (504, "timeout"), "{}", a.text());
     let b = s.post("/v1/models/mlp/prove", &input(n, 0.2));
     assert_eq!((b.status, error_kind(&b).as_str()), (429, "queue_full"), "in process: {}", b.text());
     drop(s);
 
-    let s = Server::start(&dir, &[&tight[..], &["--isolate"]].concat());
+    let s = Server::start(&dir, &tight);
     for v in [0.1, 0.2, 0.3] {
         let a = s.post("/v1/models/mlp/prove", &input(n, v));
         assert_eq!((a.status, error_kind(&a).as_str()), (504, "timeout"), "isolated: {}", a.text());
@@ -320,7 +320,7 @@ fn isolated_proofs_free_their_worker_at_the_time_limit() {
     assert!(metrics.contains("zkinfer_workers_busy 0"), "{metrics}");
     drop(s);
 
-    let s = Server::start(&dir, &["--isolate", "--timeout", "120"]);
+    let s = Server::start(&dir, &["--timeout", "120"]);
     let a = s.post("/v1/models/mlp/prove", &input(n, 0.25));
     assert_eq!(a.status, 200, "{}", a.text());
     let proof: ProofFile = serde_json::from_slice(&a.body).unwrap();

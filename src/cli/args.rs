@@ -248,10 +248,13 @@ pub(crate) enum Cmd {
         /// Seconds a prove request may take, queue wait included; past it 504.
         #[arg(long, default_value_t = 300.0)]
         timeout: f64,
-        /// Prove each request in a child process, killed at its time limit (so
-        /// a timed-out proof frees its worker at once; keys are read per proof).
+        /// Prove in the server process (keys loaded once) instead of a child
+        /// process per proof (the default: killed at its time limit, so a
+        /// timed-out proof frees its worker at once, and a prover crash cannot
+        /// take the server down; keys are read per proof). In process, a
+        /// running proof cannot be stopped and keeps its worker until it ends.
         #[arg(long)]
-        isolate: bool,
+        in_process: bool,
     },
     /// List a model's ops and shapes, and which are supported.
     Inspect {

@@ -272,7 +272,15 @@ async fn prove(
             None => served.prover.prove(&inputs).map(|o| o.proof).map_err(JobError::Prove),
             // Expired while queued: never start the child.
             Some(_) if Instant::now() >= deadline => Err(JobError::Child(isolate::ChildFailure::Killed)),
-            Some(exe) => isolate::prove(&exe, &served.prover.model().dir, &inputs, deadline).map_err(JobError::Child),
+            Some(exe) => {
+                // The witness here first (milliseconds next to a proof), so that
+                // a value outside the calibrated ranges is the client's 422,
+                // named, not a child's exit status.
+                let program = &served.prover.model().program;
+                let q = ir::eval::quantize_inputs(program, &inputs).map_err(|e| JobError::Prove(e.into()))?;
+                ir::eval(program, &q).map_err(|e| JobError::Prove(e.into()))?;
+                isolate::prove(&exe, &served.prover.model().dir, &inputs, deadline).map_err(JobError::Child)
+            }
         }
     };
     // An isolated job ends itself at `deadline` (its child killed) and frees
