@@ -154,6 +154,12 @@ fn real_main() -> Result<()> {
         }
         Cmd::Inspect { model, json } => {
             let report = compiler::inspect_file(&model)?;
+            if !json {
+                // Before compiling: the report stands even if compiling fails.
+                println!("{report}");
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+            }
             // The report lists what the loader saw, leniently; whether the
             // model compiles (with `compile`'s defaults) decides the exit code.
             let verdict = compiler::compile_file(&model, &compiler::CompileOptions::default()).err();
@@ -166,8 +172,6 @@ fn real_main() -> Result<()> {
                     }
                 }
                 println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                println!("{report}");
             }
             if let Some(e) = verdict {
                 return Err(anyhow::Error::new(e).context(format!("{} would not compile", model.display())));

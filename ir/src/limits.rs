@@ -10,6 +10,12 @@
 //! - `ZKINFER_MAX_TENSOR_ELEMENTS`: every tensor the compiler builds, from an
 //!   initializer, a shape, or folding (default 2^22 = 4,194,304 elements: 32
 //!   MiB as f64; larger than any tensor a single proof can hold today).
+//! - `ZKINFER_MAX_OP_TERMS`: multiply-accumulate terms of one product of two
+//!   computed tensors (activation x activation MatMul, Gemm), default 2^23:
+//!   each term is a circuit product and several words while lowering, and a
+//!   product of more terms needs more rows (k > 21 at 8 lanes) than one proof
+//!   fits in 24 GiB today. Products with a constant operand (weights) are
+//!   capped at 2^28 terms (`compiler::frontend::ops::linear::MAX_TERMS`).
 
 use std::{io::Read, path::Path, sync::OnceLock};
 
@@ -17,6 +23,8 @@ use std::{io::Read, path::Path, sync::OnceLock};
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 << 30;
 /// Default of [`max_tensor_elements`].
 pub const DEFAULT_MAX_TENSOR_ELEMENTS: usize = 1 << 22;
+/// Default of [`max_op_terms`].
+pub const DEFAULT_MAX_OP_TERMS: usize = 1 << 23;
 
 fn env_cap(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.trim().replace('_', "").parse().ok()
@@ -35,6 +43,14 @@ pub fn max_tensor_elements() -> usize {
         env_cap("ZKINFER_MAX_TENSOR_ELEMENTS")
             .and_then(|v| usize::try_from(v).ok())
             .unwrap_or(DEFAULT_MAX_TENSOR_ELEMENTS)
+    })
+}
+
+/// The cap on the terms of one product of two computed tensors.
+pub fn max_op_terms() -> usize {
+    static CAP: OnceLock<usize> = OnceLock::new();
+    *CAP.get_or_init(|| {
+        env_cap("ZKINFER_MAX_OP_TERMS").and_then(|v| usize::try_from(v).ok()).unwrap_or(DEFAULT_MAX_OP_TERMS)
     })
 }
 

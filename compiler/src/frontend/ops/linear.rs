@@ -12,23 +12,47 @@ use crate::frontend::ops::shape::transpose_map;
 use crate::frontend::tensor::Tensor;
 use crate::frontend::{Builder, NodeCtx};
 
-/// Most multiply-accumulate terms one product may have.
+/// Most multiply-accumulate terms one product with a constant operand may
+/// have (weights: each term is two indices while lowering).
 pub const MAX_TERMS: usize = 1 << 28;
 
-/// Index terms of numpy `matmul(a, b)`: `(out_shape, terms)`.
-pub fn matmul_terms(sa: &[usize], sb: &[usize]) -> Option<(Vec<usize>, Terms)> {
+/// Why a product of `work` terms is refused.
+pub fn too_many_terms(work: u128) -> String {
+    format!("{work} multiply-accumulate terms exceed the limit of {MAX_TERMS}")
+}
+
+/// The term cap of a product of `a` and `w`: [`MAX_TERMS`] with a constant
+/// operand; for two computed tensors (activation x activation), where every
+/// term is a circuit product and several words while lowering, the tighter
+/// [`ir::limits::max_op_terms`].
+fn product_cap(b: &Builder, a: ValueId, w: ValueId) -> (usize, &'static str) {
+    if b.is_const(a) || b.is_const(w) {
+        (MAX_TERMS, "")
+    } else {
+        (ir::limits::max_op_terms(), " (products of two computed tensors; raise it with ZKINFER_MAX_OP_TERMS)")
+    }
+}
+
+/// Index terms of numpy `matmul(a, b)`: `(out_shape, terms)`, refused past
+/// `cap` terms (`cap.1` says which cap) before any is built.
+pub fn matmul_terms(
+    sa: &[usize],
+    sb: &[usize],
+    cap: (usize, &str),
+) -> std::result::Result<(Vec<usize>, Terms), String> {
+    let shapes = || format!("cannot multiply {sa:?} by {sb:?}");
     if sa.is_empty() || sb.is_empty() {
-        return None;
+        return Err(shapes());
     }
     let a2: Vec<usize> = if sa.len() == 1 { vec![1, sa[0]] } else { sa.to_vec() };
     let b2: Vec<usize> = if sb.len() == 1 { vec![sb[0], 1] } else { sb.to_vec() };
     let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
     let (k2, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
     if k != k2 {
-        return None;
+        return Err(shapes());
     }
     let (ba, bb) = (&a2[..a2.len() - 2], &b2[..b2.len() - 2]);
-    let batch = broadcast_shapes(ba, bb)?;
+    let batch = broadcast_shapes(ba, bb).ok_or_else(shapes)?;
     let (ma, mb) = (broadcast_map(ba, &batch), broadcast_map(bb, &batch));
     let mut out = batch.clone();
     if sa.len() > 1 {
@@ -37,10 +61,11 @@ pub fn matmul_terms(sa: &[usize], sb: &[usize]) -> Option<(Vec<usize>, Terms)> {
     if sb.len() > 1 {
         out.push(n);
     }
-    let rows = numel(&batch).checked_mul(m)?.checked_mul(n)?;
-    if rows.checked_mul(k)? > MAX_TERMS {
-        return None;
+    let work = numel(&batch) as u128 * m as u128 * n as u128 * k as u128;
+    if work > cap.0 as u128 {
+        return Err(format!("{work} multiply-accumulate terms exceed the limit of {}{}", cap.0, cap.1));
     }
+    let rows = numel(&batch) * m * n;
     let mut t = Terms::new();
     t.a_idx.reserve(rows * k);
     t.b_idx.reserve(rows * k);
@@ -56,7 +81,7 @@ pub fn matmul_terms(sa: &[usize], sb: &[usize]) -> Option<(Vec<usize>, Terms)> {
             }
         }
     }
-    Some((out, t))
+    Ok((out, t))
 }
 
 /// `x * factor` elementwise.
@@ -102,8 +127,7 @@ pub fn gemm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
             post_alpha = true;
         }
     }
-    let (out, terms) = matmul_terms(b.shape(a), b.shape(w))
-        .ok_or_else(|| ctx.shape_err(format!("cannot multiply {:?} by {:?}", b.shape(a), b.shape(w))))?;
+    let (out, terms) = matmul_terms(b.shape(a), b.shape(w), product_cap(b, a, w)).map_err(|why| ctx.shape_err(why))?;
     let c = ctx.opt_input(2);
     let mut bias = None;
     if let Some(c) = c {
@@ -127,8 +151,7 @@ pub fn gemm(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
 
 pub fn matmul(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let (a, w) = (ctx.input(0)?, ctx.input(1)?);
-    let (out, terms) = matmul_terms(b.shape(a), b.shape(w))
-        .ok_or_else(|| ctx.shape_err(format!("cannot multiply {:?} by {:?}", b.shape(a), b.shape(w))))?;
+    let (out, terms) = matmul_terms(b.shape(a), b.shape(w), product_cap(b, a, w)).map_err(|why| ctx.shape_err(why))?;
     Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), vec![a, w], out)?])
 }
 
@@ -158,7 +181,7 @@ pub fn conv(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     out.extend(&sp.out);
     let work: u128 = out.iter().chain(&kernel).chain(&[icg]).map(|&d| d as u128).product();
     if work > MAX_TERMS as u128 {
-        return Err(ctx.shape_err(format!("{work} multiply-accumulate terms exceed the limit of {MAX_TERMS}")));
+        return Err(ctx.shape_err(too_many_terms(work)));
     }
     let (xst, wst) = (strides(&xs), strides(&ws));
     let ocg = oc / group;
@@ -294,7 +317,7 @@ pub fn conv_transpose(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     out.extend(&out_spatial);
     let work: u128 = out.iter().chain(&kernel).chain(&[icg]).map(|&d| d as u128).product();
     if work > MAX_TERMS as u128 {
-        return Err(ctx.shape_err(format!("{work} multiply-accumulate terms exceed the limit of {MAX_TERMS}")));
+        return Err(ctx.shape_err(too_many_terms(work)));
     }
     let (xst, wst) = (strides(&xs), strides(&ws));
     let mut terms = Terms::new();
@@ -394,7 +417,7 @@ pub fn einsum(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     let sum_shape: Vec<usize> = sum_labels.iter().map(|&c| size(c)).collect();
     let work = numel(&out) as u128 * numel(&sum_shape) as u128;
     if work > MAX_TERMS as u128 {
-        return Err(ctx.shape_err(format!("{work} multiply-accumulate terms exceed the limit of {MAX_TERMS}")));
+        return Err(ctx.shape_err(too_many_terms(work)));
     }
     let flat = |t: &[char], v: ValueId, b: &Builder, o: &[usize], sidx: &[usize]| -> u32 {
         let st = strides(b.shape(v));
@@ -472,7 +495,6 @@ pub fn matmul_integer(b: &mut Builder, ctx: &NodeCtx) -> Result<Vec<ValueId>> {
     };
     let a = shift(b, a, ctx.opt_input(2), "a")?;
     let w = shift(b, w, ctx.opt_input(3), "b")?;
-    let (out, terms) = matmul_terms(b.shape(a), b.shape(w))
-        .ok_or_else(|| ctx.shape_err(format!("cannot multiply {:?} by {:?}", b.shape(a), b.shape(w))))?;
+    let (out, terms) = matmul_terms(b.shape(a), b.shape(w), product_cap(b, a, w)).map_err(|why| ctx.shape_err(why))?;
     Ok(vec![b.push(ctx, &ctx.name, FOp::Contract(Contract { terms, bias: None }), vec![a, w], out)?])
 }

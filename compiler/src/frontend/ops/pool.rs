@@ -81,7 +81,9 @@ pub fn spatial(ctx: &NodeCtx, input: &[usize], kernel: Vec<usize>, allow_ceil: b
     // Positions visited per (batch, channel) plane; bounds the work of malformed attributes.
     let work = sp.out.iter().chain(&sp.kernel).fold(1u128, |a, &d| a.saturating_mul(d as u128));
     if work > crate::frontend::ops::linear::MAX_TERMS as u128 {
-        return Err(ctx.shape_err("the windows cover too many elements"));
+        return Err(
+            ctx.shape_err(format!("the windows cover too many elements: {}", super::linear::too_many_terms(work)))
+        );
     }
     Ok(sp)
 }

@@ -138,7 +138,13 @@ impl<'g> Lowerer<'g> {
             }
             exact_mult &= (l.bias / div[i] * mult).fract() == 0.0;
             core_bias.push((l.bias / div[i] * mult).round() as i64);
-            let bias = (l.bias / div[i] * mult).round() as i64 + extra[i] * (1i64 << shift);
+            // In i128: a hostile bias or shift must be an error, not an overflow.
+            let wide = ((l.bias / div[i] * mult).round() as i128)
+                .saturating_add((extra[i] as i128).saturating_mul(1i128 << shift.min(100)));
+            if shift >= 62 || wide.unsigned_abs() >= 1u128 << 62 {
+                return Err(internal(name, "a bias or rescale exceeds 62 bits"));
+            }
+            let bias = wide as i64;
             lin_range = (lin_range.0.min(r.0 + bias as f64), lin_range.1.max(r.1 + bias as f64));
             lin.bias.push(bias);
             lin.row_ptr.push(lin.cols.len() as u32);
