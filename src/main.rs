@@ -41,6 +41,7 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
+    ir::limits::set(limits_from_env()?);
     match cli.cmd {
         Cmd::Compile { model, out, args } => {
             let opts = compile_options(&args)?;

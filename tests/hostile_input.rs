@@ -303,3 +303,17 @@ fn two_writers_of_one_path_never_interleave() {
     }
     assert_eq!(temp_files(&d), Vec::<String>::new());
 }
+
+/// The caps come from the environment in the CLI: a lower one applies, an
+/// unreadable one is an error naming the variable.
+#[test]
+fn caps_are_set_from_the_environment() {
+    let model = repo().join("examples/mlp/model.onnx");
+    let run = |var: &str, v: &str| {
+        Command::new(env!("CARGO_BIN_EXE_zkinfer")).args(["inspect", s(&model)]).env(var, v).output().unwrap()
+    };
+    fails(&run("ZKINFER_MAX_TENSOR_ELEMENTS", "1_000"), "over the cap of 1000");
+    fails(&run("ZKINFER_MAX_FILE_BYTES", "100"), "over the cap of 100 bytes");
+    fails(&run("ZKINFER_MAX_OP_TERMS", "lots"), "ZKINFER_MAX_OP_TERMS=\"lots\" is not a whole number");
+    assert!(run("ZKINFER_MAX_TENSOR_ELEMENTS", "4_194_304").status.success());
+}

@@ -392,15 +392,8 @@ pub fn assign_program(
 /// The op kind of a node, as the soundness audit names its cells' class.
 pub fn op_class(op: &Op) -> &'static str {
     match op {
-        Op::Input { .. } => "input",
         Op::Linear(l) if l.params.is_some() => "param_linear",
-        Op::Linear(_) => "linear",
-        Op::Bilinear(_) => "bilinear",
-        Op::Requant(_) => "requant",
-        Op::Max(_) => "max",
-        Op::Gather(_) => "gather",
-        Op::Table(_) => "table",
-        Op::Div(_) => "div",
+        op => op.kind(),
     }
 }
 

@@ -1,57 +1,65 @@
 //! Resource bounds on what is read from files: a file is read only if it is a
-//! regular file no larger than a cap, and a tensor is built only if its
-//! element count is below a cap. Both caps can be raised (or lowered) with
-//! environment variables, read once per process:
-//!
-//! - `ZKINFER_MAX_FILE_BYTES`: models, JSON inputs, proofs and programs
-//!   (default 2 GiB, protobuf's own limit; keys and SRS files are bounded by
-//!   their own size only, since they are the operator's artifacts, checked by
-//!   their checksums before they are parsed).
-//! - `ZKINFER_MAX_TENSOR_ELEMENTS`: every tensor the compiler builds, from an
-//!   initializer, a shape, or folding (default 2^22 = 4,194,304 elements: 32
-//!   MiB as f64; larger than any tensor a single proof can hold today).
-//! - `ZKINFER_MAX_OP_TERMS`: multiply-accumulate terms of one product of two
-//!   computed tensors (activation x activation MatMul, Gemm), default 2^23:
-//!   each term is a circuit product and several words while lowering, and a
-//!   product of more terms needs more rows (k > 21 at 8 lanes) than one proof
-//!   fits in 24 GiB today. Products with a constant operand (weights) are
-//!   capped at 2^28 terms (`compiler::frontend::ops::linear::MAX_TERMS`).
+//! regular file no larger than a cap, and a tensor or product is built only
+//! if its size is below a cap. The caps are one [`Limits`] per process,
+//! defaults unless the program [`set`]s others first (the CLI sets them from
+//! `ZKINFER_MAX_FILE_BYTES`, `ZKINFER_MAX_TENSOR_ELEMENTS` and
+//! `ZKINFER_MAX_OP_TERMS`, which the error messages name).
 
 use std::{io::Read, path::Path, sync::OnceLock};
 
-/// Default of [`max_file_bytes`].
-pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 << 30;
-/// Default of [`max_tensor_elements`].
-pub const DEFAULT_MAX_TENSOR_ELEMENTS: usize = 1 << 22;
-/// Default of [`max_op_terms`].
-pub const DEFAULT_MAX_OP_TERMS: usize = 1 << 23;
+/// The caps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Models, JSON inputs, proofs and programs, in bytes (default 2 GiB,
+    /// protobuf's own limit). Keys and SRS files are bounded by their own
+    /// size only: they are the operator's artifacts, checksummed before
+    /// they are parsed.
+    pub max_file_bytes: u64,
+    /// Every tensor the compiler builds, from an initializer, a shape or
+    /// folding (default 2^22 elements: 32 MiB as f64; larger than any
+    /// tensor a single proof can hold today).
+    pub max_tensor_elements: usize,
+    /// Multiply-accumulate terms of one product of two computed tensors
+    /// (activation x activation MatMul, Gemm), default 2^23: each term is a
+    /// circuit product and several words while lowering, and a product of
+    /// more terms needs more rows (k > 21 at 8 lanes) than one proof fits in
+    /// 24 GiB today. Products with a constant operand (weights) are capped at
+    /// 2^28 terms (`compiler::frontend::ops::linear::MAX_TERMS`).
+    pub max_op_terms: usize,
+}
 
-fn env_cap(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.trim().replace('_', "").parse().ok()
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_file_bytes: 2 << 30, max_tensor_elements: 1 << 22, max_op_terms: 1 << 23 }
+    }
+}
+
+static LIMITS: OnceLock<Limits> = OnceLock::new();
+
+/// Sets this process's caps. Only the first setting counts, and only before
+/// any cap is read: `false` if they were already fixed.
+pub fn set(limits: Limits) -> bool {
+    LIMITS.set(limits).is_ok()
+}
+
+/// This process's caps.
+pub fn get() -> Limits {
+    *LIMITS.get_or_init(Limits::default)
 }
 
 /// The cap on model, JSON, proof and program files, in bytes.
 pub fn max_file_bytes() -> u64 {
-    static CAP: OnceLock<u64> = OnceLock::new();
-    *CAP.get_or_init(|| env_cap("ZKINFER_MAX_FILE_BYTES").unwrap_or(DEFAULT_MAX_FILE_BYTES))
+    get().max_file_bytes
 }
 
 /// The cap on any tensor's element count.
 pub fn max_tensor_elements() -> usize {
-    static CAP: OnceLock<usize> = OnceLock::new();
-    *CAP.get_or_init(|| {
-        env_cap("ZKINFER_MAX_TENSOR_ELEMENTS")
-            .and_then(|v| usize::try_from(v).ok())
-            .unwrap_or(DEFAULT_MAX_TENSOR_ELEMENTS)
-    })
+    get().max_tensor_elements
 }
 
 /// The cap on the terms of one product of two computed tensors.
 pub fn max_op_terms() -> usize {
-    static CAP: OnceLock<usize> = OnceLock::new();
-    *CAP.get_or_init(|| {
-        env_cap("ZKINFER_MAX_OP_TERMS").and_then(|v| usize::try_from(v).ok()).unwrap_or(DEFAULT_MAX_OP_TERMS)
-    })
+    get().max_op_terms
 }
 
 /// Reads a whole file, refusing what is not a regular file (a device such

@@ -27,6 +27,31 @@ pub(crate) fn step<T>(msg: &str, f: impl FnOnce() -> Result<T>) -> Result<(T, Du
     Ok((r?, t.elapsed()))
 }
 
+/// The resource caps of this process: the defaults, each overridden by its
+/// environment variable (`ZKINFER_MAX_FILE_BYTES`, `ZKINFER_MAX_TENSOR_ELEMENTS`,
+/// `ZKINFER_MAX_OP_TERMS`; `_` separators allowed). A set but unreadable
+/// value is an error naming it.
+pub(crate) fn limits_from_env() -> Result<ir::limits::Limits> {
+    fn var(name: &str) -> Result<Option<u64>> {
+        match std::env::var(name) {
+            Err(_) => Ok(None),
+            Ok(v) => v
+                .trim()
+                .replace('_', "")
+                .parse()
+                .map(Some)
+                .with_context(|| format!("{name}={v:?} is not a whole number")),
+        }
+    }
+    let d = ir::limits::Limits::default();
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    Ok(ir::limits::Limits {
+        max_file_bytes: var("ZKINFER_MAX_FILE_BYTES")?.unwrap_or(d.max_file_bytes),
+        max_tensor_elements: var("ZKINFER_MAX_TENSOR_ELEMENTS")?.map(size).unwrap_or(d.max_tensor_elements),
+        max_op_terms: var("ZKINFER_MAX_OP_TERMS")?.map(size).unwrap_or(d.max_op_terms),
+    })
+}
+
 /// Peak resident memory of this process (Linux), in MiB.
 pub(crate) fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -261,9 +261,10 @@ async fn prove(
         Err(e) => return fail(&app, ROUTE, StatusCode::BAD_REQUEST, "bad_json", e.to_string()),
     };
     // Shapes and ranges are checked before the request takes a queue slot.
-    if let Err(e) = ir::eval::quantize_inputs(&served.prover.model().program, &inputs) {
-        return fail(&app, ROUTE, StatusCode::UNPROCESSABLE_ENTITY, "bad_input", e.to_string());
-    }
+    let quantized = match ir::eval::quantize_inputs(&served.prover.model().program, &inputs) {
+        Ok(q) => q,
+        Err(e) => return fail(&app, ROUTE, StatusCode::UNPROCESSABLE_ENTITY, "bad_input", e.to_string()),
+    };
     let t = Instant::now();
     let deadline = t + app.timeout;
     let job = {
@@ -276,9 +277,7 @@ async fn prove(
                 // The witness here first (milliseconds next to a proof), so that
                 // a value outside the calibrated ranges is the client's 422,
                 // named, not a child's exit status.
-                let program = &served.prover.model().program;
-                let q = ir::eval::quantize_inputs(program, &inputs).map_err(|e| JobError::Prove(e.into()))?;
-                ir::eval(program, &q).map_err(|e| JobError::Prove(e.into()))?;
+                ir::eval(&served.prover.model().program, &quantized).map_err(|e| JobError::Prove(e.into()))?;
                 isolate::prove(&exe, &served.prover.model().dir, &inputs, deadline).map_err(JobError::Child)
             }
         }
