@@ -31,21 +31,27 @@ library ModelRegistryErrors {
     error ZeroAddress();
     /// The verifier address holds no code.
     error VerifierHasNoCode(address verifier);
+    /// `proof` is shorter than the committed weight columns' points it must
+    /// carry (`PolycommitModelRegistry`).
+    error ProofTooShort(uint256 length, uint256 needed);
 }
 
-/// ModelRegistry: accepts an inference when its proof verifies and the proof's
-/// parameter commitment is one the owner approved.
+/// ModelRegistry (the base of both registries below): accepts an inference
+/// when its proof verifies and the proof's parameter commitment is one the
+/// owner approved.
 ///
 /// One circuit, one verifying key and one deployed verifier serve every
-/// retrained weight set of a model architecture; the proof's public instances
-/// carry a Poseidon commitment to the weights at `paramsIndex` (a BN254 field
-/// element, read as `bytes32`, big-endian). The owner (an EOA, a multisig or a
+/// retrained weight set of a model architecture; the proof carries a
+/// commitment to the weights (`commitmentOf`): a Poseidon commitment among
+/// its public instances at `paramsIndex` (`ModelRegistry`, a BN254 field
+/// element read as `bytes32`, big-endian), or the keccak256 of the committed
+/// weight columns' points in the proof (`PolycommitModelRegistry`). The owner (an EOA, a multisig or a
 /// DAO governor: only an address here) approves commitments, each with a
 /// version and a model-card URI, and may revoke them.
 ///
 /// Guarantees:
 /// - `submit` returns true and emits `InferenceAccepted` only if
-///   `instances[paramsIndex]` was approved and not revoked at that moment, and
+///   `commitmentOf(proof, instances)` was approved and not revoked at that moment, and
 ///   `verifier.verifyProof(proof, instances)` returned an ABI `true` (a revert,
 ///   `false` or any other return data is a rejection).
 /// - Versions strictly increase in approval order; `latest()` is the most
@@ -57,8 +63,8 @@ library ModelRegistryErrors {
 ///
 /// Not guaranteed (trusted or left to the consumer):
 /// - The verifier: the registry trusts the verifier address it was built with
-///   (immutable), and that its circuit puts the weights' commitment at
-///   `paramsIndex`. A wrong or unsound verifier defeats the registry.
+///   (immutable), and that its circuit puts the weights' commitment where
+///   `commitmentOf` reads it. A wrong or unsound verifier defeats the registry.
 /// - What a commitment stands for: the owner vouches for it; the URI is not
 ///   checked, and the owner's key is the root of trust.
 /// - Uniqueness: the same proof can be submitted again (no replay protection);
@@ -69,7 +75,7 @@ library ModelRegistryErrors {
 ///
 /// The views `approvedVersions` and `latest` walk every approval (linear in
 /// their number): meant for off-chain reads and short registries.
-contract ModelRegistry {
+abstract contract ModelRegistryBase {
     struct Model {
         uint64 version;
         bool approved;
@@ -78,7 +84,6 @@ contract ModelRegistry {
     }
 
     address public immutable verifier;
-    uint256 public immutable paramsIndex;
     address public owner;
 
     /// Per commitment; `version == 0` means never approved (versions start at 1).
@@ -98,14 +103,17 @@ contract ModelRegistry {
         _;
     }
 
-    constructor(address verifier_, uint256 paramsIndex_, address owner_) {
+    constructor(address verifier_, address owner_) {
         if (verifier_.code.length == 0) revert ModelRegistryErrors.VerifierHasNoCode(verifier_);
         if (owner_ == address(0)) revert ModelRegistryErrors.ZeroAddress();
         verifier = verifier_;
-        paramsIndex = paramsIndex_;
         owner = owner_;
         emit OwnershipTransferred(address(0), owner_);
     }
+
+    /// The parameter commitment `proof` and `instances` carry (reverts when
+    /// they cannot carry one).
+    function commitmentOf(bytes calldata proof, uint256[] calldata instances) public view virtual returns (bytes32);
 
     /// Approves `commitment` as `version` (greater than every earlier
     /// version), with a model-card `uri`.
@@ -138,10 +146,7 @@ contract ModelRegistry {
 
     /// Accepts the inference proven by `proof` over `instances`, or reverts.
     function submit(bytes calldata proof, uint256[] calldata instances) external returns (bool) {
-        if (instances.length <= paramsIndex) {
-            revert ModelRegistryErrors.InstancesTooShort(instances.length, paramsIndex);
-        }
-        bytes32 commitment = bytes32(instances[paramsIndex]);
+        bytes32 commitment = commitmentOf(proof, instances);
         Model storage m = models[commitment];
         if (!m.approved) revert ModelRegistryErrors.NotApproved(commitment);
         if (m.revoked) revert ModelRegistryErrors.Revoked(commitment);
@@ -192,5 +197,48 @@ contract ModelRegistry {
             if (!m.revoked) return (history[i - 1], m.version);
         }
         return (bytes32(0), 0);
+    }
+}
+
+/// The registry of a circuit with the weights' Poseidon commitment among
+/// its public instances (`--param-visibility hashed`): the commitment is
+/// `instances[paramsIndex]`.
+contract ModelRegistry is ModelRegistryBase {
+    uint256 public immutable paramsIndex;
+
+    constructor(address verifier_, uint256 paramsIndex_, address owner_) ModelRegistryBase(verifier_, owner_) {
+        paramsIndex = paramsIndex_;
+    }
+
+    function commitmentOf(bytes calldata, uint256[] calldata instances) public view override returns (bytes32) {
+        if (instances.length <= paramsIndex) {
+            revert ModelRegistryErrors.InstancesTooShort(instances.length, paramsIndex);
+        }
+        return bytes32(instances[paramsIndex]);
+    }
+}
+
+/// The registry of a circuit whose weights sit in unblinded advice columns
+/// (`--param-visibility polycommit`): their KZG commitments open the proof
+/// (after the advice columns before them), `pointsLength` bytes at
+/// `pointsOffset`, and the commitment is `keccak256` of those bytes (what
+/// `zkinfer commitment` prints). The verifier checks the proof against those
+/// very points, so an approved commitment binds the weights every dot product
+/// used.
+contract PolycommitModelRegistry is ModelRegistryBase {
+    uint256 public immutable pointsOffset;
+    uint256 public immutable pointsLength;
+
+    constructor(address verifier_, uint256 pointsOffset_, uint256 pointsLength_, address owner_)
+        ModelRegistryBase(verifier_, owner_)
+    {
+        pointsOffset = pointsOffset_;
+        pointsLength = pointsLength_;
+    }
+
+    function commitmentOf(bytes calldata proof, uint256[] calldata) public view override returns (bytes32) {
+        uint256 end = pointsOffset + pointsLength;
+        if (proof.length < end) revert ModelRegistryErrors.ProofTooShort(proof.length, end);
+        return keccak256(proof[pointsOffset:end]);
     }
 }

@@ -109,16 +109,24 @@ impl Prover {
         let t = Instant::now();
         let q = ir::eval::quantize_inputs(&program, inputs)?;
         let trace = ir::eval(&program, &q)?;
-        let commitments = circuits::layout::commitments(&program, &trace)
-            .into_iter()
-            .map(|(part, d)| (part.to_string(), artifact::fr_to_hex(&d)))
-            .collect();
+        let mut commitments: std::collections::BTreeMap<String, String> =
+            circuits::layout::commitments(&program, &trace)
+                .into_iter()
+                .map(|(part, d)| (part.to_string(), artifact::fr_to_hex(&d)))
+                .collect();
         let witness_ms = t.elapsed().as_millis();
         let t = Instant::now();
         let outputs_quantized = trace.outputs(&program);
         let circuit = ModelCircuit::new(program.clone(), m.shape.clone(), Arc::new(trace));
         let (proof, instances) = prover::prove_with(self.backend, &self.params, &self.pk, circuit)?;
         let prove_ms = t.elapsed().as_millis();
+        if m.shape.polycommit {
+            // Checked by the prover to be the off-circuit commitment.
+            let columns = circuits::polycommit::column_indices(&m.shape);
+            let d = prover::polycommit::proof_digest(&proof, &columns)
+                .ok_or_else(|| prover::ProverError::Prove("proof too short for its weight columns".into()))?;
+            commitments.insert("params".into(), artifact::to_hex(&d));
+        }
         let outputs = outputs_quantized.iter().enumerate().map(|(k, v)| m.program.dequantize_output(k, v)).collect();
         let proof = ProofFile {
             proof: artifact::to_hex(&proof),
@@ -184,6 +192,9 @@ impl Verifier {
         }
         check_fields(m, proof).map_err(bad)?;
         check_claims(&m.program, proof, &instances).map_err(bad)?;
+        if m.shape.polycommit {
+            check_committed(&m.shape, proof, &bytes).map_err(bad)?;
+        }
         prover::verify(&self.params, &self.vk, &instances, &bytes)?;
         Ok(())
     }
@@ -205,6 +216,19 @@ fn check_fields(m: &CompiledModel, proof: &ProofFile) -> Result<(), VerifyFailur
             Err(VerifyFailure::FieldDisagrees { field: field.into(), claimed, compiled })
         }
         None => Ok(()),
+    }
+}
+
+/// `--param-visibility polycommit`: the claimed `commitments.params` must
+/// be `keccak256` of the weight columns' commitments in the proof (the value
+/// a registry approves; the proof itself is checked against those points).
+fn check_committed(shape: &circuits::CircuitShape, proof: &ProofFile, bytes: &[u8]) -> Result<(), VerifyFailure> {
+    let columns = circuits::polycommit::column_indices(shape);
+    let proven = prover::polycommit::proof_digest(bytes, &columns).map(|d| artifact::to_hex(&d)).unwrap_or_default();
+    match proof.commitments.get("params") {
+        Some(c) if c.eq_ignore_ascii_case(&proven) => Ok(()),
+        Some(c) => Err(VerifyFailure::CommitmentDisagrees { part: "params".into(), claimed: c.clone(), proven }),
+        None => Err(VerifyFailure::CommitmentMissing { part: "params".into() }),
     }
 }
 
@@ -231,7 +255,10 @@ fn check_claims(program: &Program, proof: &ProofFile, instances: &[Fr]) -> Resul
             return Err(VerifyFailure::OutputCommitmentDisagrees);
         }
     }
-    if let Some(extra) = proof.commitments.keys().find(|k| !parts.contains(&k.as_str())) {
+    let committed = program.params_polycommit().then_some("params");
+    if let Some(extra) =
+        proof.commitments.keys().find(|k| !parts.contains(&k.as_str()) && Some(k.as_str()) != committed)
+    {
         return Err(VerifyFailure::CommitmentUnexpected { part: extra.clone() });
     }
     if program.output_visibility == Visibility::Public {

@@ -299,7 +299,7 @@ fn real_main() -> Result<()> {
                 );
             }
         }
-        Cmd::FraudDemo { out, example, json } => {
+        Cmd::FraudDemo { out, example, json, param_visibility } => {
             let files = zkinfer::retrain::RetrainFiles {
                 v1: example.join("model_v1.onnx"),
                 v2: example.join("model_v2.onnx"),
@@ -308,7 +308,8 @@ fn real_main() -> Result<()> {
                 input_v2: example.join("flagged_v2.json"),
             };
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-            let r = zkinfer::retrain::walkthrough(&files, &out, &srs_source(None), &solc_script(), |s| {
+            let vis = param_visibility.into();
+            let r = zkinfer::retrain::walkthrough_with(&files, &out, &srs_source(None), &solc_script(), vis, |s| {
                 if !json {
                     let gas = s.gas.map(|g| format!("{g:>9} gas")).unwrap_or_else(|| " ".repeat(13));
                     println!("{} {gas}  {:<58} {}", if s.ok { "ok  " } else { "FAIL" }, s.step, s.detail);

@@ -38,6 +38,18 @@ pub fn proof_sections(dir: &Path) -> Result<verifier_gen::ProofSections, Error> 
     Ok(verifier_gen::proof_sections(&vk)?)
 }
 
+/// The bytes of a model's proofs that hold its committed weight columns'
+/// points (`--param-visibility polycommit`; `None` otherwise): the range
+/// `PolycommitModelRegistry` hashes. The columns are consecutive advice
+/// columns, whose commitments open the proof in column order.
+pub fn committed_points_range(shape: &circuits::CircuitShape) -> Option<std::ops::Range<usize>> {
+    let cols = circuits::polycommit::column_indices(shape);
+    let (first, last) = (*cols.first()?, *cols.last()?);
+    debug_assert!(cols.windows(2).all(|w| w[1] == w[0] + 1), "weight columns are consecutive");
+    let b = prover::polycommit::POINT_BYTES;
+    Some(first * b..(last + 1) * b)
+}
+
 /// ABI-encoded `verifyProof(bytes,uint256[])` call, or with `vk_address`,
 /// `verifyProof(address,bytes,uint256[])` of the reusable verifier.
 pub fn calldata(proof: &ProofFile, proof_path: &Path, vk_address: Option<[u8; 20]>) -> Result<Vec<u8>, Error> {

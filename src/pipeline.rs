@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use circuits::{CircuitShape, CostReport, Optimize};
 use compiler::{CalibrationReport, CompileOptions};
-use ir::Program;
+use ir::{Program, Visibility};
 use prover::{artifact, keys, srs, Backend, Fr};
 
 use crate::artifacts::{self, path, ProofFile, Settings};
@@ -227,8 +227,16 @@ pub fn commitments(
                     .into(),
             });
         };
-        let msg: Vec<Fr> = ps.values.iter().map(|&v| circuits::fe(v)).collect();
-        out.insert("params".into(), artifact::fr_to_hex(&circuits::poseidon::hash(&msg)));
+        if ps.visibility == Visibility::Polycommit {
+            // keccak256 of the weight columns' KZG commitments: needs the SRS.
+            let srs_path = need(dir, artifacts::SRS)?;
+            let params = prover::srs::read(&srs_path, m.shape.k)?;
+            let points = prover::polycommit::points(&params, &program, &m.shape, &ps.values)?;
+            out.insert("params".into(), artifact::to_hex(&prover::polycommit::digest(&points)));
+        } else {
+            let msg: Vec<Fr> = ps.values.iter().map(|&v| circuits::fe(v)).collect();
+            out.insert("params".into(), artifact::fr_to_hex(&circuits::poseidon::hash(&msg)));
+        }
     }
     if let Some(inputs) = inputs {
         let q = ir::eval::quantize_inputs(&m.program, inputs)?;

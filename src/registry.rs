@@ -21,6 +21,9 @@ use crate::error::Error;
 pub const REGISTRY_SOL: &str = include_str!("../contracts/ModelRegistry.sol");
 /// The registry's contract name in [`REGISTRY_SOL`].
 pub const REGISTRY_NAME: &str = "ModelRegistry";
+/// The registry of `--param-visibility polycommit` circuits in [`REGISTRY_SOL`]
+/// (same interface; the commitment is read from the proof).
+pub const POLYCOMMIT_REGISTRY_NAME: &str = "PolycommitModelRegistry";
 
 /// A 20-byte account address.
 pub type Address = [u8; 20];
@@ -272,12 +275,36 @@ impl Registry {
     /// The registry's creation code (without constructor arguments), to
     /// deploy several with [`Registry::deploy_code`] and one compilation.
     pub fn creation_code(solc: &Solc) -> Result<Vec<u8>, Error> {
+        Registry::creation_code_of(solc, REGISTRY_NAME)
+    }
+
+    /// The creation code of contract `name` of [`REGISTRY_SOL`].
+    pub fn creation_code_of(solc: &Solc, name: &str) -> Result<Vec<u8>, Error> {
         let compiled = solc
             .compile(REGISTRY_SOL)?
             .into_iter()
-            .find(|c| c.name == REGISTRY_NAME)
-            .ok_or_else(|| GenError::Solc { reason: format!("solc output lacks contract {REGISTRY_NAME}") })?;
+            .find(|c| c.name == name)
+            .ok_or_else(|| GenError::Solc { reason: format!("solc output lacks contract {name}") })?;
         Ok(compiled.bytecode)
+    }
+
+    /// Deploys `PolycommitModelRegistry` for `verifier`, reading the
+    /// commitment as `keccak256(proof[points.start..points.end])` (from
+    /// [`crate::onchain::committed_points_range`]), owned by `owner`.
+    pub fn deploy_polycommit(
+        evm: &mut Evm,
+        solc: &Solc,
+        verifier: Address,
+        points: std::ops::Range<usize>,
+        owner: Address,
+    ) -> Result<(Registry, u64), Error> {
+        let mut code = Registry::creation_code_of(solc, POLYCOMMIT_REGISTRY_NAME)?;
+        code.extend_from_slice(&address_word(verifier));
+        code.extend_from_slice(&u64_word(points.start as u64));
+        code.extend_from_slice(&u64_word(points.len() as u64));
+        code.extend_from_slice(&address_word(owner));
+        let d = evm.deploy(&code)?;
+        Ok((Registry { address: d.address }, d.gas))
     }
 
     /// [`Registry::deploy`] from [`Registry::creation_code`]'s output.

@@ -1,6 +1,7 @@
 //! The committed-model loop, end to end (issue 12; `zkinfer fraud-demo`,
-//! `examples/fraud/`): one architecture compiled once with hashed
-//! parameters, one key, one deployed verifier and a `ModelRegistry`; weight
+//! `examples/fraud/`): one architecture compiled once with committed
+//! parameters (`hashed`: a Poseidon instance, or `polycommit`: the weight
+//! columns' commitments in the proof), one key, one deployed verifier and a `ModelRegistry`; weight
 //! set v1 approved and used; the model retrained, v2 approved and v1
 //! revoked; v2 proven with the same keys and verifier; a v1 proof then
 //! rejected. Every on-chain step runs in the in-process EVM and reports its
@@ -74,14 +75,36 @@ fn words(proof: &ProofFile, path: &Path) -> Result<(Vec<u8>, Vec<Word>), Error> 
 
 /// Runs the walkthrough in `out` (artifacts, proofs, Verifier.sol), with the
 /// development SRS cached in `srs_cache`; `solc_script` is the project's
-/// `scripts/solc.js`. `log` receives each step as it completes.
+/// `scripts/solc.js`. `log` receives each step as it completes. Hashed
+/// parameters ([`walkthrough_with`] for polycommit).
 pub fn walkthrough(
     files: &RetrainFiles,
     out: &Path,
     srs: &SrsSource,
     solc_script: &Path,
+    log: impl FnMut(&Step),
+) -> Result<Retrain, Error> {
+    walkthrough_with(files, out, srs, solc_script, Visibility::Hashed, log)
+}
+
+/// [`walkthrough`] with the parameters' visibility `vis`: `Hashed`
+/// (`ModelRegistry` reads the commitment instance) or `Polycommit`
+/// (`PolycommitModelRegistry` hashes the weight columns' points in the proof).
+pub fn walkthrough_with(
+    files: &RetrainFiles,
+    out: &Path,
+    srs: &SrsSource,
+    solc_script: &Path,
+    vis: Visibility,
     mut log: impl FnMut(&Step),
 ) -> Result<Retrain, Error> {
+    if !matches!(vis, Visibility::Hashed | Visibility::Polycommit) {
+        return Err(Error::File {
+            path: out.into(),
+            reason: format!("the walkthrough needs committed parameters (hashed or polycommit), not {vis:?}"),
+        });
+    }
+    let polycommit = vis == Visibility::Polycommit;
     use verifier_gen::evm::{Evm, Solc};
     let mut steps: Vec<Step> = vec![];
     let mut push = |s: Step, steps: &mut Vec<Step>| {
@@ -90,20 +113,23 @@ pub fn walkthrough(
     };
     let opts = CompileOptions {
         calibration: compiler::parse_calibration_json(&read_text(&files.calibration)?)?,
-        param_visibility: Visibility::Hashed,
+        param_visibility: vis,
         ..CompileOptions::default()
     };
     let m = pipeline::compile(&files.v1, &opts, out)?;
-    let params_index = m.program.commitment_index("params").expect("hashed params have a commitment instance");
+    let params_index = m.program.commitment_index("params");
+    let points = crate::onchain::committed_points_range(&m.shape);
+    let (name, where_) = match (params_index, &points) {
+        (Some(i), _) => ("hashed", format!("commitment at instance {i}")),
+        (None, Some(r)) => ("polycommit", format!("weight columns' points at proof bytes {}..{}", r.start, r.end)),
+        (None, None) => unreachable!("committed parameters have a commitment"),
+    };
     push(
         Step {
-            step: "compile v1 (--param-visibility hashed)".into(),
+            step: format!("compile v1 (--param-visibility {name})"),
             gas: None,
             ok: true,
-            detail: format!(
-                "k={} rows={} params={} (commitment at instance {params_index})",
-                m.settings.k, m.settings.rows, m.settings.num_params
-            ),
+            detail: format!("k={} rows={} params={} ({where_})", m.settings.k, m.settings.rows, m.settings.num_params),
         },
         &mut steps,
     );
@@ -120,8 +146,12 @@ pub fn walkthrough(
     let c1 = pipeline::commitments(out, Some(&files.v1), true, None)?["params"].clone();
     let c2 = pipeline::commitments(out, Some(&files.v2), true, None)?["params"].clone();
     let word = |hex: &str| -> Result<Word, Error> {
-        let f = prover::artifact::fr_from_hex(hex)
-            .ok_or_else(|| Error::File { path: out.into(), reason: format!("bad commitment {hex}") })?;
+        let bad = || Error::File { path: out.into(), reason: format!("bad commitment {hex}") };
+        if polycommit {
+            let b = prover::artifact::from_hex(hex).ok_or_else(bad)?;
+            return b.try_into().map_err(|_| bad());
+        }
+        let f = prover::artifact::fr_from_hex(hex).ok_or_else(bad)?;
         Ok(fr_word(&f))
     };
     let (w1, w2) = (word(&c1)?, word(&c2)?);
@@ -147,10 +177,14 @@ pub fn walkthrough(
         },
         &mut steps,
     );
-    let (reg, gas) = Registry::deploy(&mut evm, &solc, v.address, params_index, owner)?;
+    let (reg, gas) = match (params_index, points) {
+        (Some(i), _) => Registry::deploy(&mut evm, &solc, v.address, i, owner)?,
+        (None, Some(r)) => Registry::deploy_polycommit(&mut evm, &solc, v.address, r, owner)?,
+        (None, None) => unreachable!("checked above"),
+    };
     push(
         Step {
-            step: "deploy ModelRegistry".into(),
+            step: format!("deploy {}", if polycommit { "PolycommitModelRegistry" } else { "ModelRegistry" }),
             gas: Some(gas),
             ok: true,
             detail: format!("owner 0x{}", hex(&owner)),
@@ -240,7 +274,8 @@ pub fn walkthrough(
     );
     // A valid v2 proof whose output instance is changed (the score lowered).
     let mut forged = i2.clone();
-    let out_at = params_index - 1;
+    // The last public output: just before the params instance, or last.
+    let out_at = params_index.unwrap_or(i2.len()) - 1;
     forged[out_at][31] ^= 1;
     let s = reg.submit(&mut evm, [0x0b; 20], &b2, &forged)?;
     push(

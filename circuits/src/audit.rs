@@ -107,5 +107,8 @@ fn column_name(cols: &Columns, col: Column<Advice>) -> String {
     if let Some(i) = cols.b.iter().position(|c| *c == col) {
         return format!("b[{i}]");
     }
+    if let Some(i) = cols.pw.iter().position(|c| *c == col) {
+        return format!("pw[{i}]");
+    }
     format!("advice {}", col.index())
 }

@@ -120,6 +120,9 @@ impl ModelCircuit {
         let sel = Selectors {
             linear: chips::linear::configure(meta, &cols),
             bilinear: shape.bilinear.then(|| chips::bilinear::configure(meta, &cols)),
+            committed: shape.polycommit.then(|| {
+                chips::bilinear::configure_over(meta, &cols, &cols.pw, "committed: acc = cont*acc_prev + sum x*pw")
+            }),
             range: shape
                 .bits
                 .is_none()

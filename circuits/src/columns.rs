@@ -33,6 +33,11 @@ pub struct Columns {
     pub r_limbs: usize,
     pub x: Vec<Column<Advice>>,
     pub b: Vec<Column<Advice>>,
+    /// Committed weights (`ir::Visibility::Polycommit`): the weight lanes of
+    /// witness-parameter dot products, one per dot lane, left unblinded by
+    /// the prover so their commitments are a function of the weights alone
+    /// (`crate::polycommit`). No equality: nothing is copied in or out.
+    pub pw: Vec<Column<Advice>>,
     pub acc: Column<Advice>,
     pub w: Vec<Column<Fixed>>,
     pub bias: Column<Fixed>,
@@ -62,6 +67,7 @@ impl Columns {
         let width = if shape.poseidon { width.max(6) } else { width };
         let x: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         let b: Vec<_> = if shape.bilinear { (0..lanes).map(|_| meta.advice_column()).collect() } else { vec![] };
+        let pw: Vec<_> = if shape.polycommit { (0..lanes).map(|_| meta.advice_column()).collect() } else { vec![] };
         let acc = meta.advice_column();
         // Only copy targets need equality: dot operands, outputs.
         let copied = if shape.poseidon { lanes.max(6) } else { lanes };
@@ -90,6 +96,7 @@ impl Columns {
             r_limbs: if limbs { shape.r_limbs } else { 0 },
             x,
             b,
+            pw,
             acc,
             w,
             bias,

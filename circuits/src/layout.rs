@@ -127,6 +127,12 @@ impl<'a, 'r> Ctx<'a, 'r> {
         self.assign(col, row, Fr::zero(), true)
     }
 
+    /// A cell holding `v` that no enabled constraint reads (audited like
+    /// padding): the committed weight columns' markers.
+    pub fn unread(&mut self, col: Column<Advice>, row: usize, v: i64) -> Cell {
+        self.assign(col, row, fe(v), true)
+    }
+
     /// A cell constrained to the constant `v` (through the constants column).
     pub fn constant(&mut self, col: Column<Advice>, row: usize, v: Fr) -> Option<Cell> {
         let cell = self.assign(col, row, v, false);
@@ -269,6 +275,7 @@ pub fn assign_params(ctx: &mut Ctx<'_, '_>, program: &Program) -> (chips::param_
         return (chips::param_linear::ParamCells { cells: vec![], values: vec![], one: None }, None);
     };
     let hashed = ps.visibility == ir::Visibility::Hashed;
+    let committed = ps.visibility == ir::Visibility::Polycommit;
     ctx.site(None, if hashed { "params hash" } else { "params" });
     let values: Vec<i64> =
         ps.values.iter().enumerate().map(|(k, &v)| ctx.tampered(k, 0, TamperTarget::Param, v)).collect();
@@ -280,6 +287,14 @@ pub fn assign_params(ctx: &mut Ctx<'_, '_>, program: &Program) -> (chips::param_
             Some((c, d)) => (c, Some(d)),
             None => (vec![], None),
         }
+    } else if committed {
+        // In the committed weight columns, where they are used
+        // (`chips::param_linear`): no cells here; only each column's marker.
+        ctx.site(None, "weight marker");
+        for c in ctx.cols.pw.clone() {
+            ctx.unread(c, crate::polycommit::MARKER_ROW, 1);
+        }
+        (vec![], None)
     } else {
         let lanes = ctx.cols.lanes();
         let mut cells = Vec::with_capacity(values.len());
@@ -291,19 +306,15 @@ pub fn assign_params(ctx: &mut Ctx<'_, '_>, program: &Program) -> (chips::param_
         }
         (cells, None)
     };
-    let needs_one = program
-        .nodes
-        .iter()
-        .any(|n| matches!(&n.op, Op::Linear(l) if l.params.as_ref().is_some_and(|r| !r.bias.is_empty())));
-    let one = needs_one.then(|| {
+    let one = needs_one(program).then(|| {
         ctx.site(None, "one");
         let row = ctx.next_row();
         ctx.constant(ctx.cols.x[0], row, Fr::one())
     });
     let one = one.flatten();
     // Keygen or a failed gadget: no cells; the error is reported by `finish`.
-    let ok = cells.len() == values.len();
-    let cells = if ok { cells } else { vec![ctx.zero; values.len()] };
+    let ok = committed || cells.len() == values.len();
+    let cells = if ok && !committed { cells } else { vec![ctx.zero; values.len()] };
     (chips::param_linear::ParamCells { cells, values, one }, digest)
 }
 
@@ -451,11 +462,16 @@ pub fn r_limbs_needed(program: &Program, limb_bits: u32) -> usize {
 /// `masks` is [`zero_masks`] of the program; `bits` is the gas layout's
 /// block heights (`None`: the limb layout, one row per range check).
 pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize, bits: Option<BitsLayout>) -> usize {
+    (0..program.nodes.len()).map(|i| node_rows(program, masks, i, lanes, bits)).sum::<usize>()
+        + commitment_rows(program, lanes)
+}
+
+/// Rows node `i` takes (as [`count_rows`]).
+pub fn node_rows(program: &Program, masks: &[Vec<bool>], i: usize, lanes: usize, bits: Option<BitsLayout>) -> usize {
     let (req_rows, max_rows) = bits.map_or((1, 1), |b| (b.requant_rows(), b.max_rows()));
-    program
-        .nodes
-        .iter()
-        .map(|node| match &node.op {
+    let node = &program.nodes[i];
+    {
+        match &node.op {
             Op::Input { .. } => node.len() * req_rows,
             Op::Linear(op) => {
                 let src: Vec<bool> = op.inputs.iter().flat_map(|&v| masks[v].iter().copied()).collect();
@@ -470,9 +486,16 @@ pub fn count_rows(program: &Program, masks: &[Vec<bool>], lanes: usize, bits: Op
             Op::Gather(_) => 0,
             Op::Table(_) => node.len(),
             Op::Div(_) => chips::div::rows(node.len()),
-        })
-        .sum::<usize>()
-        + commitment_rows(program, lanes)
+        }
+    }
+}
+
+/// Whether parameter biases need the constant-1 cell (one row before the program).
+pub fn needs_one(program: &Program) -> bool {
+    program
+        .nodes
+        .iter()
+        .any(|n| matches!(&n.op, Op::Linear(l) if l.params.as_ref().is_some_and(|r| !r.bias.is_empty())))
 }
 
 /// Rows of the witness parameters and of every hash (limb layout).
@@ -482,9 +505,10 @@ pub fn commitment_rows(program: &Program, lanes: usize) -> usize {
     if let Some(ps) = &program.params {
         rows += match ps.visibility {
             ir::Visibility::Hashed => crate::poseidon::rows(ps.values.len(), block),
+            ir::Visibility::Polycommit => 0,
             _ => ps.values.len().div_ceil(lanes),
         };
-        rows += 1; // the constant 1
+        rows += usize::from(needs_one(program)); // the constant 1
     }
     if program.input_visibility == ir::Visibility::Hashed {
         rows += crate::poseidon::rows(input_values_len(program), block);

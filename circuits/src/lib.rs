@@ -6,6 +6,7 @@
 //! - [`layout`]: the one exhaustive `match` from ir ops to chips.
 //! - [`shape`]: the circuit's shape (lanes, k) chosen by a cost estimate.
 //! - [`circuit`]: the `halo2_proofs::plonk::Circuit` implementation.
+//! - [`polycommit`]: the committed weight columns' values, off-circuit.
 
 #[cfg(any(test, feature = "tamper"))]
 pub mod audit;
@@ -15,6 +16,7 @@ pub mod columns;
 pub mod error;
 pub mod field;
 pub mod layout;
+pub mod polycommit;
 pub mod poseidon;
 pub mod shape;
 pub mod table;

@@ -44,6 +44,11 @@ pub struct CircuitShape {
     /// has fewer than `poseidon::block(lanes) + 3`).
     #[serde(default)]
     pub poseidon: bool,
+    /// Whether the parameters are committed as unblinded advice columns
+    /// (`ir::Visibility::Polycommit`): adds `lanes` weight columns and the
+    /// committed dot-product gate (`chips::param_linear`, `crate::polycommit`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub polycommit: bool,
 }
 
 /// What the planner minimizes: `Balanced` weighs prover work against
@@ -83,6 +88,7 @@ impl Default for CircuitShape {
             bits: None,
             div: false,
             poseidon: false,
+            polycommit: false,
         }
     }
 }
@@ -214,13 +220,15 @@ impl CircuitShape {
         }
         program.validate()?;
         let witness_params = program.params.is_some();
+        let polycommit = program.params_polycommit();
         let poseidon = !program.commitment_parts().is_empty();
         let div = program.nodes.iter().any(|n| matches!(n.op, Op::Div(_)));
         need(
             "bilinear",
-            witness_params || program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_))),
+            (witness_params && !polycommit) || program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_))),
             self.bilinear,
         )?;
+        need("polycommit", polycommit, self.polycommit)?;
         need("tables", program.nodes.iter().any(|n| matches!(n.op, Op::Table(_))), self.tables)?;
         need("div", div, self.div)?;
         need("poseidon", poseidon, self.poseidon)?;
@@ -291,8 +299,10 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
     // Witness parameters use the bilinear gate; they (and hashes) need the
     // limb layout (its constants column fixes the 1 that biases multiply).
     let witness_params = program.params.is_some();
+    let polycommit = program.params_polycommit();
     let poseidon = !program.commitment_parts().is_empty();
-    let bilinear = witness_params || program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
+    let bilinear =
+        (witness_params && !polycommit) || program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
     let fn_rows = table::function_rows(program);
     let tables = program.nodes.iter().any(|n| matches!(n.op, Op::Table(_)));
     let div = program.nodes.iter().any(|n| matches!(n.op, Op::Div(_)));
@@ -347,6 +357,7 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
                 bits: None,
                 div,
                 poseidon,
+                polycommit,
             };
             // Rows depend on the lanes only (the table on the limb width).
             let (rows, table_rows) = match rows_by_lanes.get(&lanes) {
@@ -373,6 +384,7 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
                 bits: Some(bits),
                 div,
                 poseidon,
+                polycommit,
             };
             let (rows, table_rows) = layout_rows(program, &masks, &shape);
             consider(shape, rows, table_rows, &mut candidates);

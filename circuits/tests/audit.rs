@@ -50,6 +50,12 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("div", "x[2]", "a division's remainder rows: its gate and the range gate read only x[1], x[3] and limbs there"),
     ("div", "acc", "a division's remainder rows: its gate and the range gate read only x[1], x[3] and limbs there"),
     ("zero cell", "", "gas layout: row 0 is a filler (read as acc[0] times cont = 0), row 1's lanes weigh 0"),
+    (
+        "weight marker",
+        "pw[",
+        "polycommit: row 0 of a committed weight column is 1 so no commitment is the point at infinity; no gate \
+         reads it, and the column's commitment (checked against the approved one) binds it",
+    ),
     ("params hash", "x[4]", "an odd message's last absorption cell: the absorb gate multiplies it by a fixed 0"),
     ("input hash", "x[4]", "an odd message's last absorption cell: the absorb gate multiplies it by a fixed 0"),
     ("output hash", "x[4]", "an odd message's last absorption cell: the absorb gate multiplies it by a fixed 0"),
@@ -348,6 +354,7 @@ fn every_class_of_witness_cell_is_checked() {
         ("divisions", divisions(), LIMBS),
         ("params private", params(Visibility::Private, PRIVATE), LIMBS),
         ("params hashed", params(Visibility::Hashed, hashed), LIMBS),
+        ("params polycommit", params(Visibility::Polycommit, PRIVATE), LIMBS),
     ];
     let mut table: BTreeMap<Key, Tally> = BTreeMap::new();
     let mut joint = vec![];
@@ -369,6 +376,7 @@ fn every_class_of_witness_cell_is_checked() {
         "zero cell",
         "params",
         "params hash",
+        "weight marker",
         "one",
         "input hash",
         "output hash",

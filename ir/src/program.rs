@@ -26,6 +26,12 @@ pub enum Visibility {
     /// A witness whose Poseidon commitment is a public instance
     /// (`circuits::poseidon`): the chain sees one field element, not the tensor.
     Hashed,
+    /// Parameters only: a witness laid out in dedicated advice columns that
+    /// the prover leaves unblinded, so their KZG commitments in the proof
+    /// are a deterministic function of the weights (EZKL's "polycommit"):
+    /// the chain sees `keccak256` of those points, and the commitment costs
+    /// columns, not rows (`circuits::polycommit`).
+    Polycommit,
 }
 
 /// Where one parameter came from: element `index` (row-major) of the float
@@ -153,6 +159,28 @@ impl Program {
                 name: self.name.clone(),
                 reason: format!("range_bits {} is not in 1..={}", q.range_bits, QuantSettings::MAX_RANGE_BITS),
             });
+        }
+        let tensor_vis = [Visibility::Public, Visibility::Private, Visibility::Hashed];
+        for (part, v) in [("input", self.input_visibility), ("output", self.output_visibility)] {
+            if !tensor_vis.contains(&v) {
+                return Err(IrError::Malformed {
+                    node: 0,
+                    name: self.name.clone(),
+                    reason: format!("{part} visibility {v:?} is not one of public, private, hashed"),
+                });
+            }
+        }
+        if let Some(ps) = &self.params {
+            if ![Visibility::Private, Visibility::Hashed, Visibility::Polycommit].contains(&ps.visibility) {
+                return Err(IrError::Malformed {
+                    node: 0,
+                    name: self.name.clone(),
+                    reason: format!(
+                        "witness parameters' visibility {:?} is not one of private, hashed, polycommit",
+                        ps.visibility
+                    ),
+                });
+            }
         }
         let mut seen_inputs = vec![false; self.inputs.len()];
         for (i, node) in self.nodes.iter().enumerate() {
@@ -321,6 +349,12 @@ impl Program {
                 values.iter().map(|&v| dequantize(v, s)).collect()
             }
         }
+    }
+
+    /// Whether the parameters are committed by unblinded advice columns
+    /// (`Visibility::Polycommit`: a commitment in the proof, not an instance).
+    pub fn params_polycommit(&self) -> bool {
+        self.params.as_ref().is_some_and(|p| p.visibility == Visibility::Polycommit)
     }
 
     /// Whether the parameters are a witness committed by a public hash.

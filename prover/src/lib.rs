@@ -4,6 +4,7 @@
 //! - [`transcript`]: the EVM-friendly Keccak transcript the on-chain verifier replays.
 //! - [`keys`]: proving/verifying keys, bound to the program they were made for.
 //! - [`proof`]: prove and verify.
+//! - [`polycommit`]: committed weight columns: unblinded, their commitments checked.
 //! - [`backend`]: which prover runs: CPU (default) or CUDA (`cuda` feature, untested).
 //! - [`artifact`]: atomic file writes and the hex encodings of proofs and instances.
 
@@ -13,6 +14,7 @@ pub mod backend;
 mod cuda;
 pub mod error;
 pub mod keys;
+pub mod polycommit;
 pub mod proof;
 pub mod srs;
 pub mod transcript;

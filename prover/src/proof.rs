@@ -37,6 +37,14 @@ pub fn prove_with(
     circuit: ModelCircuit,
 ) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
     circuit.shape.check(&circuit.program)?;
+    if circuit.shape.polycommit && !matches!(backend, Backend::Cpu) {
+        return Err(ProverError::BackendUnavailable {
+            backend: "cuda",
+            reason: "committed weights (--param-visibility polycommit) need the CPU prover, whose blinding order \
+                     prover::polycommit relies on and checks"
+                .into(),
+        });
+    }
     match backend {
         Backend::Cpu => prove_cpu(params, pk, circuit),
         #[cfg(feature = "cuda")]
@@ -53,16 +61,36 @@ fn prove_cpu(
 ) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
     let instances = circuit.instances();
     let mut transcript = EvmTranscript::<G1Affine, Vec<u8>>::new(Vec::new());
+    let committed = committed_points(params, &circuit)?;
+    let columns = circuits::polycommit::column_indices(&circuit.shape);
+    let rng = crate::polycommit::ZeroTails::new(OsRng, pk.get_vk(), if committed.is_some() { &columns } else { &[] })?;
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, ChallengeEvm<G1Affine>, _, _, _>(
         params,
         pk,
         &[circuit],
         &[&[&instances]],
-        OsRng,
+        rng,
         &mut transcript,
     )
     .map_err(|e| ProverError::Prove(format!("{e:?}")))?;
-    Ok((transcript.into_inner(), instances))
+    let proof = transcript.into_inner();
+    if let Some(points) = committed {
+        crate::polycommit::check_proof(&proof, &columns, &points)?;
+    }
+    Ok((proof, instances))
+}
+
+/// The weight columns' commitments a proof of `circuit` must carry
+/// (`--param-visibility polycommit`), `None` for other circuits.
+pub(crate) fn committed_points(
+    params: &ParamsKZG<Bn256>,
+    circuit: &ModelCircuit,
+) -> Result<Option<Vec<G1Affine>>, ProverError> {
+    if !circuit.shape.polycommit {
+        return Ok(None);
+    }
+    let values = circuit.program.params.as_ref().map(|p| p.values.as_slice()).unwrap_or_default();
+    crate::polycommit::points(params, &circuit.program, &circuit.shape, values).map(Some)
 }
 
 /// Checks `proof` against the verifying key and public instances. Rejects

@@ -41,6 +41,11 @@ pub(crate) enum ParamVis {
     /// A witness whose Poseidon commitment is a public instance: one key and
     /// one verifier per architecture, the weights bound by the commitment.
     Hashed,
+    /// A witness in unblinded advice columns whose KZG commitments in the
+    /// proof bind it (keccak256 of them is the `params` commitment): one key
+    /// per architecture at about the cost of `private`; each proof reveals
+    /// a few random linear combinations of the weights (public models).
+    Polycommit,
 }
 
 impl From<ParamVis> for Visibility {
@@ -49,6 +54,23 @@ impl From<ParamVis> for Visibility {
             ParamVis::Fixed => Visibility::Fixed,
             ParamVis::Private => Visibility::Private,
             ParamVis::Hashed => Visibility::Hashed,
+            ParamVis::Polycommit => Visibility::Polycommit,
+        }
+    }
+}
+
+/// The committed parameter visibilities (`fraud-demo`).
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum CommittedVis {
+    Hashed,
+    Polycommit,
+}
+
+impl From<CommittedVis> for Visibility {
+    fn from(v: CommittedVis) -> Self {
+        match v {
+            CommittedVis::Hashed => Visibility::Hashed,
+            CommittedVis::Polycommit => Visibility::Polycommit,
         }
     }
 }
@@ -340,6 +362,11 @@ pub(crate) enum Cmd {
         /// Print the steps as one JSON object.
         #[arg(long)]
         json: bool,
+        /// How the weights are committed: `hashed` (a Poseidon instance,
+        /// `ModelRegistry`) or `polycommit` (the weight columns' KZG
+        /// commitments in the proof, `PolycommitModelRegistry`).
+        #[arg(long, value_enum, default_value = "hashed")]
+        param_visibility: CommittedVis,
     },
     /// Run the whole path on the embedded example model (an MNIST-sized MLP).
     Demo {

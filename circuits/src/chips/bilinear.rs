@@ -15,13 +15,24 @@ use crate::{
 };
 
 pub fn configure(meta: &mut ConstraintSystem<Fr>, c: &Columns) -> Selector {
+    configure_over(meta, c, &c.b, "bilinear: acc = cont*acc_prev + sum x*b")
+}
+
+/// The same gate with `b` replaced by `right` (the committed weight columns
+/// of `chips::param_linear` under `--param-visibility polycommit`).
+pub fn configure_over(
+    meta: &mut ConstraintSystem<Fr>,
+    c: &Columns,
+    right: &[halo2_proofs::plonk::Column<halo2_proofs::plonk::Advice>],
+    name: &'static str,
+) -> Selector {
     let q = meta.selector();
-    meta.create_gate("bilinear: acc = cont*acc_prev + sum x*b", |m| {
+    meta.create_gate(name, |m| {
         let q = m.query_selector(q);
         let acc = m.query_advice(c.acc, Rotation::cur());
         let prev = m.query_advice(c.acc, Rotation::prev());
         let cont = m.query_fixed(c.cont, Rotation::cur());
-        let sum = c.x.iter().zip(&c.b).fold(Expression::Constant(Fr::zero()), |s, (x, b)| {
+        let sum = c.x.iter().zip(right).fold(Expression::Constant(Fr::zero()), |s, (x, b)| {
             s + m.query_advice(*x, Rotation::cur()) * m.query_advice(*b, Rotation::cur())
         });
         vec![q * (acc - cont * prev - sum)]

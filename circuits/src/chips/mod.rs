@@ -22,6 +22,8 @@ use halo2_proofs::plonk::Selector;
 pub struct Selectors {
     pub linear: Selector,
     pub bilinear: Option<Selector>,
+    /// Dot products over the committed weight columns (`Columns::pw`).
+    pub committed: Option<Selector>,
     /// Limb layout: range rows with limb lookups (and function tables).
     pub range: Option<range::RangeSelectors>,
     /// Gas layout: range blocks of base-4 digits, no lookups.

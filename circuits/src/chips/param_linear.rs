@@ -44,7 +44,14 @@ pub fn assign(
     out: &[i64],
 ) -> Cells {
     let lanes = ctx.cols.lanes();
-    let sel = ctx.sel.bilinear.expect("witness parameters configure the bilinear gate");
+    // Polycommit: each weight is assigned in its `pw` lane, bound by the
+    // column's commitment (no parameter cell, no copy).
+    let committed = !ctx.cols.pw.is_empty();
+    let sel = if committed {
+        ctx.sel.committed.expect("committed parameters configure the committed gate")
+    } else {
+        ctx.sel.bilinear.expect("witness parameters configure the bilinear gate")
+    };
     let one = params.one;
     let mut cells = Vec::with_capacity(op.outputs());
     for o in 0..op.outputs() {
@@ -68,12 +75,17 @@ pub fn assign(
             ctx.enable(sel, row);
             ctx.fixed(ctx.cols.cont, row, if ci == 0 { 0 } else { 1 });
             for lane in 0..lanes {
-                let (xc, bc) = (ctx.cols.x[lane], ctx.cols.b[lane]);
+                let xc = ctx.cols.x[lane];
+                let bc = if committed { ctx.cols.pw[lane] } else { ctx.cols.b[lane] };
                 match chunk.get(lane) {
                     Some(&(cell, x, k)) => {
                         let w = ctx.tampered(k, 0, crate::TamperTarget::ParamUse, params.values[k]);
                         ctx.copy(xc, row, x, cell);
-                        ctx.copy(bc, row, w, params.cells[k]);
+                        if committed {
+                            ctx.advice(bc, row, w);
+                        } else {
+                            ctx.copy(bc, row, w, params.cells[k]);
+                        }
                         acc += x * w;
                     }
                     None => {
@@ -82,7 +94,9 @@ pub fn assign(
                         // let a prover add any product to the sum).
                         let zero = ctx.zero;
                         ctx.copy(xc, row, 0, zero);
-                        ctx.pad(bc, row);
+                        if !committed {
+                            ctx.pad(bc, row);
+                        }
                     }
                 }
             }
