@@ -44,10 +44,11 @@ HEAVY = ("lenet5",)
 # zkinfer's --param-visibility -> EZKL's PyRunArgs.param_visibility (ezkl 23.0.5).
 # EZKL's "hashed/public" is a Poseidon hash of the weights exposed as a public
 # instance: the counterpart of zkinfer's `hashed` (the setter also takes plain
-# "hashed" and stores "hashed/public"). "polycommit" (a KZG commitment of the
-# weights' advice column) is EZKL-only: with VIS=...,polycommit only EZKL runs it.
+# "hashed" and stores "hashed/public"). "polycommit": a KZG commitment of the
+# weights' unblinded advice columns in both tools (zkinfer: keccak256 of the
+# weight columns' points is commitments.params).
 EZKL_VIS = {"fixed": "fixed", "private": "private", "hashed": "hashed/public", "polycommit": "polycommit"}
-ZKINFER_VIS = ("fixed", "private", "hashed")
+ZKINFER_VIS = ("fixed", "private", "hashed", "polycommit")
 ORDER = ("fixed", "private", "hashed", "polycommit")
 TOOL_NAME = {"zkinfer": "zkinfer", "ezkl": "EZKL"}
 
@@ -289,7 +290,7 @@ def run_zkinfer(model, vis, work):
     r["public_instances"] = sum(len(c) for c in pf.get("instances", []))
     if model["has_expected"]:
         r.update(accuracy(pf["outputs"], exp))
-    if vis == "hashed":
+    if vis in ("hashed", "polycommit"):
         r["params_commitment"] = (pf.get("commitments") or {}).get("params")
         try:
             m = measure([zk, "commitment", d], "commitment", logs)
@@ -439,13 +440,15 @@ def report(results, meta):
         for tool, vis, r in _runs(res):
             if not _ok(r):
                 continue
-            if tool == "zkinfer" and vis == "hashed":
+            if tool == "zkinfer" and vis in ("hashed", "polycommit"):
                 c = r.get("params_commitment")
                 match = {True: "matches `zkinfer commitment`", False: "DIFFERS from `zkinfer commitment`"}.get(
                     r.get("commitment_matches"), "`zkinfer commitment` not checked")
-                extra.append(f"zkinfer hashed: `commitments.params` = `{c}` ({match}; instance index "
-                             f"{(r.get('commitment_instances') or {}).get('params')}); layout {r.get('layout')}, "
-                             f"{r.get('advice_columns')} advice columns, {r.get('commitments')} commitments.")
+                where = (f"instance index {(r.get('commitment_instances') or {}).get('params')}" if vis == "hashed"
+                         else "keccak256 of the weight columns' points in the proof")
+                extra.append(f"zkinfer {vis}: `commitments.params` = `{c}` ({match}; {where}); layout "
+                             f"{r.get('layout')}, {r.get('advice_columns')} advice columns, {r.get('commitments')} "
+                             "commitments.")
             if tool == "ezkl" and vis in ("hashed", "polycommit"):
                 pp = r.get("processed_params") or {}
                 h = pp.get("poseidon_hash")
@@ -464,8 +467,8 @@ def report(results, meta):
              "1 = free):")
     L.append("")
     L.append("| model | tool | private/fixed prove | private/fixed verify gas | hashed/fixed prove | "
-             "hashed/fixed verify gas |")
-    L.append("|---" * 6 + "|")
+             "hashed/fixed verify gas | polycommit/fixed prove | polycommit/fixed verify gas |")
+    L.append("|---" * 8 + "|")
     for res in results:
         for tool in ("zkinfer", "ezkl"):
             runs = res.get(tool) or {}
@@ -473,7 +476,7 @@ def report(results, meta):
                 continue
             f = runs.get("fixed")
             cells = []
-            for vis in ("private", "hashed"):
+            for vis in ("private", "hashed", "polycommit"):
                 r = runs.get(vis)
                 if _ok(f) and _ok(r):
                     cells += [fmt_ratio(ratio(step_s(r, "prove"), step_s(f, "prove"))),
@@ -503,9 +506,9 @@ def report(results, meta):
     base = meta.get("ezkl_baseline_rss_mib")
     L.append(
         "Notes: public inputs and outputs for both tools, calibrated on the same input file. zkinfer "
-        "`--param-visibility fixed|private|hashed`; EZKL `PyRunArgs.param_visibility` = `fixed`, `private`, "
-        "`hashed/public` (Poseidon hash of the weights as a public instance, the counterpart of zkinfer's "
-        "`hashed`). Each step (setup, prove, verify) ran in its own process under `/usr/bin/time -v`; peak RSS "
+        "`--param-visibility fixed|private|hashed|polycommit`; EZKL `PyRunArgs.param_visibility` = `fixed`, "
+        "`private`, `hashed/public` (Poseidon hash of the weights as a public instance, the counterpart of "
+        "zkinfer's `hashed`), `polycommit` (KZG commitments of unblinded weight columns in both tools). Each step (setup, prove, verify) ran in its own process under `/usr/bin/time -v`; peak RSS "
         "is that process's maximum resident set size. zkinfer step times are process wall clock and its prove "
         "includes witness generation; EZKL step times are the time inside the ezkl call (excluding Python "
         "start-up and `import ezkl`) and its prove excludes gen_witness (the witness column). SRS generation is "

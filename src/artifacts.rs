@@ -12,6 +12,9 @@ pub const SETTINGS: &str = "settings.json";
 pub const PK: &str = "pk.bin";
 pub const VK: &str = "vk.bin";
 pub const SRS: &str = "srs.bin";
+/// `--param-visibility polycommit`: the compiled weights' column commitments
+/// (`prover::polycommit::points_file`), written by setup, read by the prover.
+pub const POINTS: &str = "weights.points";
 
 pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)

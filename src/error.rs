@@ -23,6 +23,9 @@ pub enum Error {
     /// or instead of halo2's check (that one is `Prover(Rejected { .. })`).
     #[error("proof file {path}: {failure}")]
     Verify { path: PathBuf, failure: VerifyFailure },
+    /// A segmented model's segment `index` failed (`crate::segments`).
+    #[error("segment {index}: {source}")]
+    Segment { index: usize, source: Box<Error> },
 }
 
 /// Why `verify` refused a proof file, with the data a service maps to a
@@ -49,4 +52,11 @@ pub enum VerifyFailure {
     /// `input_visibility`, `output_visibility`) is not the compiled model's.
     #[error("`{field}` is {claimed}, the compiled model's is {compiled}")]
     FieldDisagrees { field: String, claimed: String, compiled: String },
+    /// A segmented proof with another number of segments than the model.
+    #[error("expected {expected} segment proofs, got {got}")]
+    SegmentCount { expected: usize, got: usize },
+    /// Segment `segment`'s input commitment is not segment `segment - 1`'s
+    /// output commitment: the proofs are not one run of the model.
+    #[error("segment {segment}'s input commitment {input} is not segment {}'s output commitment {output}", segment - 1)]
+    SegmentChain { segment: usize, output: String, input: String },
 }

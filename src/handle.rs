@@ -56,6 +56,9 @@ pub struct Prover {
     pk: ProvingKey<G1Affine>,
     params: ParamsKZG<Bn256>,
     backend: Backend,
+    /// Polycommit: the compiled weights' column commitments, when
+    /// `weights.points` (setup) holds them.
+    points: Option<Vec<G1Affine>>,
 }
 
 impl Prover {
@@ -71,7 +74,17 @@ impl Prover {
         let srs_path = need(&model.dir, artifacts::SRS)?;
         let params = srs::read(&srs_path, model.shape.k)?;
         let pk = keys::read_pk(&pk_path, &model.shape, &model.digest)?;
-        Ok(Prover { model, pk, params, backend: Backend::Cpu })
+        let points = if model.shape.polycommit {
+            let values = model.program.params.as_ref().map(|p| p.values.as_slice()).unwrap_or_default();
+            let n = circuits::polycommit::column_indices(&model.shape).len();
+            // A missing or stale cache only means recomputing the points.
+            artifact::read(&model.dir.join(artifacts::POINTS))
+                .ok()
+                .and_then(|b| prover::polycommit::read_points_file(&b, &model.digest, values, n))
+        } else {
+            None
+        };
+        Ok(Prover { model, pk, params, backend: Backend::Cpu, points })
     }
 
     /// Proves on `backend` from now on; a backend this build lacks is an
@@ -104,11 +117,21 @@ impl Prover {
     }
 
     pub(crate) fn prove_program(&self, program: Arc<Program>, inputs: &[Vec<f64>]) -> Result<ProveOutcome, Error> {
+        let q = ir::eval::quantize_inputs(&program, inputs)?;
+        self.prove_quantized(program, &q)
+    }
+
+    /// Proves on inputs that are already the circuit's integers (a segment's
+    /// inputs: the previous segment's outputs). Range errors name the input.
+    pub fn prove_integers(&self, inputs: &[Vec<i64>]) -> Result<ProveOutcome, Error> {
+        self.prove_quantized(self.model.program.clone(), inputs)
+    }
+
+    fn prove_quantized(&self, program: Arc<Program>, q: &[Vec<i64>]) -> Result<ProveOutcome, Error> {
         self.backend.check()?;
         let m = &self.model;
         let t = Instant::now();
-        let q = ir::eval::quantize_inputs(&program, inputs)?;
-        let trace = ir::eval(&program, &q)?;
+        let trace = ir::eval(&program, q)?;
         let mut commitments: std::collections::BTreeMap<String, String> =
             circuits::layout::commitments(&program, &trace)
                 .into_iter()
@@ -118,7 +141,10 @@ impl Prover {
         let t = Instant::now();
         let outputs_quantized = trace.outputs(&program);
         let circuit = ModelCircuit::new(program.clone(), m.shape.clone(), Arc::new(trace));
-        let (proof, instances) = prover::prove_with(self.backend, &self.params, &self.pk, circuit)?;
+        // The cached commitments serve the compiled weights only.
+        let same = program.params.as_ref().map(|x| &x.values) == m.program.params.as_ref().map(|x| &x.values);
+        let points = self.points.clone().filter(|_| same);
+        let (proof, instances) = prover::prove_with_points(self.backend, &self.params, &self.pk, circuit, points)?;
         let prove_ms = t.elapsed().as_millis();
         if m.shape.polycommit {
             // Checked by the prover to be the off-circuit commitment.
@@ -155,9 +181,14 @@ pub struct Verifier {
 impl Verifier {
     /// Loads `dir`'s program, settings, `vk.bin` and `srs.bin`.
     pub fn load(dir: &Path) -> Result<Self, Error> {
-        let model = pipeline::load(dir)?;
-        let vk = keys::read_vk(&need(dir, artifacts::VK)?, &model.shape, &model.digest)?;
-        let params = srs::read(&need(dir, artifacts::SRS)?, model.shape.k)?;
+        Self::from_model(pipeline::load(dir)?)
+    }
+
+    /// [`Verifier::load`] for a model already loaded with [`crate::load`].
+    pub fn from_model(model: CompiledModel) -> Result<Self, Error> {
+        let dir = model.dir.clone();
+        let vk = keys::read_vk(&need(&dir, artifacts::VK)?, &model.shape, &model.digest)?;
+        let params = srs::read(&need(&dir, artifacts::SRS)?, model.shape.k)?;
         Ok(Verifier { model, vk, params })
     }
 

@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod registry;
 #[cfg(feature = "evm")]
 pub mod retrain;
+pub mod segments;
 pub mod serve;
 
 pub use accuracy::{max_abs_error, AccuracyReport};

@@ -43,7 +43,7 @@ fn real_main() -> Result<()> {
     let cli = Cli::parse();
     ir::limits::set(limits_from_env()?);
     match cli.cmd {
-        Cmd::Compile { model, out, args } => {
+        Cmd::Compile { model, out, args, max_k, segments } => {
             let opts = compile_options(&args)?;
             if opts.calibration.is_empty() && opts.input_bounds.is_empty() && args.scale_bits.is_none() {
                 eprintln!(
@@ -55,6 +55,31 @@ fn real_main() -> Result<()> {
                 );
             }
             let goal = args.optimize.into();
+            if max_k.is_some() || segments.is_some() {
+                if let Some(k) = max_k.filter(|k| !(4..=circuits::shape::MAX_K).contains(k)) {
+                    bail!("--max-k {k}: must be between 4 and {}", circuits::shape::MAX_K);
+                }
+                if segments == Some(0) {
+                    bail!("--segments must be at least 1");
+                }
+                let (m, t) = step("compiling segments", || {
+                    Ok(zkinfer::segments::compile(&model, &opts, goal, &out, max_k, segments)?)
+                })?;
+                for (i, s) in m.segments.iter().enumerate() {
+                    println!(
+                        "segment {i}: nodes {}..{} k={} rows={} inputs {} elements, outputs {} elements",
+                        s.nodes[0], s.nodes[1], s.k, s.rows, s.input_elements, s.output_elements
+                    );
+                }
+                println!(
+                    "compiled {} into {} segments in {:.2} s -> {}",
+                    m.model,
+                    m.segments.len(),
+                    t.as_secs_f64(),
+                    out.join(zkinfer::segments::MANIFEST).display()
+                );
+                return Ok(());
+            }
             let (m, t) = step("compiling", || Ok(pipeline::compile_for(&model, &opts, goal, &out)?))?;
             print_compiled(&m);
             println!(
@@ -66,6 +91,14 @@ fn real_main() -> Result<()> {
         }
         Cmd::Setup { dir, srs } => {
             let src = srs_source(srs);
+            if zkinfer::segments::is_segmented(&dir) {
+                let (s, t) = step("generating keys", || Ok(zkinfer::segments::setup(&dir, &src)?))?;
+                for (i, s) in s.iter().enumerate() {
+                    println!("segment {i}: setup k={} pk={} bytes vk={} bytes", s.k, s.pk_bytes, s.vk_bytes);
+                }
+                println!("setup {} segments in {:.2} s -> {}", s.len(), t.as_secs_f64(), dir.display());
+                return Ok(());
+            }
             let (s, t) = step("generating keys", || Ok(pipeline::setup(&dir, &src)?))?;
             println!(
                 "setup k={} pk={} bytes vk={} bytes in {:.2} s -> {}",
@@ -85,8 +118,43 @@ fn real_main() -> Result<()> {
             prover::srs::write(&out, &params)?;
             println!("wrote k={k} SRS to {} in {:.2} s", out.display(), t.as_secs_f64());
         }
-        Cmd::Prove { dir, input, out, backend, weights } => {
+        Cmd::Prove { dir, input, out, backend, weights, ray, ray_python, ray_retries, ray_cpus, ray_fail_first } => {
             let inputs = read_inputs(&input)?;
+            if ray.is_some() && !zkinfer::segments::is_segmented(&dir) {
+                bail!("--ray proves the segments of a segmented model (compile with --max-k or --segments)");
+            }
+            if zkinfer::segments::is_segmented(&dir) {
+                if weights.is_some() {
+                    bail!("--weights: a segmented model keeps its weights as circuit constants");
+                }
+                let t = std::time::Instant::now();
+                let p = match ray {
+                    Some(address) => {
+                        let opts = zkinfer::segments::RayOptions {
+                            address,
+                            python: ray_python.unwrap_or_else(default_ray_python),
+                            zkinfer: std::env::current_exe()?,
+                            retries: ray_retries,
+                            cpus: ray_cpus,
+                            fail_first: ray_fail_first,
+                        };
+                        zkinfer::segments::prove_on_ray(&dir, &inputs, &opts, |line| eprintln!("{line}"))?
+                    }
+                    None => zkinfer::segments::prove(&dir, &inputs, backend.into(), |i, n, s| {
+                        eprintln!("segment {}/{n}: k={} proved in {:.2} s", i + 1, s.k, s.prove_ms as f64 / 1000.0);
+                    })?,
+                };
+                let json = serde_json::to_vec_pretty(&p)?;
+                prover::artifact::write_atomic(&out, &json)?;
+                println!(
+                    "proved {} segments in {:.2} s -> {}",
+                    p.segments.len(),
+                    t.elapsed().as_secs_f64(),
+                    out.display()
+                );
+                println!("outputs {:?}", p.outputs);
+                return Ok(());
+            }
             let (po, t) =
                 step("proving", || Ok(pipeline::prove_weights(&dir, &inputs, backend.into(), weights.as_deref())?))?;
             write_proof(&out, &po.proof)?;
@@ -97,6 +165,15 @@ fn real_main() -> Result<()> {
                 out.display()
             );
             println!("outputs {:?}", po.proof.outputs);
+        }
+        Cmd::ProveSegment { dir, segment, inputs, out } => {
+            let text = ir::limits::read_text(&inputs, ir::limits::max_file_bytes())
+                .with_context(|| format!("reading {}", inputs.display()))?;
+            let q: zkinfer::segments::SegmentInputs = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not {{\"inputs_quantized\": [[...]]}}", inputs.display()))?;
+            let pf = zkinfer::segments::prove_one(&dir, segment, &q.inputs_quantized, zkinfer::Backend::Cpu)?;
+            write_proof(&out, &pf)?;
+            println!("proved segment {segment} -> {}", out.display());
         }
         Cmd::Commitment { dir, weights, input, no_params } => {
             if no_params && input.is_none() {
@@ -114,6 +191,12 @@ fn real_main() -> Result<()> {
             println!("{}", serde_json::to_string(&c)?);
         }
         Cmd::Verify { dir, proof } => {
+            if zkinfer::segments::is_segmented(&dir) {
+                let p = zkinfer::segments::read_proof(&proof)?;
+                zkinfer::segments::verify(&dir, &p, &proof)?;
+                println!("verified ({} segments)", p.segments.len());
+                return Ok(());
+            }
             let pf = pipeline::read_proof_file(&proof)?;
             pipeline::verify(&dir, &pf, &proof)?;
             println!("verified");
@@ -425,5 +508,16 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// `.venv-ray/bin/python` of the repository the binary was built in (where
+/// `scripts/ray-local.sh` installs ray), else `python3` on the PATH.
+fn default_ray_python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-ray/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
     }
 }

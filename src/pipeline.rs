@@ -22,7 +22,7 @@ pub struct CompiledModel {
     pub digest: [u8; 32],
 }
 
-fn write_compiled(
+pub(crate) fn write_compiled(
     dir: &Path,
     (program, calibration): (Program, CalibrationReport),
     report: CostReport,
@@ -33,7 +33,7 @@ fn write_compiled(
     settings.calibration = Some(calibration);
     let json = serde_json::to_vec_pretty(&settings).expect("settings serialize");
     // Keys of an earlier compile would no longer match: remove them first.
-    for stale in [artifacts::PK, artifacts::VK, artifacts::SRS] {
+    for stale in [artifacts::PK, artifacts::VK, artifacts::SRS, artifacts::POINTS] {
         let _ = std::fs::remove_file(path(dir, stale));
     }
     artifact::write_atomic(&path(dir, artifacts::PROGRAM), &program.to_bytes())?;
@@ -141,6 +141,12 @@ pub fn setup(dir: &Path, srs_source: &SrsSource) -> Result<SetupOutcome, Error> 
     srs::write(&path(dir, artifacts::SRS), &params)?;
     artifact::write_atomic(&path(dir, artifacts::VK), &vk)?;
     artifact::write_atomic(&path(dir, artifacts::PK), &pk)?;
+    if m.shape.polycommit {
+        let values = m.program.params.as_ref().map(|p| p.values.as_slice()).unwrap_or_default();
+        let points = prover::polycommit::points(&params, &m.program, &m.shape, values)?;
+        let file = prover::polycommit::points_file(&m.digest, values, &points);
+        artifact::write_atomic(&path(dir, artifacts::POINTS), &file)?;
+    }
     Ok(SetupOutcome { k, pk_bytes: pk.len(), vk_bytes: vk.len(), srs_ms, keygen_ms })
 }
 

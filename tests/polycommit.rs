@@ -95,7 +95,13 @@ fn weight_columns_are_what_synthesis_assigns() {
             assert_eq!(got[..], want[..usable], "{name}: weight column {lane} differs from weight_columns");
             assert!(want[usable..].iter().all(|v| *v == circuits::Fr::zero()), "{name}: blinding rows are zero");
         }
-        println!("{name}: k={} lanes={} {} non-zero committed cells, {} weights", shape.k, shape.lanes, nonzero, values.len());
+        println!(
+            "{name}: k={} lanes={} {} non-zero committed cells, {} weights",
+            shape.k,
+            shape.lanes,
+            nonzero,
+            values.len()
+        );
 
         // A weight changed where it is used, the sums kept: the gate
         // rejects it (and the column, hence its commitment, changed too).
@@ -109,7 +115,8 @@ fn weight_columns_are_what_synthesis_assigns() {
             let b2 = MockBench::new(v2, &inputs(&input));
             assert_eq!(b2.shape, shape, "the retrained weights keep the shape");
             b2.verify(vec![]).unwrap_or_else(|e| panic!("v2 on v1's circuit: {e:?}"));
-            let w2 = circuits::polycommit::weight_columns(&b2.program, &shape, &b2.program.params.as_ref().unwrap().values);
+            let w2 =
+                circuits::polycommit::weight_columns(&b2.program, &shape, &b2.program.params.as_ref().unwrap().values);
             assert_ne!(w2, expected, "two weight sets with the same committed columns");
         }
         // The honest prover refuses to return a proof whose columns are not
@@ -176,8 +183,7 @@ fn proofs_carry_a_deterministic_commitment_per_weight_set() {
     // Weights B's weight-column points spliced into A's proof (and its claim
     // updated to match): the proof no longer verifies.
     let range = zkinfer::onchain::committed_points_range(&zkinfer::load(&dir).unwrap().shape).unwrap();
-    let (mut pa, pb) =
-        (prover::artifact::from_hex(&a.proof).unwrap(), prover::artifact::from_hex(&v2.proof).unwrap());
+    let (mut pa, pb) = (prover::artifact::from_hex(&a.proof).unwrap(), prover::artifact::from_hex(&v2.proof).unwrap());
     pa[range.clone()].copy_from_slice(&pb[range]);
     let mut spliced = a.clone();
     spliced.proof = prover::artifact::to_hex(&pa);

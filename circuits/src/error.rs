@@ -7,6 +7,14 @@ pub enum CircuitError {
     /// A circuit shape (from `settings.json`) that does not fit its program.
     #[error("the circuit shape does not fit the program: {field} is {got}, the program needs {expected}")]
     Shape { field: &'static str, expected: String, got: String },
+    /// No cut gives segments of `2^max_k` rows: the segment starting at
+    /// node `start` cannot end at a valid cut (a range-safe boundary) within
+    /// the budget; `node` is where it overflows.
+    #[error(
+        "cannot cut the model into segments of at most 2^{max_k} rows: the segment from node {start} overflows at \
+         node {node} ({name}) with no valid cut (a boundary of range-checked values) before it; raise --max-k"
+    )]
+    SegmentTooLarge { start: usize, node: usize, name: String, max_k: u32 },
     #[error(transparent)]
     Ir(#[from] ir::IrError),
 }

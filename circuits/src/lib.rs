@@ -18,6 +18,7 @@ pub mod field;
 pub mod layout;
 pub mod polycommit;
 pub mod poseidon;
+pub mod segment;
 pub mod shape;
 pub mod table;
 
@@ -26,4 +27,4 @@ pub use circuit::Tamper;
 pub use circuit::{ModelCircuit, TamperTarget};
 pub use error::CircuitError;
 pub use field::{fe, fe_to_i64, Fr};
-pub use shape::{plan, plan_for, plan_with, CircuitShape, CostReport, Layout, Optimize};
+pub use shape::{plan, plan_for, plan_with, plan_within, CircuitShape, CostReport, Layout, Optimize};

@@ -295,14 +295,25 @@ pub fn plan_for(program: &Program, goal: Optimize) -> Result<CostReport, Circuit
 /// and, for programs without function tables, the gas layouts (lanes);
 /// `only` restricts the search to one family (tests).
 pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Result<CostReport, CircuitError> {
+    plan_within(program, goal, only, MAX_K)
+}
+
+/// [`plan_with`] among shapes of at most `2^max_k` rows (segments: each
+/// must fit the machine's largest provable circuit).
+pub fn plan_within(
+    program: &Program,
+    goal: Optimize,
+    only: Option<Layout>,
+    max_k: u32,
+) -> Result<CostReport, CircuitError> {
+    let max_k = max_k.min(MAX_K);
     program.validate()?;
     // Witness parameters use the bilinear gate; they (and hashes) need the
     // limb layout (its constants column fixes the 1 that biases multiply).
     let witness_params = program.params.is_some();
     let polycommit = program.params_polycommit();
     let poseidon = !program.commitment_parts().is_empty();
-    let bilinear =
-        (witness_params && !polycommit) || program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
+    let bilinear = (witness_params && !polycommit) || program.nodes.iter().any(|n| matches!(n.op, Op::Bilinear(_)));
     let fn_rows = table::function_rows(program);
     let tables = program.nodes.iter().any(|n| matches!(n.op, Op::Table(_)));
     let div = program.nodes.iter().any(|n| matches!(n.op, Op::Div(_)));
@@ -318,7 +329,7 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
         let blind = cs.blinding_factors() + 1;
         let need = rows.max(table_rows) + blind;
         let k = ((need as f64).log2().ceil() as u32).max(4);
-        if k > MAX_K {
+        if k > max_k {
             return;
         }
         shape.k = k;
@@ -397,6 +408,6 @@ pub fn plan_with(program: &Program, goal: Optimize, only: Option<Layout>) -> Res
             b.candidates = candidates;
             Ok(b)
         }
-        None => Err(CircuitError::TooLarge { rows: layout::count_rows(program, &masks, 64, None), max_k: MAX_K }),
+        None => Err(CircuitError::TooLarge { rows: layout::count_rows(program, &masks, 64, None), max_k }),
     }
 }

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod op;
 pub mod program;
 pub mod quant;
+pub mod segment;
 
 pub use error::IrError;
 pub use eval::{activate, divide, eval, quantize_inputs, rescale, Trace};

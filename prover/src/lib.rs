@@ -22,7 +22,7 @@ pub mod transcript;
 pub use backend::Backend;
 pub use error::ProverError;
 pub use keys::{digest, keygen, Keys};
-pub use proof::{prove, prove_with, verify};
+pub use proof::{prove, prove_with, prove_with_points, verify};
 
 pub use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 pub use halo2_proofs::poly::kzg::commitment::ParamsKZG;

@@ -49,7 +49,50 @@ pub fn points(
     // Only the Lagrange basis of the 2^k rows matters here (no quotient).
     let domain = halo2_proofs::poly::EvaluationDomain::<crate::Fr>::new(1, shape.k);
     let cols = circuits::polycommit::weight_columns(program, shape, values);
-    Ok(cols.into_iter().map(|c| params.commit_lagrange(&domain.lagrange_from_vec(c), Blind::default()).to_affine()).collect())
+    Ok(cols
+        .into_iter()
+        .map(|c| params.commit_lagrange(&domain.lagrange_from_vec(c), Blind::default()).to_affine())
+        .collect())
+}
+
+fn values_hash(values: &[i64]) -> [u8; 32] {
+    let mut h = Keccak256::new();
+    for v in values {
+        h.update(v.to_le_bytes());
+    }
+    h.finalize().into()
+}
+
+/// A cache of the commitments of one weight set (`weights.points` beside
+/// the keys, written by setup): the program digest, keccak256 of the
+/// values, then the points. It saves the prover's check one MSM per weight
+/// column; a stale or edited file can only make that check fail (the proof
+/// itself carries the real points).
+pub fn points_file(digest: &[u8; 32], values: &[i64], points: &[G1Affine]) -> Vec<u8> {
+    let mut out = digest.to_vec();
+    out.extend_from_slice(&values_hash(values));
+    for p in points {
+        out.extend_from_slice(&encode(p));
+    }
+    out
+}
+
+/// The points of [`points_file`] bytes, when they are for `digest` and
+/// `values` and hold `n` points.
+pub fn read_points_file(bytes: &[u8], digest: &[u8; 32], values: &[i64], n: usize) -> Option<Vec<G1Affine>> {
+    use halo2_proofs::halo2curves::{bn256::Fq, ff::PrimeField};
+    if bytes.len() != 64 + n * POINT_BYTES || bytes[..32] != digest[..] || bytes[32..64] != values_hash(values) {
+        return None;
+    }
+    let coord = |b: &[u8]| -> Option<Fq> {
+        let mut le: [u8; 32] = b.try_into().ok()?;
+        le.reverse();
+        Option::from(Fq::from_repr(le))
+    };
+    bytes[64..]
+        .chunks_exact(POINT_BYTES)
+        .map(|c| Option::from(G1Affine::from_xy(coord(&c[..32])?, coord(&c[32..])?)))
+        .collect()
 }
 
 /// A point as the EVM transcript writes it.
@@ -156,4 +199,3 @@ impl<R: RngCore> RngCore for ZeroTails<R> {
         Ok(())
     }
 }
-

@@ -36,6 +36,20 @@ pub fn prove_with(
     pk: &ProvingKey<G1Affine>,
     circuit: ModelCircuit,
 ) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
+    prove_with_points(backend, params, pk, circuit, None)
+}
+
+/// [`prove_with`] given the weight columns' commitments
+/// (`--param-visibility polycommit`) when already known
+/// ([`crate::polycommit::points`], e.g. cached): the proof is checked
+/// against them instead of recomputing them.
+pub fn prove_with_points(
+    backend: Backend,
+    params: &ParamsKZG<Bn256>,
+    pk: &ProvingKey<G1Affine>,
+    circuit: ModelCircuit,
+    points: Option<Vec<G1Affine>>,
+) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
     circuit.shape.check(&circuit.program)?;
     if circuit.shape.polycommit && !matches!(backend, Backend::Cpu) {
         return Err(ProverError::BackendUnavailable {
@@ -46,7 +60,7 @@ pub fn prove_with(
         });
     }
     match backend {
-        Backend::Cpu => prove_cpu(params, pk, circuit),
+        Backend::Cpu => prove_cpu(params, pk, circuit, points),
         #[cfg(feature = "cuda")]
         Backend::Cuda => crate::cuda::prove(params, pk, circuit),
         #[cfg(not(feature = "cuda"))]
@@ -58,10 +72,14 @@ fn prove_cpu(
     params: &ParamsKZG<Bn256>,
     pk: &ProvingKey<G1Affine>,
     circuit: ModelCircuit,
+    points: Option<Vec<G1Affine>>,
 ) -> Result<(Vec<u8>, Vec<Fr>), ProverError> {
     let instances = circuit.instances();
     let mut transcript = EvmTranscript::<G1Affine, Vec<u8>>::new(Vec::new());
-    let committed = committed_points(params, &circuit)?;
+    let committed = match points {
+        Some(p) if circuit.shape.polycommit => Some(p),
+        _ => committed_points(params, &circuit)?,
+    };
     let columns = circuits::polycommit::column_indices(&circuit.shape);
     let rng = crate::polycommit::ZeroTails::new(OsRng, pk.get_vk(), if committed.is_some() { &columns } else { &[] })?;
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, ChallengeEvm<G1Affine>, _, _, _>(

@@ -182,6 +182,14 @@ pub(crate) enum Cmd {
         out: PathBuf,
         #[command(flatten)]
         args: CompileArgs,
+        /// Split the model into segments of at most 2^K rows each, bound to
+        /// each other by commitments (DIR/segments.json, DIR/segment<i>/);
+        /// setup, prove and verify then handle every segment.
+        #[arg(long, value_name = "K")]
+        max_k: Option<u32>,
+        /// Split the model into (at most) N segments of similar size.
+        #[arg(long, value_name = "N")]
+        segments: Option<usize>,
     },
     /// Generate proving and verifying keys into DIR.
     Setup {
@@ -211,6 +219,35 @@ pub(crate) enum Cmd {
         /// the compiled architecture, same keys); default: the compiled ones.
         #[arg(long, value_name = "MODEL.onnx")]
         weights: Option<PathBuf>,
+        /// A segmented model: prove each segment as a task on this Ray
+        /// cluster (`bash scripts/ray-local.sh start` prints a local one's
+        /// address). DIR must be a folder every worker sees.
+        #[arg(long, value_name = "ADDRESS")]
+        ray: Option<String>,
+        /// The python with `ray` the driver runs in (default:
+        /// `.venv-ray/bin/python` beside the binary's repository, else python3).
+        #[arg(long, value_name = "PYTHON")]
+        ray_python: Option<PathBuf>,
+        /// Retries of a failed segment task.
+        #[arg(long, default_value_t = 2)]
+        ray_retries: u32,
+        /// CPUs per segment task.
+        #[arg(long, default_value_t = 1.0)]
+        ray_cpus: f64,
+        /// Test hook: make this segment's first Ray attempt fail.
+        #[arg(long, hide = true)]
+        ray_fail_first: Option<usize>,
+    },
+    /// Prove one segment of a segmented model on its integer inputs (what
+    /// each Ray task runs): {"inputs_quantized": [[...]]} in, a proof file out.
+    ProveSegment {
+        dir: PathBuf,
+        #[arg(long)]
+        segment: usize,
+        #[arg(long, value_name = "INPUTS.json")]
+        inputs: PathBuf,
+        #[arg(short = 'o', long = "out", value_name = "PROOF.json")]
+        out: PathBuf,
     },
     /// Print the Poseidon commitments a proof of the model in DIR would
     /// publish: {"params": "0x..."} (and "input" with --input), as JSON.

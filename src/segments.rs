@@ -1,0 +1,428 @@
+//! Models split into segments (issue 14): `compile --max-k K | --segments N`
+//! cuts the lowered program (`circuits::segment::plan_cuts`,
+//! `ir::segment::split`) into consecutive segments, each its own compiled
+//! folder `DIR/segment{i}/` (program, settings, and after `setup` its keys),
+//! listed in `DIR/segments.json`. Segment `i`'s outputs are segment `i+1`'s
+//! inputs, both Poseidon-hashed, so the verifier checks
+//! `out_commit(i) == in_commit(i+1)` and never sees the activations.
+//!
+//! Proving evaluates every segment first (so an input out of range fails
+//! before any proof), then proves them one after another, loading one
+//! segment's keys at a time: peak memory is one segment's. `proof.json`
+//! holds every segment's proof file, in order, and the model's outputs.
+//! Verifying checks the segment count, each proof against its own segment's
+//! keys (a reordered or foreign proof has another digest), the commitment
+//! chain, and the outputs, naming the segment that fails.
+
+use std::path::{Path, PathBuf};
+
+use circuits::Optimize;
+use compiler::CompileOptions;
+use prover::artifact;
+use serde::{Deserialize, Serialize};
+use sha3::{Digest, Keccak256};
+
+use crate::artifacts::{self, ProofFile};
+use crate::error::{Error, VerifyFailure};
+use crate::pipeline::{self, SetupOutcome, SrsSource};
+
+/// The manifest of a segmented folder.
+pub const MANIFEST: &str = "segments.json";
+
+/// One segment of a segmented folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    /// Its folder, relative to the model folder.
+    pub dir: String,
+    /// The whole program's nodes `[start, end)` it computes.
+    pub nodes: [usize; 2],
+    /// Elements it reads from the previous segment (0 for the first) and
+    /// publishes to the next (the model's outputs for the last).
+    pub input_elements: usize,
+    pub output_elements: usize,
+    pub k: u32,
+    pub rows: usize,
+    /// Its program-and-circuit digest (`settings.json` `digest`).
+    pub digest: String,
+}
+
+/// `DIR/segments.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub model: String,
+    /// The row budget the cuts were chosen for (`--max-k`), if given.
+    pub max_k: Option<u32>,
+    pub segments: Vec<SegmentInfo>,
+    /// keccak256 of the segments' digests in order: what a proof names.
+    pub digest: String,
+}
+
+/// A segmented model's proof file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SegmentedProof {
+    /// The manifest's digest.
+    pub digest: String,
+    /// Each segment's proof file, in order.
+    pub segments: Vec<ProofFile>,
+    /// The model's outputs (the last segment's), as floats and integers.
+    pub outputs: Vec<Vec<f64>>,
+    pub outputs_quantized: Vec<Vec<i64>>,
+    pub output_shapes: Vec<Vec<usize>>,
+}
+
+/// Whether `dir` holds a segmented model.
+pub fn is_segmented(dir: &Path) -> bool {
+    dir.join(MANIFEST).is_file()
+}
+
+fn file_err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::File { path: path.into(), reason: reason.into() }
+}
+
+fn manifest_digest(segments: &[SegmentInfo]) -> String {
+    let mut h = Keccak256::new();
+    for s in segments {
+        h.update(s.digest.as_bytes());
+    }
+    artifact::to_hex(&h.finalize())
+}
+
+/// Compiles `model` into segments that each fit `2^max_k` rows (`None`:
+/// the planner's largest k), or into `segments` of them; writes
+/// `out_dir/segments.json` and `out_dir/segment{i}/`.
+pub fn compile(
+    model: &Path,
+    opts: &CompileOptions,
+    goal: Optimize,
+    out_dir: &Path,
+    max_k: Option<u32>,
+    segments: Option<usize>,
+) -> Result<Manifest, Error> {
+    let (program, calibration) = compiler::compile_file_report(model, opts)?;
+    let k = max_k.unwrap_or(circuits::shape::MAX_K);
+    let mut budget: Option<usize> = None;
+    // The cut estimate assumes one lane count; a segment the planner cannot
+    // fit in 2^k is cut again with a smaller budget.
+    let (segs, reports) = loop {
+        let cuts = circuits::segment::plan_cuts(&program, k, segments, budget)?;
+        let segs = ir::segment::split(&program, &cuts)?;
+        let mut reports = Vec::with_capacity(segs.len());
+        let mut over = None;
+        for (i, s) in segs.iter().enumerate() {
+            match circuits::plan_within(&s.program, goal, None, k) {
+                Ok(r) => reports.push(r),
+                Err(circuits::CircuitError::TooLarge { .. }) => {
+                    over = Some(i);
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match over {
+            None => break (segs, reports),
+            Some(i) => {
+                let est = circuits::segment::estimate_rows(&program, &cuts)[i];
+                let next = est * 4 / 5;
+                if next < 16 || budget == Some(next) {
+                    return Err(circuits::CircuitError::TooLarge { rows: est, max_k: k }.into());
+                }
+                budget = Some(next);
+            }
+        }
+    };
+    std::fs::create_dir_all(out_dir).map_err(|e| file_err(out_dir, e.to_string()))?;
+    // A whole-model folder's files would shadow the segments.
+    for stale in [artifacts::PROGRAM, artifacts::SETTINGS, artifacts::PK, artifacts::VK, artifacts::SRS] {
+        let _ = std::fs::remove_file(out_dir.join(stale));
+    }
+    let mut infos = Vec::with_capacity(segs.len());
+    for (i, (s, report)) in segs.into_iter().zip(reports).enumerate() {
+        let name = format!("segment{i}");
+        let dir = out_dir.join(&name);
+        std::fs::create_dir_all(&dir).map_err(|e| file_err(&dir, e.to_string()))?;
+        let elems = |p: &ir::Program, ids: &[usize]| ids.iter().map(|&v| p.nodes[v].len()).sum::<usize>();
+        let (input_elements, output_elements) = (elems(&program, &s.inputs), elems(&program, &s.outputs));
+        let m = pipeline::write_compiled(&dir, (s.program, calibration.clone()), report, goal)?;
+        infos.push(SegmentInfo {
+            dir: name,
+            nodes: [s.nodes.start, s.nodes.end],
+            input_elements,
+            output_elements,
+            k: m.shape.k,
+            rows: m.settings.rows,
+            digest: artifact::to_hex(&m.digest),
+        });
+    }
+    let manifest = Manifest { model: program.name.clone(), max_k, digest: manifest_digest(&infos), segments: infos };
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    artifact::write_atomic(&out_dir.join(MANIFEST), &json)?;
+    Ok(manifest)
+}
+
+/// Reads `dir/segments.json`, checking each segment folder's digest.
+pub fn load_manifest(dir: &Path) -> Result<Manifest, Error> {
+    let p = dir.join(MANIFEST);
+    let bytes = artifact::read(&p)?;
+    let m: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| file_err(&p, format!("not a segments manifest: {e}")))?;
+    if m.segments.is_empty() {
+        return Err(file_err(&p, "lists no segments"));
+    }
+    for (i, s) in m.segments.iter().enumerate() {
+        if s.dir.contains(['/', '\\']) || s.dir.starts_with('.') {
+            return Err(file_err(&p, format!("segment {i}: folder {:?} is not a plain name", s.dir)));
+        }
+    }
+    if manifest_digest(&m.segments) != m.digest {
+        return Err(file_err(&p, "its digest does not match its segments; compile again"));
+    }
+    Ok(m)
+}
+
+fn segment_dir(dir: &Path, s: &SegmentInfo) -> PathBuf {
+    dir.join(&s.dir)
+}
+
+/// Loads segment `i` and checks it is the one the manifest lists.
+fn load_segment(dir: &Path, m: &Manifest, i: usize) -> Result<pipeline::CompiledModel, Error> {
+    let s = &m.segments[i];
+    let cm = pipeline::load(&segment_dir(dir, s)).map_err(|e| seg_err(i, e))?;
+    if artifact::to_hex(&cm.digest) != s.digest {
+        return Err(seg_err(
+            i,
+            file_err(&segment_dir(dir, s), "is not the segment segments.json lists; compile again"),
+        ));
+    }
+    Ok(cm)
+}
+
+fn seg_err(index: usize, e: Error) -> Error {
+    Error::Segment { index, source: Box::new(e) }
+}
+
+/// Sets up every segment (its own keys and SRS of its k).
+pub fn setup(dir: &Path, srs: &SrsSource) -> Result<Vec<SetupOutcome>, Error> {
+    let m = load_manifest(dir)?;
+    (0..m.segments.len())
+        .map(|i| {
+            load_segment(dir, &m, i)?;
+            pipeline::setup(&segment_dir(dir, &m.segments[i]), srs).map_err(|e| seg_err(i, e))
+        })
+        .collect()
+}
+
+/// What `prove` reports per segment.
+pub struct SegmentProved {
+    pub k: u32,
+    pub prove_ms: u128,
+}
+
+/// Every segment's integer inputs for the model's float `inputs`: segment
+/// 0's are the quantized inputs, segment i's the outputs of segment i-1
+/// (each segment evaluated; a value out of range is an error naming the
+/// segment and node, before any proof).
+pub fn evaluate(dir: &Path, inputs: &[Vec<f64>]) -> Result<Vec<Vec<Vec<i64>>>, Error> {
+    let m = load_manifest(dir)?;
+    let n = m.segments.len();
+    let mut ints: Vec<Vec<Vec<i64>>> = Vec::with_capacity(n);
+    let mut last_outputs = vec![];
+    for i in 0..n {
+        let cm = load_segment(dir, &m, i)?;
+        let q = if i == 0 {
+            ir::eval::quantize_inputs(&cm.program, inputs).map_err(|e| seg_err(0, e.into()))?
+        } else {
+            std::mem::take(&mut last_outputs)
+        };
+        let trace = ir::eval(&cm.program, &q).map_err(|e| seg_err(i, e.into()))?;
+        last_outputs = trace.outputs(&cm.program);
+        ints.push(q);
+    }
+    Ok(ints)
+}
+
+/// Proves segment `i` on its integer inputs (from [`evaluate`]) with its
+/// own keys: what a Ray task runs (`zkinfer prove-segment`).
+pub fn prove_one(dir: &Path, i: usize, ints: &[Vec<i64>], backend: prover::Backend) -> Result<ProofFile, Error> {
+    let m = load_manifest(dir)?;
+    if i >= m.segments.len() {
+        return Err(file_err(&dir.join(MANIFEST), format!("has {} segments, no segment {i}", m.segments.len())));
+    }
+    let prover =
+        crate::handle::Prover::from_model(load_segment(dir, &m, i)?).map_err(|e| seg_err(i, e))?.with_backend(backend);
+    Ok(prover.prove_integers(ints).map_err(|e| seg_err(i, e))?.proof)
+}
+
+fn assemble(m: &Manifest, proofs: Vec<ProofFile>) -> SegmentedProof {
+    let last = proofs.last().expect("at least one segment");
+    SegmentedProof {
+        digest: m.digest.clone(),
+        outputs: last.outputs.clone(),
+        outputs_quantized: last.outputs_quantized.clone(),
+        output_shapes: last.output_shapes.clone(),
+        segments: proofs,
+    }
+}
+
+/// Proves every segment on `inputs` (the model's float inputs), one after
+/// another in this process: all segments are evaluated first, then proven
+/// one at a time with only that segment's keys loaded. `progress` is
+/// called after each segment's proof.
+pub fn prove(
+    dir: &Path,
+    inputs: &[Vec<f64>],
+    backend: prover::Backend,
+    mut progress: impl FnMut(usize, usize, &SegmentProved),
+) -> Result<SegmentedProof, Error> {
+    let m = load_manifest(dir)?;
+    let n = m.segments.len();
+    let ints = evaluate(dir, inputs)?;
+    let mut proofs = Vec::with_capacity(n);
+    for (i, q) in ints.into_iter().enumerate() {
+        let prover = crate::handle::Prover::from_model(load_segment(dir, &m, i)?)
+            .map_err(|e| seg_err(i, e))?
+            .with_backend(backend);
+        let po = prover.prove_integers(&q).map_err(|e| seg_err(i, e))?;
+        progress(i, n, &SegmentProved { k: po.proof.k, prove_ms: po.prove_ms });
+        proofs.push(po.proof);
+    }
+    Ok(assemble(&m, proofs))
+}
+
+/// The Ray driver `prove_on_ray` runs (written next to the work files).
+pub const RAY_DRIVER: &str = include_str!("../scripts/ray_prove.py");
+
+/// How `prove_on_ray` reaches the cluster.
+#[derive(Clone, Debug)]
+pub struct RayOptions {
+    /// The cluster's address (`scripts/ray-local.sh start` prints it).
+    pub address: String,
+    /// A python with `ray` importable (`scripts/ray-local.sh python`).
+    pub python: PathBuf,
+    /// The zkinfer binary every worker runs (a path valid on every node).
+    pub zkinfer: PathBuf,
+    /// Retries of a failed segment task.
+    pub retries: u32,
+    /// CPUs per segment task.
+    pub cpus: f64,
+    /// Test hook: segment whose first attempt fails.
+    pub fail_first: Option<usize>,
+}
+
+/// Integer inputs of one segment, as `prove-segment --inputs` reads them.
+#[derive(Serialize, Deserialize)]
+pub struct SegmentInputs {
+    pub inputs_quantized: Vec<Vec<i64>>,
+}
+
+/// Proves every segment as one task each on a Ray cluster
+/// (`scripts/ray_prove.py`), through files in `dir/ray-work-<pid>/` (so
+/// `dir` must be a folder every worker sees). `progress` gets each line
+/// the driver prints (one per finished segment). The work folder is
+/// removed afterwards.
+pub fn prove_on_ray(
+    dir: &Path,
+    inputs: &[Vec<f64>],
+    ray: &RayOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<SegmentedProof, Error> {
+    use std::io::BufRead;
+    let m = load_manifest(dir)?;
+    let ints = evaluate(dir, inputs)?;
+    let work = dir.join(format!("ray-work-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| file_err(&work, e.to_string()))?;
+    let result = (|| {
+        for (i, q) in ints.into_iter().enumerate() {
+            let json = serde_json::to_vec(&SegmentInputs { inputs_quantized: q }).expect("inputs serialize");
+            artifact::write_atomic(&work.join(format!("segment{i}.inputs.json")), &json)?;
+        }
+        let driver = work.join("ray_prove.py");
+        artifact::write_atomic(&driver, RAY_DRIVER.as_bytes())?;
+        let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut cmd = std::process::Command::new(&ray.python);
+        cmd.arg(&driver)
+            .args(["--address", &ray.address])
+            .arg("--dir")
+            .arg(abs(dir))
+            .arg("--work")
+            .arg(abs(&work))
+            .arg("--zkinfer")
+            .arg(abs(&ray.zkinfer))
+            .args(["--segments", &m.segments.len().to_string()])
+            .args(["--retries", &ray.retries.to_string()])
+            .args(["--cpus", &ray.cpus.to_string()]);
+        if let Some(f) = ray.fail_first {
+            cmd.args(["--fail-first", &f.to_string()]);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| file_err(&ray.python, format!("cannot run the Ray driver: {e}")))?;
+        let stdout = child.stdout.take().expect("piped");
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            progress(&line);
+        }
+        let out = child.wait_with_output().map_err(|e| file_err(&ray.python, e.to_string()))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(8).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return Err(file_err(&ray.python, format!("the Ray driver failed ({}): {}", out.status, tail.join(" | "))));
+        }
+        let mut proofs = Vec::with_capacity(m.segments.len());
+        for i in 0..m.segments.len() {
+            let p = work.join(format!("segment{i}.proof.json"));
+            let pf: ProofFile = serde_json::from_slice(&artifact::read(&p)?)
+                .map_err(|e| Error::ProofFile { path: p.clone(), reason: e.to_string() })?;
+            proofs.push(pf);
+        }
+        Ok(assemble(&m, proofs))
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+/// Verifies a segmented proof: digest, count, each segment's proof with its
+/// own keys, the chain `out_commit(i) == in_commit(i+1)`, and that the
+/// claimed outputs are the last segment's proven ones.
+pub fn verify(dir: &Path, proof: &SegmentedProof, proof_path: &Path) -> Result<(), Error> {
+    let m = load_manifest(dir)?;
+    let bad = |failure: VerifyFailure| Error::Verify { path: proof_path.into(), failure };
+    if proof.digest != m.digest {
+        return Err(bad(VerifyFailure::DigestMismatch { expected: m.digest.clone(), got: proof.digest.clone() }));
+    }
+    if proof.segments.len() != m.segments.len() {
+        return Err(bad(VerifyFailure::SegmentCount { expected: m.segments.len(), got: proof.segments.len() }));
+    }
+    for (i, p) in proof.segments.iter().enumerate() {
+        let v = crate::handle::Verifier::from_model(load_segment(dir, &m, i)?).map_err(|e| seg_err(i, e))?;
+        v.verify_named(p, proof_path).map_err(|e| seg_err(i, e))?;
+        if i > 0 {
+            let out = proof.segments[i - 1].commitments.get("output");
+            let inp = p.commitments.get("input");
+            if out.is_none() || out != inp {
+                return Err(bad(VerifyFailure::SegmentChain {
+                    segment: i,
+                    output: out.cloned().unwrap_or_default(),
+                    input: inp.cloned().unwrap_or_default(),
+                }));
+            }
+        }
+    }
+    let last = proof.segments.last().expect("count checked");
+    if proof.outputs != last.outputs
+        || proof.outputs_quantized != last.outputs_quantized
+        || proof.output_shapes != last.output_shapes
+    {
+        return Err(bad(VerifyFailure::OutputsDisagree { index: None }));
+    }
+    Ok(())
+}
+
+/// Reads a segmented proof file.
+pub fn read_proof(p: &Path) -> Result<SegmentedProof, Error> {
+    let bytes = artifact::read(p)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::ProofFile { path: p.into(), reason: format!("not a segmented zkinfer proof JSON: {e}") })
+}
