@@ -262,6 +262,28 @@ fn real_main() -> Result<()> {
             }
         }
         Cmd::GenVerifier { dir, out, separate_vk } => {
+            if zkinfer::segments::is_segmented(&dir) {
+                if separate_vk.is_some() {
+                    bail!("--separate-vk: a segmented model's verifiers are the self-contained form");
+                }
+                let sources = zkinfer::segments::gen_verifiers(&dir)?;
+                let stem =
+                    out.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "Verifier".into());
+                for (i, src) in sources.iter().enumerate() {
+                    let p = out.with_file_name(format!("{stem}.segment{i}.sol"));
+                    prover::artifact::write_atomic(&p, src.as_bytes())?;
+                    println!("wrote {} (contract {}, segment {i})", p.display(), verifier_gen::VERIFIER_NAME);
+                }
+                prover::artifact::write_atomic(&out, zkinfer::segments::SEGMENTED_VERIFIER_SOL.as_bytes())?;
+                let (ins, outs) = zkinfer::segments::commitment_indices(&dir)?;
+                println!(
+                    "wrote {} (contract {}: deploy with the segment verifiers' addresses in order, inIndex {ins:?}, \
+                     outIndex {outs:?}; call verifyProofs(bytes[], uint256[][]))",
+                    out.display(),
+                    zkinfer::segments::SEGMENTED_VERIFIER_NAME
+                );
+                return Ok(());
+            }
             gas_layout_hint(&dir);
             match separate_vk {
                 None => {
@@ -291,6 +313,30 @@ fn real_main() -> Result<()> {
             println!("wrote {} ({} bytes of calldata)", out.display(), data.len());
         }
         Cmd::VerifyEvm { dir, proof, separate, json } => {
+            if zkinfer::segments::is_segmented(&dir) {
+                if separate {
+                    bail!("--separate: a segmented model's verifiers are the self-contained form");
+                }
+                let p = zkinfer::segments::read_proof(&proof)?;
+                let (e, _) = step("compiling and running the verifiers", || {
+                    Ok(zkinfer::segments::verify_evm(&dir, &p, &proof, &solc_script())?)
+                })?;
+                if json {
+                    println!("{}", serde_json::to_string(&e)?);
+                } else {
+                    println!(
+                        "ok={} gas={} segments={} segment_gas={:?}",
+                        e.ok,
+                        e.gas,
+                        e.segment_gas.len(),
+                        e.segment_gas
+                    );
+                }
+                if !e.ok {
+                    bail!("the EVM verifier rejected the proof");
+                }
+                return Ok(());
+            }
             let pf = pipeline::read_proof_file(&proof)?;
             let (e, _) = step("compiling and running the verifier", || {
                 Ok(zkinfer::onchain::verify_evm(&dir, &pf, &proof, &solc_script(), separate)?)

@@ -426,3 +426,161 @@ pub fn read_proof(p: &Path) -> Result<SegmentedProof, Error> {
     serde_json::from_slice(&bytes)
         .map_err(|e| Error::ProofFile { path: p.into(), reason: format!("not a segmented zkinfer proof JSON: {e}") })
 }
+
+/// The entry contract of a segmented model's on-chain verification.
+pub const SEGMENTED_VERIFIER_SOL: &str = include_str!("../contracts/SegmentedVerifier.sol");
+/// Its contract name.
+pub const SEGMENTED_VERIFIER_NAME: &str = "SegmentedVerifier";
+
+/// Each segment's Solidity verifier (`onchain::gen_verifier` of its folder), in order.
+pub fn gen_verifiers(dir: &Path) -> Result<Vec<String>, Error> {
+    let m = load_manifest(dir)?;
+    (0..m.segments.len())
+        .map(|i| {
+            load_segment(dir, &m, i)?;
+            crate::onchain::gen_verifier(&segment_dir(dir, &m.segments[i])).map_err(|e| seg_err(i, e))
+        })
+        .collect()
+}
+
+/// Per segment, where its input and its output commitment sit among its
+/// instances (0 where it has none: the first's input, the last's output).
+pub fn commitment_indices(dir: &Path) -> Result<(Vec<usize>, Vec<usize>), Error> {
+    let m = load_manifest(dir)?;
+    let mut ins = vec![];
+    let mut outs = vec![];
+    for i in 0..m.segments.len() {
+        let cm = load_segment(dir, &m, i)?;
+        ins.push(cm.program.commitment_index("input").unwrap_or(0));
+        outs.push(cm.program.commitment_index("output").unwrap_or(0));
+    }
+    Ok((ins, outs))
+}
+
+/// What the on-chain check of a segmented proof did.
+#[derive(Clone, Debug, Serialize)]
+pub struct SegmentedEvmOutcome {
+    /// `verifyProofs` returned true.
+    pub ok: bool,
+    /// Gas of the one `verifyProofs` transaction (every segment and the chain).
+    pub gas: u64,
+    /// Each segment's own `verifyProof` transaction, for comparison.
+    pub segment_gas: Vec<u64>,
+    /// Deployment gas: the segment verifiers, then the entry contract.
+    pub deploy_gas: Vec<u64>,
+}
+
+fn word(v: usize) -> [u8; 32] {
+    let mut w = [0u8; 32];
+    w[24..].copy_from_slice(&(v as u64).to_be_bytes());
+    w
+}
+
+fn words_array(ws: &[[u8; 32]]) -> Vec<u8> {
+    let mut out = word(ws.len()).to_vec();
+    for w in ws {
+        out.extend_from_slice(w);
+    }
+    out
+}
+
+fn bytes_value(b: &[u8]) -> Vec<u8> {
+    let mut out = word(b.len()).to_vec();
+    out.extend_from_slice(b);
+    out.resize(32 + b.len().div_ceil(32) * 32, 0);
+    out
+}
+
+/// ABI body of a dynamic array of dynamic items (already encoded).
+fn dyn_array(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = word(items.len()).to_vec();
+    let mut off = 32 * items.len();
+    for it in items {
+        out.extend_from_slice(&word(off));
+        off += it.len();
+    }
+    for it in items {
+        out.extend_from_slice(it);
+    }
+    out
+}
+
+/// ABI encoding of a tuple of dynamic values (each already encoded).
+fn tuple(parts: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = vec![];
+    let mut off = 32 * parts.len();
+    for p in parts {
+        out.extend_from_slice(&word(off));
+        off += p.len();
+    }
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+/// Calldata of `verifyProofs(bytes[] proofs, uint256[][] instances)`.
+pub fn verify_proofs_calldata(proof: &SegmentedProof, proof_path: &Path) -> Result<Vec<u8>, Error> {
+    let mut proofs = vec![];
+    let mut instances = vec![];
+    for p in &proof.segments {
+        let (bytes, inst) = pipeline::decode_proof(p, proof_path)?;
+        proofs.push(bytes_value(&bytes));
+        let ws: Vec<[u8; 32]> = inst.iter().map(crate::registry::fr_word).collect();
+        instances.push(words_array(&ws));
+    }
+    let mut out = verifier_gen::evm::selector("verifyProofs(bytes[],uint256[][])").to_vec();
+    out.extend(tuple(&[dyn_array(&proofs), dyn_array(&instances)]));
+    Ok(out)
+}
+
+/// Deploys every segment's verifier and `SegmentedVerifier` in revm and
+/// checks `proof` in one `verifyProofs` call (`solc_script`: the project's
+/// `scripts/solc.js`).
+pub fn verify_evm(
+    dir: &Path,
+    proof: &SegmentedProof,
+    proof_path: &Path,
+    solc_script: &Path,
+) -> Result<SegmentedEvmOutcome, Error> {
+    use verifier_gen::evm::{Evm, Solc};
+    let solc = Solc::new(solc_script);
+    let mut evm = Evm::new();
+    let compile = |src: &str, name: &str| -> Result<Vec<u8>, Error> {
+        let c = solc.compile(src)?.into_iter().find(|c| c.name == name).ok_or_else(|| {
+            Error::VerifierGen(verifier_gen::GenError::Solc { reason: format!("solc output lacks contract {name}") })
+        })?;
+        Ok(c.bytecode)
+    };
+    let sources = gen_verifiers(dir)?;
+    if proof.segments.len() != sources.len() {
+        return Err(Error::Verify {
+            path: proof_path.into(),
+            failure: VerifyFailure::SegmentCount { expected: sources.len(), got: proof.segments.len() },
+        });
+    }
+    let (ins, outs) = commitment_indices(dir)?;
+    let (mut addresses, mut deploy_gas, mut segment_gas) = (vec![], vec![], vec![]);
+    for (i, src) in sources.iter().enumerate() {
+        let d = evm.deploy(&compile(src, verifier_gen::VERIFIER_NAME)?)?;
+        let r = evm.call(d.address, crate::onchain::calldata(&proof.segments[i], proof_path, None)?)?;
+        segment_gas.push(r.gas);
+        addresses.push(d.address);
+        deploy_gas.push(d.gas);
+    }
+    let mut code = compile(SEGMENTED_VERIFIER_SOL, SEGMENTED_VERIFIER_NAME)?;
+    let addr_words: Vec<[u8; 32]> = addresses
+        .iter()
+        .map(|a| {
+            let mut w = [0u8; 32];
+            w[12..].copy_from_slice(a);
+            w
+        })
+        .collect();
+    let idx = |v: &[usize]| words_array(&v.iter().map(|&x| word(x)).collect::<Vec<_>>());
+    code.extend(tuple(&[words_array(&addr_words), idx(&ins), idx(&outs)]));
+    let entry = evm.deploy(&code)?;
+    deploy_gas.push(entry.gas);
+    let r = evm.call(entry.address, verify_proofs_calldata(proof, proof_path)?)?;
+    Ok(SegmentedEvmOutcome { ok: r.returned_true(), gas: r.gas, segment_gas, deploy_gas })
+}

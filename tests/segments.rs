@@ -258,3 +258,49 @@ fn segments_prove_on_a_local_ray_cluster() {
         "work files removed"
     );
 }
+
+/// On chain: every segment's verifier plus `SegmentedVerifier`, one
+/// `verifyProofs` call for the whole model; a broken chain and a swapped
+/// segment are rejected there too.
+#[test]
+fn segmented_proofs_verify_on_chain_in_one_call() {
+    if !repo().join("node_modules/solc/soljson.js").exists() {
+        eprintln!("note: solc-js not installed (bash scripts/npm-ci.sh); not exercised");
+        return;
+    }
+    let d = tmp("segments_evm");
+    let model = mlp(&d);
+    let dir = d.join("seg");
+    let m = segments::compile(&model, &opts(), circuits::Optimize::Balanced, &dir, None, Some(3)).unwrap();
+    assert_eq!(m.segments.len(), 3);
+    segments::setup(&dir, &zkinfer::SrsSource::DevCached(srs_cache())).unwrap();
+    let p = segments::prove(&dir, &input(5), zkinfer::Backend::Cpu, |_, _, _| {}).unwrap();
+    let q = segments::prove(&dir, &input(6), zkinfer::Backend::Cpu, |_, _, _| {}).unwrap();
+    let solc = repo().join("scripts/solc.js");
+    let path = dir.join("proof.json");
+    let e = segments::verify_evm(&dir, &p, &path, &solc).unwrap();
+    println!(
+        "verifyProofs: {} gas for {} segments (alone: {:?}); deploy {:?}",
+        e.gas,
+        e.segment_gas.len(),
+        e.segment_gas,
+        e.deploy_gas
+    );
+    assert!(e.ok, "{e:?}");
+    let alone: u64 = e.segment_gas.iter().sum();
+    // One call: the segments' verifications plus the chain, within a few
+    // percent of the separate transactions (one base fee, but each segment's
+    // proof is copied into memory for its staticcall).
+    assert!(e.gas < alone + alone / 20, "entry overhead too large ({} vs {alone})", e.gas);
+    let mut mixed = p.clone();
+    mixed.segments[1] = q.segments[1].clone();
+    assert!(!segments::verify_evm(&dir, &mixed, &path, &solc).unwrap().ok, "a broken chain verified on chain");
+    let mut swapped = p.clone();
+    swapped.segments.swap(1, 2);
+    assert!(!segments::verify_evm(&dir, &swapped, &path, &solc).unwrap().ok, "swapped segments verified on chain");
+    let mut forged = p.clone();
+    let last = forged.segments.len() - 1;
+    let inst = &mut forged.segments[last].instances[0];
+    inst[0] = q.segments[last].instances[0][0].clone();
+    assert!(!segments::verify_evm(&dir, &forged, &path, &solc).unwrap().ok, "a changed output verified on chain");
+}
