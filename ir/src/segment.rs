@@ -58,9 +58,19 @@ pub fn boundary(p: &Program, cut: usize) -> Vec<ValueId> {
     live.iter().enumerate().filter(|(_, &l)| l).map(|(v, _)| v).collect()
 }
 
-/// Which values are inside the activation range by construction (so a
-/// segment may read them through a range-checked `Input` node).
+/// Which values may sit on a boundary: those a segment can read through a
+/// range-checked `Input` node. Inside the activation range by construction:
+/// inputs, requants, divisions, max windows and gathers of such values, and
+/// tables whose every entry is in range. Also accepted: affine maps at
+/// their inputs' scale (a residual `x + f(x)`, a bias add): activation-scale
+/// values, which calibration sized the activation range for, but which an
+/// input far outside the calibrated data could push out of it; then
+/// proving fails before any proof, naming the segment and node (the extra
+/// check only restricts what proves: the segments stay as sound as the
+/// whole). Accumulators (a product's output at the sum of its operands'
+/// scales) are never boundaries.
 pub fn range_safe(p: &Program) -> Vec<bool> {
+    let (lo, hi) = p.quant.act_bounds();
     let mut safe: Vec<bool> = Vec::with_capacity(p.nodes.len());
     for node in &p.nodes {
         let s = match &node.op {
@@ -71,7 +81,9 @@ pub fn range_safe(p: &Program) -> Vec<bool> {
                 let src: Vec<bool> = g.inputs.iter().flat_map(|&v| vec![safe[v]; p.nodes[v].len()]).collect();
                 g.map.iter().all(|&c| c == ZERO_SRC || src.get(c as usize).copied().unwrap_or(false))
             }
-            Op::Linear(_) | Op::Bilinear(_) | Op::Table(_) => false,
+            Op::Table(t) => t.values.iter().all(|&v| (lo..=hi).contains(&v)),
+            Op::Linear(l) => !l.inputs.is_empty() && l.inputs.iter().all(|&v| p.nodes[v].scale == node.scale),
+            Op::Bilinear(_) => false,
         };
         safe.push(s);
     }
