@@ -12,8 +12,9 @@
 //! - real proofs: the commitment is deterministic (two proofs of one weight
 //!   set carry the same points, the rest of the proof differs), equals
 //!   `zkinfer commitment`, differs per weight set under one key; a proof for
-//!   weights B presented with A's commitment, a missing commitment and a
-//!   changed point are all rejected by `verify`; in the EVM, the registry
+//!   weights B presented with A's commitment, a missing commitment and B's
+//!   points spliced into A's proof are all rejected by `verify` (the splice
+//!   by the generated Solidity verifier too); in the EVM, the registry
 //!   walkthrough (approve, revoke, the same verifier) with
 //!   `PolycommitModelRegistry`.
 
@@ -189,6 +190,17 @@ fn proofs_carry_a_deterministic_commitment_per_weight_set() {
     spliced.proof = prover::artifact::to_hex(&pa);
     spliced.commitments.insert("params".into(), c2.clone());
     assert!(matches!(zkinfer::verify(&dir, &spliced, &path).unwrap_err(), Error::Prover(_)), "spliced points verified");
+    // The same in the EVM: the generated verifier accepts both weight sets'
+    // proofs (one verifier per architecture) and rejects the splice.
+    if repo().join("node_modules/solc/soljson.js").exists() {
+        let solc = repo().join("scripts/solc.js");
+        for (name, p, ok) in [("v1", &a, true), ("v2", &v2, true), ("spliced", &spliced, false)] {
+            let e = zkinfer::onchain::verify_evm(&dir, p, &path, &solc, false).unwrap();
+            assert_eq!(e.ok, ok, "{name} in the EVM: {e:?}");
+        }
+    } else {
+        eprintln!("note: solc-js not installed (bash scripts/npm-ci.sh); the EVM checks are skipped");
+    }
 }
 
 #[test]
