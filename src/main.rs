@@ -81,6 +81,43 @@ fn real_main() -> Result<()> {
                 return Ok(());
             }
             let (m, t) = step("compiling", || Ok(pipeline::compile_for(&model, &opts, goal, &out)?))?;
+            // Too big to prove here: split, and say so.
+            let budget = prove_memory_budget()?;
+            let need = zkinfer::segments::predicted_prove_bytes(m.shape.k, m.settings.commitments);
+            if let (Some(budget), true) = (budget, budget.is_some_and(|b| need > b)) {
+                let Some(k) = zkinfer::segments::provable_k(m.shape.k, m.settings.commitments, budget) else {
+                    bail!(
+                        "the circuit (k={}) needs ~{:.1} GiB to prove, more than this machine's budget",
+                        m.shape.k,
+                        gib(need)
+                    );
+                };
+                eprintln!(
+                    "note: the circuit needs k={} (~{:.1} GiB to prove), over this machine's {:.1} GiB \
+                     (ZKINFER_PROVE_MEMORY_BYTES, else 3/4 of its memory): splitting into segments of k <= {k} \
+                     (pass --max-k to choose)",
+                    m.shape.k,
+                    gib(need),
+                    gib(budget)
+                );
+                let (sm, t) = step("compiling segments", || {
+                    Ok(zkinfer::segments::compile(&model, &opts, goal, &out, Some(k), None)?)
+                })?;
+                for (i, s) in sm.segments.iter().enumerate() {
+                    println!(
+                        "segment {i}: nodes {}..{} k={} rows={} inputs {} elements, outputs {} elements",
+                        s.nodes[0], s.nodes[1], s.k, s.rows, s.input_elements, s.output_elements
+                    );
+                }
+                println!(
+                    "compiled {} into {} segments in {:.2} s -> {}",
+                    sm.model,
+                    sm.segments.len(),
+                    t.as_secs_f64(),
+                    out.join(zkinfer::segments::MANIFEST).display()
+                );
+                return Ok(());
+            }
             print_compiled(&m);
             println!(
                 "wrote {} and {} in {:.2} s",
@@ -566,4 +603,26 @@ fn default_ray_python() -> std::path::PathBuf {
     } else {
         "python3".into()
     }
+}
+
+fn gib(b: u64) -> f64 {
+    b as f64 / (1u64 << 30) as f64
+}
+
+/// What a proof may use on this machine: ZKINFER_PROVE_MEMORY_BYTES, else
+/// 3/4 of MemTotal (Linux); `None` when neither is known.
+fn prove_memory_budget() -> Result<Option<u64>> {
+    if let Ok(v) = std::env::var("ZKINFER_PROVE_MEMORY_BYTES") {
+        let b = v
+            .trim()
+            .replace('_', "")
+            .parse()
+            .with_context(|| format!("ZKINFER_PROVE_MEMORY_BYTES={v:?} is not a whole number"))?;
+        return Ok(Some(b));
+    }
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        let kb: u64 = s.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024 / 4 * 3)
+    });
+    Ok(total)
 }

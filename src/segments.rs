@@ -87,6 +87,21 @@ fn manifest_digest(segments: &[SegmentInfo]) -> String {
     artifact::to_hex(&h.finalize())
 }
 
+/// Bytes a proof of a `2^k`-row circuit with `commitments` commitments
+/// (settings.json `commitments`) is expected to peak at: ~130 bytes per row
+/// per commitment, fitted on this project's measurements (LeNet-5 k=15: 343
+/// MiB measured, 460 predicted; a GPT segment k=20: 11.2 GiB, 10.3; LeNet
+/// hashed k=20: 7.2 GiB, 10.7): within 1.5x, on the high side.
+pub fn predicted_prove_bytes(k: u32, commitments: usize) -> u64 {
+    (1u64 << k) * commitments as u64 * 130
+}
+
+/// The largest k at most `k` whose predicted proof fits `budget` bytes
+/// (`None` when even k = 12 does not), for `commitments` commitments.
+pub fn provable_k(k: u32, commitments: usize, budget: u64) -> Option<u32> {
+    (12..=k).rev().find(|&kk| predicted_prove_bytes(kk, commitments) <= budget)
+}
+
 /// Compiles `model` into segments that each fit `2^max_k` rows (`None`:
 /// the planner's largest k), or into `segments` of them; writes
 /// `out_dir/segments.json` and `out_dir/segment{i}/`.

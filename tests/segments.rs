@@ -304,3 +304,44 @@ fn segmented_proofs_verify_on_chain_in_one_call() {
     inst[0] = q.segments[last].instances[0][0].clone();
     assert!(!segments::verify_evm(&dir, &forged, &path, &solc).unwrap().ok, "a changed output verified on chain");
 }
+
+/// `compile` without `--max-k` splits a model whose proof would not fit the
+/// machine's memory (here a budget set with ZKINFER_PROVE_MEMORY_BYTES), and
+/// says so; with room, it compiles the whole model.
+#[test]
+fn compile_splits_by_itself_when_the_proof_would_not_fit() {
+    let d = tmp("segments_auto");
+    let model = mlp(&d);
+    let zk = env!("CARGO_BIN_EXE_zkinfer");
+    let cal = d.join("cal.json");
+    let samples: Vec<Vec<Vec<f64>>> = (1..=4).map(input).collect();
+    std::fs::write(&cal, serde_json::json!({ "calibration_data": samples }).to_string()).unwrap();
+    let run = |dir: &Path, budget: &str| {
+        std::process::Command::new(zk)
+            .args([
+                "compile",
+                model.to_str().unwrap(),
+                "-o",
+                dir.to_str().unwrap(),
+                "--calibrate",
+                cal.to_str().unwrap(),
+            ])
+            .env("ZKINFER_PROVE_MEMORY_BYTES", budget)
+            .output()
+            .unwrap()
+    };
+    // The whole model is k=13: ~60 MB predicted at k=12 fits, at k=13 not.
+    let small = d.join("small");
+    let o = run(&small, "60000000");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("splitting into segments of k <= 12"), "{err}");
+    let m = segments::load_manifest(&small).unwrap();
+    assert!(m.segments.len() >= 2 && m.segments.iter().all(|s| s.k <= 12), "{m:?}");
+    let big = d.join("big");
+    let o = run(&big, "100000000000");
+    assert!(o.status.success() && !segments::is_segmented(&big) && big.join("program.bin").exists());
+    let o = run(&d.join("bad"), "lots");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("ZKINFER_PROVE_MEMORY_BYTES"));
+    assert!(segments::predicted_prove_bytes(20, 81) > 10 << 30, "the GPT segment's measured 11.2 GiB, roughly");
+}
