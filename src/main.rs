@@ -65,26 +65,13 @@ fn real_main() -> Result<()> {
                 let (m, t) = step("compiling segments", || {
                     Ok(zkinfer::segments::compile(&model, &opts, goal, &out, max_k, segments)?)
                 })?;
-                for (i, s) in m.segments.iter().enumerate() {
-                    println!(
-                        "segment {i}: nodes {}..{} k={} rows={} inputs {} elements, outputs {} elements",
-                        s.nodes[0], s.nodes[1], s.k, s.rows, s.input_elements, s.output_elements
-                    );
-                }
-                println!(
-                    "compiled {} into {} segments in {:.2} s -> {}",
-                    m.model,
-                    m.segments.len(),
-                    t.as_secs_f64(),
-                    out.join(zkinfer::segments::MANIFEST).display()
-                );
+                print_segments(&m, t, &out);
                 return Ok(());
             }
             let (m, t) = step("compiling", || Ok(pipeline::compile_for(&model, &opts, goal, &out)?))?;
             // Too big to prove here: split, and say so.
-            let budget = prove_memory_budget()?;
             let need = zkinfer::segments::predicted_prove_bytes(m.shape.k, m.settings.commitments);
-            if let (Some(budget), true) = (budget, budget.is_some_and(|b| need > b)) {
+            if let Some(budget) = prove_memory_budget()?.filter(|&b| need > b) {
                 let Some(k) = zkinfer::segments::provable_k(m.shape.k, m.settings.commitments, budget) else {
                     bail!(
                         "the circuit (k={}) needs ~{:.1} GiB to prove, more than this machine's budget",
@@ -103,19 +90,7 @@ fn real_main() -> Result<()> {
                 let (sm, t) = step("compiling segments", || {
                     Ok(zkinfer::segments::compile(&model, &opts, goal, &out, Some(k), None)?)
                 })?;
-                for (i, s) in sm.segments.iter().enumerate() {
-                    println!(
-                        "segment {i}: nodes {}..{} k={} rows={} inputs {} elements, outputs {} elements",
-                        s.nodes[0], s.nodes[1], s.k, s.rows, s.input_elements, s.output_elements
-                    );
-                }
-                println!(
-                    "compiled {} into {} segments in {:.2} s -> {}",
-                    sm.model,
-                    sm.segments.len(),
-                    t.as_secs_f64(),
-                    out.join(zkinfer::segments::MANIFEST).display()
-                );
+                print_segments(&sm, t, &out);
                 return Ok(());
             }
             print_compiled(&m);

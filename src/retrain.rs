@@ -117,12 +117,15 @@ pub fn walkthrough_with(
         ..CompileOptions::default()
     };
     let m = pipeline::compile(&files.v1, &opts, out)?;
-    let params_index = m.program.commitment_index("params");
+    // Where the registry reads the commitment: an instance (hashed) or the
+    // weight columns' points in the proof (polycommit).
     let points = crate::onchain::committed_points_range(&m.shape);
-    let (name, where_) = match (params_index, &points) {
-        (Some(i), _) => ("hashed", format!("commitment at instance {i}")),
-        (None, Some(r)) => ("polycommit", format!("weight columns' points at proof bytes {}..{}", r.start, r.end)),
-        (None, None) => unreachable!("committed parameters have a commitment"),
+    let params_index = points
+        .is_none()
+        .then(|| m.program.commitment_index("params").expect("hashed params have a commitment instance"));
+    let (name, where_) = match &points {
+        Some(r) => ("polycommit", format!("weight columns' points at proof bytes {}..{}", r.start, r.end)),
+        None => ("hashed", format!("commitment at instance {}", params_index.unwrap_or_default())),
     };
     push(
         Step {
@@ -177,10 +180,9 @@ pub fn walkthrough_with(
         },
         &mut steps,
     );
-    let (reg, gas) = match (params_index, points) {
-        (Some(i), _) => Registry::deploy(&mut evm, &solc, v.address, i, owner)?,
-        (None, Some(r)) => Registry::deploy_polycommit(&mut evm, &solc, v.address, r, owner)?,
-        (None, None) => unreachable!("checked above"),
+    let (reg, gas) = match points {
+        Some(r) => Registry::deploy_polycommit(&mut evm, &solc, v.address, r, owner)?,
+        None => Registry::deploy(&mut evm, &solc, v.address, params_index.unwrap_or_default(), owner)?,
     };
     push(
         Step {

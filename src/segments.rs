@@ -237,12 +237,18 @@ pub struct SegmentProved {
 /// (each segment evaluated; a value out of range is an error naming the
 /// segment and node, before any proof).
 pub fn evaluate(dir: &Path, inputs: &[Vec<f64>]) -> Result<Vec<Vec<Vec<i64>>>, Error> {
-    let m = load_manifest(dir)?;
+    evaluate_in(dir, &load_manifest(dir)?, inputs)
+}
+
+/// [`evaluate`] with the manifest already read. Each segment's program is
+/// loaded here and again when it is proven: holding every segment at once
+/// would make peak memory the model's, not one segment's.
+fn evaluate_in(dir: &Path, m: &Manifest, inputs: &[Vec<f64>]) -> Result<Vec<Vec<Vec<i64>>>, Error> {
     let n = m.segments.len();
     let mut ints: Vec<Vec<Vec<i64>>> = Vec::with_capacity(n);
     let mut last_outputs = vec![];
     for i in 0..n {
-        let cm = load_segment(dir, &m, i)?;
+        let cm = load_segment(dir, m, i)?;
         let q = if i == 0 {
             ir::eval::quantize_inputs(&cm.program, inputs).map_err(|e| seg_err(0, e.into()))?
         } else {
@@ -290,7 +296,7 @@ pub fn prove(
 ) -> Result<SegmentedProof, Error> {
     let m = load_manifest(dir)?;
     let n = m.segments.len();
-    let ints = evaluate(dir, inputs)?;
+    let ints = evaluate_in(dir, &m, inputs)?;
     let mut proofs = Vec::with_capacity(n);
     for (i, q) in ints.into_iter().enumerate() {
         let prover = crate::handle::Prover::from_model(load_segment(dir, &m, i)?)
@@ -342,7 +348,7 @@ pub fn prove_on_ray(
 ) -> Result<SegmentedProof, Error> {
     use std::io::BufRead;
     let m = load_manifest(dir)?;
-    let ints = evaluate(dir, inputs)?;
+    let ints = evaluate_in(dir, &m, inputs)?;
     let work = dir.join(format!("ray-work-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| file_err(&work, e.to_string()))?;
@@ -506,17 +512,11 @@ fn bytes_value(b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// ABI body of a dynamic array of dynamic items (already encoded).
+/// ABI body of a dynamic array of dynamic items (already encoded): its
+/// length, then the items encoded as a tuple.
 fn dyn_array(items: &[Vec<u8>]) -> Vec<u8> {
     let mut out = word(items.len()).to_vec();
-    let mut off = 32 * items.len();
-    for it in items {
-        out.extend_from_slice(&word(off));
-        off += it.len();
-    }
-    for it in items {
-        out.extend_from_slice(it);
-    }
+    out.extend(tuple(items));
     out
 }
 

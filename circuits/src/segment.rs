@@ -56,9 +56,17 @@ fn boundaries(p: &Program) -> (Vec<usize>, Vec<bool>) {
 
 /// The cuts, or `Err((start, node))`: the segment from `start` overflows at
 /// `node` with no valid cut that fits before it.
+/// Rows of hashing a boundary of `elems` elements (0 for none).
+fn hash(elems: usize) -> usize {
+    if elems == 0 {
+        0
+    } else {
+        poseidon::rows(elems, poseidon::block(ESTIMATE_LANES))
+    }
+}
+
 fn greedy(rows: &[usize], sizes: &[usize], valid: &[bool], budget: usize) -> Result<Vec<usize>, (usize, usize)> {
     let n = rows.len();
-    let hash = |e: usize| if e == 0 { 0 } else { poseidon::rows(e, poseidon::block(ESTIMATE_LANES)) };
     let mut cuts = vec![];
     let mut start = 0;
     loop {
@@ -143,7 +151,6 @@ pub fn plan_cuts(
             None => return Ok(res),
         }
     }
-    let hash = |e: usize| if e == 0 { 0 } else { poseidon::rows(e, poseidon::block(ESTIMATE_LANES)) };
     let mut bounds = vec![0];
     bounds.extend_from_slice(&cuts);
     bounds.push(rows.len());

@@ -80,8 +80,8 @@ fn prove_cpu(
         Some(p) if circuit.shape.polycommit => Some(p),
         _ => committed_points(params, &circuit)?,
     };
-    let columns = circuits::polycommit::column_indices(&circuit.shape);
-    let rng = crate::polycommit::ZeroTails::new(OsRng, pk.get_vk(), if committed.is_some() { &columns } else { &[] })?;
+    let columns = if committed.is_some() { circuits::polycommit::column_indices(&circuit.shape) } else { vec![] };
+    let rng = crate::polycommit::ZeroTails::new(OsRng, pk.get_vk(), &columns)?;
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, ChallengeEvm<G1Affine>, _, _, _>(
         params,
         pk,

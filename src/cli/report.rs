@@ -64,3 +64,20 @@ pub(crate) fn write_proof(out: &Path, proof: &zkinfer::ProofFile) -> Result<()> 
     prover::artifact::write_atomic(out, &json)?;
     Ok(())
 }
+
+/// What `compile` prints for a segmented model.
+pub(crate) fn print_segments(m: &zkinfer::segments::Manifest, t: std::time::Duration, out: &std::path::Path) {
+    for (i, s) in m.segments.iter().enumerate() {
+        println!(
+            "segment {i}: nodes {}..{} k={} rows={} inputs {} elements, outputs {} elements",
+            s.nodes[0], s.nodes[1], s.k, s.rows, s.input_elements, s.output_elements
+        );
+    }
+    println!(
+        "compiled {} into {} segments in {:.2} s -> {}",
+        m.model,
+        m.segments.len(),
+        t.as_secs_f64(),
+        out.join(zkinfer::segments::MANIFEST).display()
+    );
+}
