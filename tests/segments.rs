@@ -183,6 +183,24 @@ fn segment_counts_and_bad_cuts() {
         assert!(nodes.windows(2).all(|w| w[0][1] == w[1][0]) && nodes[0][0] == 0, "consecutive: {nodes:?}");
         assert_eq!(nodes[n - 1][1], whole.nodes.len());
     }
+    // A manifest that was edited: a segment folder outside DIR, a digest
+    // that no longer matches its segments, a segment index past the end.
+    let man = d.join("n3").join(segments::MANIFEST);
+    let text = std::fs::read_to_string(&man).unwrap();
+    let mut j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    j["segments"][1]["dir"] = "../n2/segment0".into();
+    std::fs::write(&man, j.to_string()).unwrap();
+    let e = segments::load_manifest(&d.join("n3")).unwrap_err().to_string();
+    assert!(e.contains("is not a plain name"), "{e}");
+    let mut j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    j["segments"][0]["rows"] = 1.into();
+    j["segments"][0]["digest"] = j["segments"][1]["digest"].clone();
+    std::fs::write(&man, j.to_string()).unwrap();
+    let e = segments::load_manifest(&d.join("n3")).unwrap_err().to_string();
+    assert!(e.contains("digest does not match"), "{e}");
+    std::fs::write(&man, &text).unwrap();
+    let e = segments::prove_one(&d.join("n3"), 3, &[], zkinfer::Backend::Cpu).unwrap_err().to_string();
+    assert!(e.contains("no segment 3"), "{e}");
     // A segmented folder replaces a whole-model one.
     zkinfer::compile(&model, &opts(), &d.join("n2")).unwrap();
     segments::compile(&model, &opts(), circuits::Optimize::Balanced, &d.join("n2"), None, Some(2)).unwrap();
