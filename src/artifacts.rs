@@ -68,6 +68,10 @@ pub struct Settings {
     /// Commitments the verifier combines (proof and key): what verification gas grows with.
     #[serde(default)]
     pub commitments: usize,
+    /// Predicted peak memory of one proof, bytes (`circuits::prove_bytes`;
+    /// 0 in folders compiled before it was recorded).
+    #[serde(default)]
+    pub predicted_prove_bytes: u64,
     /// How the fixed-point settings were chosen: samples, range margin,
     /// input bounds, every scale tried with its error (absent in folders
     /// compiled before it was recorded).
@@ -136,6 +140,7 @@ impl Settings {
             optimize,
             layout: if report.shape.bits.is_some() { "bits" } else { "limbs" }.into(),
             commitments: report.commitments,
+            predicted_prove_bytes: report.prove_bytes,
             calibration: None,
         }
     }

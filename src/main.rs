@@ -43,7 +43,7 @@ fn real_main() -> Result<()> {
     let cli = Cli::parse();
     ir::limits::set(limits_from_env()?);
     match cli.cmd {
-        Cmd::Compile { model, out, args, max_k, segments } => {
+        Cmd::Compile { model, out, args, max_k, segments, max_memory, lanes } => {
             let opts = compile_options(&args)?;
             if opts.calibration.is_empty() && opts.input_bounds.is_empty() && args.scale_bits.is_none() {
                 eprintln!(
@@ -55,44 +55,59 @@ fn real_main() -> Result<()> {
                 );
             }
             let goal = args.optimize.into();
-            if max_k.is_some() || segments.is_some() {
-                if let Some(k) = max_k.filter(|k| !(4..=circuits::shape::MAX_K).contains(k)) {
-                    bail!("--max-k {k}: must be between 4 and {}", circuits::shape::MAX_K);
-                }
-                if segments == Some(0) {
-                    bail!("--segments must be at least 1");
-                }
+            if let Some(k) = max_k.filter(|k| !(4..=circuits::shape::MAX_K).contains(k)) {
+                bail!("--max-k {k}: must be between 4 and {}", circuits::shape::MAX_K);
+            }
+            if segments == Some(0) {
+                bail!("--segments must be at least 1");
+            }
+            if let Some(l) = lanes.filter(|l| !(1..=circuits::shape::MAX_LANES).contains(l)) {
+                bail!("--lanes {l}: must be between 1 and {}", circuits::shape::MAX_LANES);
+            }
+            let limits =
+                circuits::Limits { max_k: max_k.unwrap_or(circuits::shape::MAX_K), lanes, max_prove_bytes: max_memory };
+            let split = |limits: &circuits::Limits| -> Result<()> {
                 let (m, t) = step("compiling segments", || {
-                    Ok(zkinfer::segments::compile(&model, &opts, goal, &out, max_k, segments)?)
+                    Ok(zkinfer::segments::compile_limited(&model, &opts, goal, &out, limits, max_k, segments)?)
                 })?;
                 print_segments(&m, t, &out);
-                return Ok(());
+                Ok(())
+            };
+            if max_k.is_some() || segments.is_some() {
+                return split(&limits);
             }
-            let (m, t) = step("compiling", || Ok(pipeline::compile_for(&model, &opts, goal, &out)?))?;
-            // Too big to prove here: split, and say so.
-            let need = zkinfer::segments::predicted_prove_bytes(m.shape.k, m.settings.commitments);
-            if let Some(budget) = prove_memory_budget()?.filter(|&b| need > b) {
-                let Some(k) = zkinfer::segments::provable_k(m.shape.k, m.settings.commitments, budget) else {
-                    bail!(
-                        "the circuit (k={}) needs ~{:.1} GiB to prove, more than this machine's budget",
-                        m.shape.k,
-                        gib(need)
+            // The whole model, within the memory budget asked for, else this
+            // machine's; split when no shape of it fits.
+            let (budget, asked) = match max_memory {
+                Some(b) => (Some(b), true),
+                None => (prove_memory_budget()?, false),
+            };
+            let whole = circuits::Limits { max_prove_bytes: budget, ..limits };
+            let compiled = step("compiling", || Ok(pipeline::compile_limited(&model, &opts, goal, &whole, &out)?));
+            let (m, t) = match compiled {
+                Ok(c) => c,
+                Err(e) => {
+                    let over = e.downcast_ref::<zkinfer::Error>().and_then(|e| match e {
+                        zkinfer::Error::Circuit(circuits::CircuitError::OverMemory { need, budget, .. }) => {
+                            Some((*need, *budget))
+                        }
+                        _ => None,
+                    });
+                    let Some((need, budget)) = over else { return Err(e) };
+                    eprintln!(
+                        "note: the whole model needs ~{:.1} GiB to prove (predicted, its leanest shape), over {} \
+                         {:.1} GiB: splitting into segments that fit (pass --max-k or --max-memory to choose)",
+                        gib(need),
+                        if asked {
+                            "--max-memory"
+                        } else {
+                            "this machine's (ZKINFER_PROVE_MEMORY_BYTES, else 3/4 of its memory)"
+                        },
+                        gib(budget)
                     );
-                };
-                eprintln!(
-                    "note: the circuit needs k={} (~{:.1} GiB to prove), over this machine's {:.1} GiB \
-                     (ZKINFER_PROVE_MEMORY_BYTES, else 3/4 of its memory): splitting into segments of k <= {k} \
-                     (pass --max-k to choose)",
-                    m.shape.k,
-                    gib(need),
-                    gib(budget)
-                );
-                let (sm, t) = step("compiling segments", || {
-                    Ok(zkinfer::segments::compile(&model, &opts, goal, &out, Some(k), None)?)
-                })?;
-                print_segments(&sm, t, &out);
-                return Ok(());
-            }
+                    return split(&whole);
+                }
+            };
             print_compiled(&m);
             println!(
                 "wrote {} and {} in {:.2} s",
@@ -178,12 +193,25 @@ fn real_main() -> Result<()> {
             );
             println!("outputs {:?}", po.proof.outputs);
         }
-        Cmd::ProveSegment { dir, segment, inputs, out } => {
-            let text = ir::limits::read_text(&inputs, ir::limits::max_file_bytes())
-                .with_context(|| format!("reading {}", inputs.display()))?;
-            let q: zkinfer::segments::SegmentInputs = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not {{\"inputs_quantized\": [[...]]}}", inputs.display()))?;
-            let pf = zkinfer::segments::prove_one(&dir, segment, &q.inputs_quantized, zkinfer::Backend::Cpu)?;
+        Cmd::ProveSegment { dir, segment, inputs, input, out } => {
+            let q = match (inputs, input) {
+                (Some(inputs), _) => {
+                    let text = ir::limits::read_text(&inputs, ir::limits::max_file_bytes())
+                        .with_context(|| format!("reading {}", inputs.display()))?;
+                    let q: zkinfer::segments::SegmentInputs = serde_json::from_str(&text)
+                        .with_context(|| format!("{}: not {{\"inputs_quantized\": [[...]]}}", inputs.display()))?;
+                    q.inputs_quantized
+                }
+                (None, Some(input)) => {
+                    let mut ints = zkinfer::segments::evaluate(&dir, &read_inputs(&input)?)?;
+                    if segment >= ints.len() {
+                        bail!("{}: has {} segments, no segment {segment}", dir.display(), ints.len());
+                    }
+                    ints.swap_remove(segment)
+                }
+                (None, None) => bail!("pass --inputs INPUTS.json or --input INPUT.json"),
+            };
+            let pf = zkinfer::segments::prove_one(&dir, segment, &q, zkinfer::Backend::Cpu)?;
             write_proof(&out, &pf)?;
             println!("proved segment {segment} -> {}", out.display());
         }

@@ -55,8 +55,20 @@ pub fn compile_for(
     goal: Optimize,
     out_dir: &Path,
 ) -> Result<CompiledModel, Error> {
+    compile_limited(model, opts, goal, &circuits::Limits::default(), out_dir)
+}
+
+/// [`compile_for`] with the shape restricted by `limits` (`compile --lanes`,
+/// `--max-memory`).
+pub fn compile_limited(
+    model: &Path,
+    opts: &CompileOptions,
+    goal: Optimize,
+    limits: &circuits::Limits,
+    out_dir: &Path,
+) -> Result<CompiledModel, Error> {
     let compiled = compiler::compile_file_report(model, opts)?;
-    let report = circuits::plan_for(&compiled.0, goal)?;
+    let report = circuits::plan_limited(&compiled.0, goal, None, limits)?;
     write_compiled(out_dir, compiled, report, goal)
 }
 
@@ -136,18 +148,19 @@ pub fn setup(dir: &Path, srs_source: &SrsSource) -> Result<SetupOutcome, Error> 
     let t = Instant::now();
     let keys = keys::keygen(&params, m.program.clone(), &m.shape)?;
     let keygen_ms = t.elapsed().as_millis();
-    let pk = keys::pk_bytes(&keys.pk, &m.digest);
     let vk = keys::vk_bytes(keys.vk(), &m.digest);
     srs::write(&path(dir, artifacts::SRS), &params)?;
     artifact::write_atomic(&path(dir, artifacts::VK), &vk)?;
-    artifact::write_atomic(&path(dir, artifacts::PK), &pk)?;
+    // Streamed: the key's bytes are never held beside the key.
+    let pk_len = keys::write_pk(&path(dir, artifacts::PK), &keys.pk, &m.digest)?;
+    drop(keys);
     if m.shape.polycommit {
         let values = m.program.params.as_ref().map(|p| p.values.as_slice()).unwrap_or_default();
         let points = prover::polycommit::points(&params, &m.program, &m.shape, values)?;
         let file = prover::polycommit::points_file(&m.digest, values, &points);
         artifact::write_atomic(&path(dir, artifacts::POINTS), &file)?;
     }
-    Ok(SetupOutcome { k, pk_bytes: pk.len(), vk_bytes: vk.len(), srs_ms, keygen_ms })
+    Ok(SetupOutcome { k, pk_bytes: pk_len as usize, vk_bytes: vk.len(), srs_ms, keygen_ms })
 }
 
 pub struct ProveOutcome {

@@ -87,21 +87,6 @@ fn manifest_digest(segments: &[SegmentInfo]) -> String {
     artifact::to_hex(&h.finalize())
 }
 
-/// Bytes a proof of a `2^k`-row circuit with `commitments` commitments
-/// (settings.json `commitments`) is expected to peak at: ~130 bytes per row
-/// per commitment, fitted on this project's measurements (LeNet-5 k=15: 343
-/// MiB measured, 460 predicted; a GPT segment k=20: 11.2 GiB, 10.3; LeNet
-/// hashed k=20: 7.2 GiB, 10.7): within 1.5x, on the high side.
-pub fn predicted_prove_bytes(k: u32, commitments: usize) -> u64 {
-    (1u64 << k) * commitments as u64 * 130
-}
-
-/// The largest k at most `k` whose predicted proof fits `budget` bytes
-/// (`None` when even k = 12 does not), for `commitments` commitments.
-pub fn provable_k(k: u32, commitments: usize, budget: u64) -> Option<u32> {
-    (12..=k).rev().find(|&kk| predicted_prove_bytes(kk, commitments) <= budget)
-}
-
 /// Compiles `model` into segments that each fit `2^max_k` rows (`None`:
 /// the planner's largest k), or into `segments` of them; writes
 /// `out_dir/segments.json` and `out_dir/segment{i}/`.
@@ -113,37 +98,46 @@ pub fn compile(
     max_k: Option<u32>,
     segments: Option<usize>,
 ) -> Result<Manifest, Error> {
+    let limits = circuits::Limits { max_k: max_k.unwrap_or(circuits::shape::MAX_K), ..Default::default() };
+    compile_limited(model, opts, goal, out_dir, &limits, max_k, segments)
+}
+
+/// [`compile`] with every segment's shape within `limits`: `2^max_k` rows,
+/// a forced lane count, and a predicted proof peak within
+/// `limits.max_prove_bytes` (segments sized for a machine's memory: a
+/// segment whose every shape would need more is cut again, smaller).
+/// `max_k` is what the manifest records (`None`: chosen by the planner).
+pub fn compile_limited(
+    model: &Path,
+    opts: &CompileOptions,
+    goal: Optimize,
+    out_dir: &Path,
+    limits: &circuits::Limits,
+    max_k: Option<u32>,
+    segments: Option<usize>,
+) -> Result<Manifest, Error> {
     let (program, calibration) = compiler::compile_file_report(model, opts)?;
-    let k = max_k.unwrap_or(circuits::shape::MAX_K);
-    let mut budget: Option<usize> = None;
-    // The cut estimate assumes one lane count; a segment the planner cannot
-    // fit in 2^k is cut again with a smaller budget.
-    let (segs, reports) = loop {
-        let cuts = circuits::segment::plan_cuts(&program, k, segments, budget)?;
-        let segs = ir::segment::split(&program, &cuts)?;
-        let mut reports = Vec::with_capacity(segs.len());
-        let mut over = None;
-        for (i, s) in segs.iter().enumerate() {
-            match circuits::plan_within(&s.program, goal, None, k) {
-                Ok(r) => reports.push(r),
-                Err(circuits::CircuitError::TooLarge { .. }) => {
-                    over = Some(i);
-                    break;
-                }
-                Err(e) => return Err(e.into()),
+    // Cuts are estimated at one lane count. Under a memory budget the
+    // planner may need leaner shapes (fewer lanes, more rows) than the
+    // estimate's: then cut again, estimating at fewer lanes.
+    let tries: Vec<usize> = match (limits.lanes, limits.max_prove_bytes) {
+        (Some(l), _) => vec![l],
+        (None, Some(_)) => vec![circuits::segment::ESTIMATE_LANES, 8, 4],
+        (None, None) => vec![circuits::segment::ESTIMATE_LANES],
+    };
+    let mut last_err = None;
+    let mut found = None;
+    for lanes in tries {
+        match cut_within(&program, goal, limits, lanes, segments) {
+            Ok(x) => {
+                found = Some(x);
+                break;
             }
+            Err(e) => last_err = Some(e),
         }
-        match over {
-            None => break (segs, reports),
-            Some(i) => {
-                let est = circuits::segment::estimate_rows(&program, &cuts)[i];
-                let next = est * 4 / 5;
-                if next < 16 || budget == Some(next) {
-                    return Err(circuits::CircuitError::TooLarge { rows: est, max_k: k }.into());
-                }
-                budget = Some(next);
-            }
-        }
+    }
+    let Some((segs, reports)) = found else {
+        return Err(last_err.expect("at least one try").into());
     };
     std::fs::create_dir_all(out_dir).map_err(|e| file_err(out_dir, e.to_string()))?;
     // A whole-model folder's files would shadow the segments.
@@ -172,6 +166,51 @@ pub fn compile(
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     artifact::write_atomic(&out_dir.join(MANIFEST), &json)?;
     Ok(manifest)
+}
+
+/// Cuts `program` into segments (estimated at `lanes`) and plans each
+/// within `limits`; a segment the planner cannot fit in `2^max_k` rows or
+/// the memory budget is cut again with 0.8x its row budget. When no
+/// smaller cut is possible, the error is the one that asked for it.
+fn cut_within(
+    program: &ir::Program,
+    goal: Optimize,
+    limits: &circuits::Limits,
+    lanes: usize,
+    segments: Option<usize>,
+) -> Result<(Vec<ir::segment::Segment>, Vec<circuits::CostReport>), circuits::CircuitError> {
+    let mut budget: Option<usize> = None;
+    let mut why: Option<circuits::CircuitError> = None;
+    loop {
+        let cuts = match circuits::segment::plan_cuts_at(program, limits.max_k, segments, budget, lanes) {
+            Ok(c) => c,
+            // Cutting smaller is impossible: a memory budget is the reason
+            // when it asked for the smaller cut.
+            Err(e) => return Err(why.filter(|w| matches!(w, circuits::CircuitError::OverMemory { .. })).unwrap_or(e)),
+        };
+        let segs = ir::segment::split(program, &cuts)?;
+        let mut reports = Vec::with_capacity(segs.len());
+        let mut over = None;
+        for (i, s) in segs.iter().enumerate() {
+            match circuits::plan_limited(&s.program, goal, None, limits) {
+                Ok(r) => reports.push(r),
+                Err(e @ (circuits::CircuitError::TooLarge { .. } | circuits::CircuitError::OverMemory { .. })) => {
+                    over = Some((i, e));
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let Some((i, e)) = over else { return Ok((segs, reports)) };
+        let est = circuits::segment::estimate_rows_at(program, &cuts, lanes)[i];
+        let next = est * 4 / 5;
+        // A segment of one node that still does not fit: say why.
+        if next < 16 || budget == Some(next) || segs[i].nodes.len() <= 1 {
+            return Err(e);
+        }
+        budget = Some(next);
+        why = Some(e);
+    }
 }
 
 /// Reads `dir/segments.json`, checking each segment folder's digest.

@@ -114,6 +114,30 @@ fn a_model_split_in_segments_proves_and_verifies_as_one() {
         o.status.success() && String::from_utf8_lossy(&o.stdout).contains(&format!("verified ({n} segments)")),
         "{o:?}"
     );
+    // One segment re-proven from the model's input (`prove-segment --input`:
+    // the segments before it evaluated): it proves the same statement as in
+    // the whole run, so it stands in for that run's segment 1.
+    let x_path = d.join("x.json");
+    std::fs::write(&x_path, serde_json::json!({ "input_data": x }).to_string()).unwrap();
+    let one_path = d.join("segment1.proof.json");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(["prove-segment", dir.to_str().unwrap(), "--segment", "1", "--input"])
+        .args([x_path.to_str().unwrap(), "-o", one_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let alone: zkinfer::ProofFile = serde_json::from_slice(&std::fs::read(&one_path).unwrap()).unwrap();
+    assert_eq!(alone.commitments, p.segments[1].commitments);
+    let mut swapped = p.clone();
+    swapped.segments[1] = alone;
+    segments::verify(&dir, &swapped, &path).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(["prove-segment", dir.to_str().unwrap(), "--segment", &n.to_string(), "--input"])
+        .args([x_path.to_str().unwrap(), "-o", d.join("none.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains(&format!("no segment {n}")) && !d.join("none.json").exists(), "{err}");
 
     // Soundness: segment 1 proven on another input's boundary.
     let q = segments::prove(&dir, &input(2), zkinfer::Backend::Cpu, |_, _, _| {}).unwrap();
@@ -348,18 +372,55 @@ fn compile_splits_by_itself_when_the_proof_would_not_fit() {
             .output()
             .unwrap()
     };
-    // The whole model is k=13: ~60 MB predicted at k=12 fits, at k=13 not.
-    let small = d.join("small");
-    let o = run(&small, "60000000");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    assert!(err.contains("splitting into segments of k <= 12"), "{err}");
-    let m = segments::load_manifest(&small).unwrap();
-    assert!(m.segments.len() >= 2 && m.segments.iter().all(|s| s.k <= 12), "{m:?}");
+    // The whole model's predicted proof peak (settings.json), with room.
     let big = d.join("big");
     let o = run(&big, "100000000000");
     assert!(o.status.success() && !segments::is_segmented(&big) && big.join("program.bin").exists());
+    let settings = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("settings.json")).unwrap()).unwrap()
+    };
+    let s = settings(&big);
+    let whole = s["predicted_prove_bytes"].as_u64().unwrap();
+    assert!(whole > 40 << 20, "the prediction includes the process's base: {whole}");
+    let leanest = s["layout_candidates"].as_array().unwrap().iter().map(|c| c["prove_bytes"].as_u64().unwrap()).min();
+    let leanest = leanest.unwrap();
+    assert!(leanest <= whole, "the chosen shape is among the candidates");
+    // A budget just under the leanest shape: no shape of the whole model
+    // fits, so compile splits, and says so; every segment's prediction fits.
+    let budget = leanest - 1;
+    let small = d.join("small");
+    let o = run(&small, &budget.to_string());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("splitting into segments that fit"), "{err}");
+    let m = segments::load_manifest(&small).unwrap();
+    assert!(m.segments.len() >= 2, "{m:?}");
+    for s in &m.segments {
+        let p = settings(&small.join(&s.dir))["predicted_prove_bytes"].as_u64().unwrap();
+        assert!(p <= budget, "segment {} predicts {p} > {budget}", s.dir);
+    }
+    // A budget under what one node needs is an error naming the budget.
+    let o = run(&d.join("tiny"), "1000");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("GiB"), "{err}");
+    assert!(!d.join("tiny").join("segments.json").exists() && !d.join("tiny").join("program.bin").exists());
     let o = run(&d.join("bad"), "lots");
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("ZKINFER_PROVE_MEMORY_BYTES"));
-    assert!(segments::predicted_prove_bytes(20, 81) > 10 << 30, "the GPT segment's measured 11.2 GiB, roughly");
+    // --max-memory (the flag beats the environment) and --lanes.
+    let flags = |dir: &Path, extra: &[&str]| {
+        std::process::Command::new(zk)
+            .args(["compile", model.to_str().unwrap(), "-o", dir.to_str().unwrap(), "--calibrate"])
+            .arg(&cal)
+            .args(extra)
+            .env("ZKINFER_PROVE_MEMORY_BYTES", "1000")
+            .output()
+            .unwrap()
+    };
+    let o = flags(&d.join("flag"), &["--max-memory", "100GiB", "--lanes", "8"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(settings(&d.join("flag"))["lanes"], 8);
+    let o = flags(&d.join("flag2"), &["--max-memory", "6XB"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("unknown unit"), "{o:?}");
+    let o = flags(&d.join("flag3"), &["--max-memory", "100GiB", "--lanes", "0"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--lanes 0"), "{o:?}");
 }

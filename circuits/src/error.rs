@@ -15,6 +15,15 @@ pub enum CircuitError {
          node {node} ({name}) with no valid cut (a boundary of range-checked values) before it; raise --max-k"
     )]
     SegmentTooLarge { start: usize, node: usize, name: String, max_k: u32 },
+    /// Shapes fit `2^max_k` rows, but every one of them is predicted to need
+    /// more memory to prove than the budget (`compile --max-memory`).
+    #[error(
+        "every circuit shape of at most 2^{max_k} rows needs at least {:.2} GiB to prove (predicted), over the budget of {:.2} GiB; \
+         cut into smaller segments (--max-k) or raise --max-memory",
+        *need as f64 / (1u64 << 30) as f64,
+        *budget as f64 / (1u64 << 30) as f64
+    )]
+    OverMemory { need: u64, budget: u64, max_k: u32 },
     #[error(transparent)]
     Ir(#[from] ir::IrError),
 }

@@ -27,4 +27,7 @@ pub use circuit::Tamper;
 pub use circuit::{ModelCircuit, TamperTarget};
 pub use error::CircuitError;
 pub use field::{fe, fe_to_i64, Fr};
-pub use shape::{plan, plan_for, plan_with, plan_within, CircuitShape, CostReport, Layout, Optimize};
+pub use shape::{
+    plan, plan_for, plan_limited, plan_with, plan_within, prove_bytes, CircuitShape, CostReport, Layout, Limits,
+    Optimize,
+};

@@ -6,9 +6,9 @@ use ir::{segment, Program};
 
 use crate::{error::CircuitError, layout, poseidon};
 
-/// Lanes the row estimate assumes (each segment is then planned on its own,
-/// within `max_k`).
-const ESTIMATE_LANES: usize = 16;
+/// Lanes the row estimate assumes unless told (each segment is then planned
+/// on its own, within `max_k`).
+pub const ESTIMATE_LANES: usize = 16;
 /// Rows kept free for blinding and the zero cell.
 const RESERVED_ROWS: usize = 64;
 
@@ -104,8 +104,21 @@ pub fn plan_cuts(
     segments: Option<usize>,
     budget: Option<usize>,
 ) -> Result<Vec<usize>, CircuitError> {
+    plan_cuts_at(p, max_k, segments, budget, ESTIMATE_LANES)
+}
+
+/// [`plan_cuts`] with the rows estimated at `lanes` dot lanes (the lane
+/// count a forced or memory-bounded shape will have).
+pub fn plan_cuts_at(
+    p: &Program,
+    max_k: u32,
+    segments: Option<usize>,
+    budget: Option<usize>,
+    lanes: usize,
+) -> Result<Vec<usize>, CircuitError> {
     let masks = layout::zero_masks(p);
-    let rows: Vec<usize> = (0..p.nodes.len()).map(|i| layout::node_rows(p, &masks, i, ESTIMATE_LANES, None)).collect();
+    let lanes = lanes.max(crate::columns::MIN_LANES);
+    let rows: Vec<usize> = (0..p.nodes.len()).map(|i| layout::node_rows(p, &masks, i, lanes, None)).collect();
     let (sizes, valid) = boundaries(p);
     let cap = budget.unwrap_or((1usize << max_k).saturating_sub(RESERVED_ROWS));
     let too_large = |(start, node): (usize, usize)| CircuitError::SegmentTooLarge {
@@ -165,12 +178,15 @@ pub fn plan_cuts(
 
 /// Estimated rows of each segment of `p` cut at `cuts` (for reports).
 pub fn estimate_rows(p: &Program, cuts: &[usize]) -> Vec<usize> {
+    estimate_rows_at(p, cuts, ESTIMATE_LANES)
+}
+
+/// [`estimate_rows`] at `lanes` dot lanes.
+pub fn estimate_rows_at(p: &Program, cuts: &[usize], lanes: usize) -> Vec<usize> {
     let masks = layout::zero_masks(p);
+    let lanes = lanes.max(crate::columns::MIN_LANES);
     let mut bounds = vec![0];
     bounds.extend_from_slice(cuts);
     bounds.push(p.nodes.len());
-    bounds
-        .windows(2)
-        .map(|w| (w[0]..w[1]).map(|i| layout::node_rows(p, &masks, i, ESTIMATE_LANES, None)).sum())
-        .collect()
+    bounds.windows(2).map(|w| (w[0]..w[1]).map(|i| layout::node_rows(p, &masks, i, lanes, None)).sum()).collect()
 }

@@ -117,6 +117,9 @@ pub struct CostReport {
     pub cost: u64,
     /// Commitments a verifier reads and combines (proof + verifying key).
     pub commitments: usize,
+    /// Predicted peak memory of one proof, bytes ([`prove_bytes`]).
+    #[serde(default)]
+    pub prove_bytes: u64,
     pub candidates: Vec<Candidate>,
 }
 
@@ -130,7 +133,69 @@ pub struct Candidate {
     pub k: u32,
     pub rows: usize,
     pub cost: u64,
+    /// Predicted peak memory of one proof, bytes.
+    #[serde(default)]
+    pub prove_bytes: u64,
 }
+
+/// What a shape must fit: `2^max_k` rows, a lane count if one is forced
+/// (benchmarks, `compile --lanes`), and a memory budget for one proof
+/// (`compile --max-memory`; segments sized for a machine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_k: u32,
+    pub lanes: Option<usize>,
+    pub max_prove_bytes: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_k: MAX_K, lanes: None, max_prove_bytes: None }
+    }
+}
+
+/// Predicted peak resident memory of one proof of a circuit with this
+/// constraint system at `k`, in bytes: the peak of halo2-axiom 0.5.3's
+/// prover, which is the quotient's evaluation (`Evaluator::evaluate_h`).
+/// Counted in polynomials of `2^k` field elements (32 bytes each):
+/// - the proving key: every fixed column (selectors included, uncompressed:
+///   an upper bound) and `l0`, `l_last`, `l_active_row`, in Lagrange and
+///   coefficient form, and every permutation column's sigma in both forms;
+/// - the witness in coefficient form: advice columns, each lookup's permuted
+///   input, permuted table and product, the permutation products (one per
+///   `degree - 2` columns) and the vanishing argument's random polynomial;
+/// - the quotient's evaluation, part by part: each part holds one coset of
+///   every fixed, advice, permutation, lookup and product polynomial at
+///   once, and the parts' values accumulate (`2^(extended_k - k)` of them);
+/// - the SRS (`2^k` points twice, 64 bytes each) and a constant.
+///
+/// Scale and constant fitted on measured peaks (docs/BENCHMARKS.md "Prover
+/// memory", `benches/prove_memory.py`).
+pub fn prove_bytes(cs: &ConstraintSystem<Fr>, k: u32) -> u64 {
+    let fixed = (cs.num_fixed_columns() + cs.num_selectors() + 3) as u64;
+    let perm = cs.permutation().get_columns().len() as u64;
+    let advice = cs.num_advice_columns() as u64;
+    let lookups = cs.lookups().len() as u64;
+    let chunk = cs.degree().saturating_sub(2).max(1) as u64;
+    let products = perm.div_ceil(chunk);
+    let quotient = cs.degree().saturating_sub(1).max(1) as u64;
+    let parts = quotient.next_power_of_two();
+    let key = 2 * fixed + 2 * perm;
+    let witness = advice + 3 * lookups + products + 1;
+    let part = fixed + advice + perm + 3 * lookups + products + parts;
+    let polys = key + witness + part;
+    let n = 1u64 << k;
+    (n * 32 * polys + n * 128) * PROVE_SCALE_PERCENT / 100 + PROVE_BASE_BYTES
+}
+
+/// Least-squares fit of measured peaks (benches/prove_memory.py, six cases
+/// from k=13 to k=20, 131 to 338 polynomials): the counted polynomials
+/// times 1.03 (allocator slack, transient copies not counted above) plus
+/// 74 MiB (the program, the witness trace, the binary). Within 7% of every
+/// measured peak from k=16 to k=20; the constant over-predicts the smallest
+/// circuits (k=13: +34%, 0.12 GiB).
+const PROVE_SCALE_PERCENT: u64 = 103;
+const PROVE_BASE_BYTES: u64 = 74 << 20;
 
 fn constraint_system(shape: &CircuitShape) -> ConstraintSystem<Fr> {
     let mut cs = ConstraintSystem::<Fr>::default();
@@ -306,7 +371,24 @@ pub fn plan_within(
     only: Option<Layout>,
     max_k: u32,
 ) -> Result<CostReport, CircuitError> {
-    let max_k = max_k.min(MAX_K);
+    plan_limited(program, goal, only, &Limits { max_k, ..Limits::default() })
+}
+
+/// [`plan_with`] among the shapes that fit `limits`: at most `2^max_k`
+/// rows, the forced lane count if any, and a predicted proof peak
+/// ([`prove_bytes`]) within the memory budget if any. No shape fitting the
+/// rows is [`CircuitError::TooLarge`]; shapes that fit the rows but not the
+/// memory are [`CircuitError::OverMemory`] (the least they need).
+pub fn plan_limited(
+    program: &Program,
+    goal: Optimize,
+    only: Option<Layout>,
+    limits: &Limits,
+) -> Result<CostReport, CircuitError> {
+    let max_k = limits.max_k.min(MAX_K);
+    if let Some(l) = limits.lanes.filter(|l| *l == 0 || *l > MAX_LANES) {
+        return Err(CircuitError::Shape { field: "lanes", expected: format!("1 to {MAX_LANES}"), got: l.to_string() });
+    }
     program.validate()?;
     // Witness parameters use the bilinear gate; they (and hashes) need the
     // limb layout (its constants column fixes the 1 that biases multiply).
@@ -323,6 +405,12 @@ pub fn plan_within(
     let mut candidates = vec![];
     let masks = layout::zero_masks(program);
     let mut rows_by_lanes = std::collections::HashMap::new();
+    let (limb_lanes, bits_lanes) = match limits.lanes {
+        Some(l) => (vec![l.max(MIN_LANES)], vec![l]),
+        None => (LANE_CANDIDATES.to_vec(), BITS_LANE_CANDIDATES.to_vec()),
+    };
+    // The least memory of the shapes that fit the rows but not the budget.
+    let mut over_memory: Option<u64> = None;
     let mut consider = |shape: CircuitShape, rows: usize, table_rows: usize, candidates: &mut Vec<Candidate>| {
         let mut shape = shape;
         let cs = constraint_system(&shape);
@@ -332,11 +420,24 @@ pub fn plan_within(
         if k > max_k {
             return;
         }
+        let bytes = prove_bytes(&cs, k);
+        if limits.max_prove_bytes.is_some_and(|b| bytes > b) {
+            over_memory = Some(over_memory.map_or(bytes, |m| m.min(bytes)));
+            return;
+        }
         shape.k = k;
         let n_comm = commitments(&cs);
         let cost = (1u64 << k) * column_cost(&cs) + weight * n_comm as u64;
         let layout = if shape.bits.is_some() { "bits" } else { "limbs" }.to_string();
-        candidates.push(Candidate { layout, lanes: shape.lanes, limb_bits: shape.limb_bits, k, rows, cost });
+        candidates.push(Candidate {
+            layout,
+            lanes: shape.lanes,
+            limb_bits: shape.limb_bits,
+            k,
+            rows,
+            cost,
+            prove_bytes: bytes,
+        });
         if best.as_ref().is_none_or(|b| cost < b.cost) {
             best = Some(CostReport {
                 shape,
@@ -348,6 +449,7 @@ pub fn plan_within(
                 lookups: cs.lookups().len(),
                 cost,
                 commitments: n_comm,
+                prove_bytes: bytes,
                 candidates: vec![],
             });
         }
@@ -355,7 +457,7 @@ pub fn plan_within(
     for limb_bits in LIMB_BITS.filter(|_| only != Some(Layout::Bits)) {
         let q_limbs = range::limb_widths(range::q_bits(range_bits), limb_bits).len();
         let r_limbs = layout::r_limbs_needed(program, limb_bits);
-        for &lanes in LANE_CANDIDATES.iter() {
+        for &lanes in limb_lanes.iter() {
             let shape = CircuitShape {
                 k: 4,
                 lanes,
@@ -382,7 +484,7 @@ pub fn plan_within(
     // Divisions need the limb lookups.
     if !div && !witness_params && !poseidon && only != Some(Layout::Limbs) {
         let bits = BitsLayout::new(range_bits, layout::max_shift(program));
-        for &lanes in BITS_LANE_CANDIDATES.iter() {
+        for &lanes in bits_lanes.iter() {
             let shape = CircuitShape {
                 k: 4,
                 lanes,
@@ -408,6 +510,9 @@ pub fn plan_within(
             b.candidates = candidates;
             Ok(b)
         }
-        None => Err(CircuitError::TooLarge { rows: layout::count_rows(program, &masks, 64, None), max_k }),
+        None => match (over_memory, limits.max_prove_bytes) {
+            (Some(need), Some(budget)) => Err(CircuitError::OverMemory { need, budget, max_k }),
+            _ => Err(CircuitError::TooLarge { rows: layout::count_rows(program, &masks, 64, None), max_k }),
+        },
     }
 }

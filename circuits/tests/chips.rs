@@ -325,6 +325,38 @@ fn plan_reports_a_consistent_shape() {
     let rep = plan(&p).unwrap();
     assert!(rep.rows <= rep.usable_rows && rep.table_rows <= rep.usable_rows);
     assert!(rep.candidates.iter().any(|c| c.lanes == rep.shape.lanes && c.k == rep.shape.k));
+    // The memory model: every candidate carries a prediction; a bigger k
+    // of the same constraint system predicts more.
+    assert!(rep.prove_bytes > 0 && rep.candidates.iter().all(|c| c.prove_bytes > 0));
+    let cs = {
+        let mut cs = halo2_proofs::plonk::ConstraintSystem::default();
+        let _ = ModelCircuit::configure_shape(&mut cs, &rep.shape);
+        cs
+    };
+    assert_eq!(circuits::prove_bytes(&cs, rep.shape.k), rep.prove_bytes);
+    assert!(circuits::prove_bytes(&cs, rep.shape.k + 1) > rep.prove_bytes);
+}
+
+#[test]
+fn plan_limits_lanes_and_memory() {
+    use circuits::{plan_limited, CircuitError, Limits};
+    let (p, _, _, _) = mlp();
+    // A forced lane count: only shapes of it.
+    let rep = plan_limited(&p, Optimize::Balanced, None, &Limits { lanes: Some(8), ..Limits::default() }).unwrap();
+    assert!(rep.shape.lanes == 8 && rep.candidates.iter().all(|c| c.lanes == 8), "{:?}", rep.candidates);
+    assert!(plan_limited(&p, Optimize::Balanced, None, &Limits { lanes: Some(0), ..Limits::default() }).is_err());
+    // A budget: the chosen shape fits it; the leanest shape's need, less
+    // one byte, leaves nothing, which is OverMemory with that need.
+    let all = plan(&p).unwrap();
+    let leanest = all.candidates.iter().map(|c| c.prove_bytes).min().unwrap();
+    let fit = Limits { max_prove_bytes: Some(leanest), ..Limits::default() };
+    let rep = plan_limited(&p, Optimize::Balanced, None, &fit).unwrap();
+    assert!(rep.prove_bytes <= leanest);
+    let over = Limits { max_prove_bytes: Some(leanest - 1), ..Limits::default() };
+    match plan_limited(&p, Optimize::Balanced, None, &over) {
+        Err(CircuitError::OverMemory { need, budget, .. }) => assert!(need == leanest && budget == leanest - 1),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// Input(5) -> Table f (x in [-8, 8), f = x^2 - 3) and Table g (same domain, g = -x).

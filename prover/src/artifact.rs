@@ -9,6 +9,16 @@ use crate::error::ProverError;
 /// Writes `bytes` to `path` through a temporary file in the same folder and
 /// a rename, so readers see the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
+    write_atomic_with(path, |f| f.write_all(bytes))
+}
+
+/// [`write_atomic`] for a file written piece by piece (a proving key is
+/// streamed, never held twice in memory): `write` fills the temporary file,
+/// which is synced and renamed only if it succeeds.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+) -> Result<(), ProverError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| ProverError::io(dir, e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
@@ -20,7 +30,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
     let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
     let res = (|| {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        write(&mut f)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();
@@ -60,6 +70,25 @@ pub fn read(path: &Path) -> Result<Vec<u8>, ProverError> {
 /// checksummed before parsing), but a regular file (never a device).
 pub fn read_large(path: &Path) -> Result<Vec<u8>, ProverError> {
     ir::limits::read_file(path, u64::MAX).map_err(|e| ProverError::io(path, e))
+}
+
+/// Opens a key file for streaming: a regular file (never a device, FIFO or
+/// folder), with its length.
+pub fn open_large(path: &Path) -> Result<(fs::File, u64), ProverError> {
+    let io = |e| ProverError::io(path, e);
+    let regular = |meta: &fs::Metadata| {
+        if meta.is_file() {
+            return Ok(());
+        }
+        let kind = if meta.is_dir() { "a folder" } else { "not a regular file (a device, FIFO or socket)" };
+        Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("is {kind}"))))
+    };
+    // Checked before opening (opening a FIFO blocks) and on the opened file.
+    regular(&fs::metadata(path).map_err(io)?)?;
+    let f = fs::File::open(path).map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    regular(&meta)?;
+    Ok((f, meta.len()))
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {

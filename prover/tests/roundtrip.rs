@@ -96,6 +96,35 @@ fn prove_verify_and_reject_tampering() {
     assert!(err.to_string().contains("different model"), "{err}");
     let pk_path = dir.join("pk.bin");
     let pk_bytes = keys::pk_bytes(&k.pk, &d1);
+    // The streamed writer and reader: the same bytes as the framed encoding,
+    // and the key read back proves what the original does.
+    let len = keys::write_pk(&pk_path, &k.pk, &d1).unwrap();
+    assert_eq!(std::fs::read(&pk_path).unwrap(), pk_bytes);
+    assert_eq!(len as usize, pk_bytes.len());
+    let pk = keys::read_pk(&pk_path, &rep.shape, &d1).unwrap();
+    let again = ModelCircuit::new(p.clone(), rep.shape.clone(), Arc::new(trace.clone()));
+    let (proof2, inst2) = prover::prove(&params, &pk, again).unwrap();
+    assert_eq!(inst2, inst);
+    prover::verify(&params, &vk, &inst, &proof2).unwrap();
+    let err = keys::read_pk(&pk_path, &rep2.shape, &d2).unwrap_err();
+    assert!(err.to_string().contains("different model"), "{err}");
+    // A body edited without its checksum, and one edited with it (the
+    // polynomial walk names a length past the file).
+    let mut edited = pk_bytes.clone();
+    let last = edited.len() - 1;
+    edited[last] ^= 1;
+    prover::artifact::write_atomic(&pk_path, &edited).unwrap();
+    let err = keys::read_pk(&pk_path, &rep.shape, &d1).unwrap_err();
+    assert!(err.to_string().contains("checksum"), "{err}");
+    let mut body = pk_bytes[72..].to_vec();
+    let vk_len = keys::vk_bytes(k.vk(), &d1).len() - 72;
+    body[vk_len..vk_len + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    let mut framed = pk_bytes[..40].to_vec();
+    framed.extend_from_slice(&<sha3::Keccak256 as sha3::Digest>::digest(&body));
+    framed.extend_from_slice(&body);
+    prover::artifact::write_atomic(&pk_path, &framed).unwrap();
+    let err = keys::read_pk(&pk_path, &rep.shape, &d1).unwrap_err();
+    assert!(err.to_string().contains("l0 declares"), "{err}");
     prover::artifact::write_atomic(&pk_path, &pk_bytes[..pk_bytes.len() / 2]).unwrap();
     let err = keys::read_pk(&pk_path, &rep.shape, &d1).unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");

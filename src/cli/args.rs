@@ -190,6 +190,17 @@ pub(crate) enum Cmd {
         /// Split the model into (at most) N segments of similar size.
         #[arg(long, value_name = "N")]
         segments: Option<usize>,
+        /// Keep each proof's predicted peak memory within SIZE (bytes, or with
+        /// a unit: 6GiB, 512MiB, 8GB): the planner takes leaner shapes (fewer
+        /// columns), and a model that still does not fit is split into
+        /// segments that do. Without it (and without --max-k/--segments) a
+        /// model whose proof would not fit this machine is split by itself.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_memory: Option<u64>,
+        /// Force the dot-product lane count (columns per row) instead of
+        /// letting the planner choose (benchmarks; memory against columns).
+        #[arg(long, value_name = "N")]
+        lanes: Option<usize>,
     },
     /// Generate proving and verifying keys into DIR.
     Setup {
@@ -240,12 +251,17 @@ pub(crate) enum Cmd {
     },
     /// Prove one segment of a segmented model on its integer inputs (what
     /// each Ray task runs): {"inputs_quantized": [[...]]} in, a proof file out.
+    /// With --input instead, on the model's input (the segments before it
+    /// are evaluated, not proven): to re-prove one segment, or measure one.
     ProveSegment {
         dir: PathBuf,
         #[arg(long)]
         segment: usize,
-        #[arg(long, value_name = "INPUTS.json")]
-        inputs: PathBuf,
+        #[arg(long, value_name = "INPUTS.json", required_unless_present = "input", conflicts_with = "input")]
+        inputs: Option<PathBuf>,
+        /// The model's input (as `prove --input` reads it).
+        #[arg(long, value_name = "INPUT.json")]
+        input: Option<PathBuf>,
         #[arg(short = 'o', long = "out", value_name = "PROOF.json")]
         out: PathBuf,
     },
@@ -410,4 +426,50 @@ pub(crate) enum Cmd {
         #[arg(short = 'o', long = "out", value_name = "DIR", default_value = "out/demo")]
         out: PathBuf,
     },
+}
+
+/// A byte count: digits (a decimal point allowed with a unit) and an
+/// optional unit B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB
+/// (powers of 1024); case-insensitive.
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num = num.replace('_', "");
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1_000,
+        "mb" | "m" => 1_000_000,
+        "gb" | "g" => 1_000_000_000,
+        "tb" | "t" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        u => return Err(format!("{s:?}: unknown unit {u:?} (use B, KB, MB, GB, KiB, MiB, GiB)")),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("{s:?} is not a size (e.g. 6GiB, 512MiB, 8000000000)"))?;
+    let bytes = v * mult as f64;
+    if !bytes.is_finite() || !(1.0..1.8e19).contains(&bytes) {
+        return Err(format!("{s:?}: must be at least 1 byte and below 2^64"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_units_and_bad_ones_are_named() {
+        assert_eq!(parse_size("6GiB"), Ok(6 << 30));
+        assert_eq!(parse_size("6 gib"), Ok(6 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_size("8000000000"), Ok(8_000_000_000));
+        for bad in ["", "lots", "6XB", "0", "-1GiB", "1e30"] {
+            let e = parse_size(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
 }
